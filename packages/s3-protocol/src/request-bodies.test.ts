@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { S3Error } from './errors.ts';
+import {
+  parseCompleteMultipartUpload,
+  parseCreateBucketConfiguration,
+  parseDeleteObjects,
+  parseTagging,
+} from './request-bodies.ts';
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof S3Error) return e.code;
+    throw e;
+  }
+  return 'none';
+}
+
+describe('parseCompleteMultipartUpload', () => {
+  it('reads parts with and without namespace, quotes and checksums', () => {
+    const withNs =
+      '<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"aa"</ETag>' +
+      '<PartNumber>1</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>' +
+      '<Part><PartNumber> 2 </PartNumber><ETag>&quot;bb&quot;</ETag></Part></CompleteMultipartUpload>';
+    expect(parseCompleteMultipartUpload(withNs)).toEqual([
+      { partNumber: 1, etag: 'aa', checksumCRC32: 'AAAAAA==' },
+      { partNumber: 2, etag: 'bb' },
+    ]);
+    expect(
+      parseCompleteMultipartUpload(
+        '<CompleteMultipartUpload><Part><PartNumber>3</PartNumber><ETag>cc</ETag></Part></CompleteMultipartUpload>',
+      ),
+    ).toEqual([{ partNumber: 3, etag: 'cc' }]);
+  });
+
+  it('rejects bad shapes with S3 codes', () => {
+    expect(code(() => parseCompleteMultipartUpload('<CompleteMultipartUpload/>'))).toBe('MalformedXML');
+    expect(code(() => parseCompleteMultipartUpload('<Other/>'))).toBe('MalformedXML');
+    expect(
+      code(() =>
+        parseCompleteMultipartUpload(
+          '<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>',
+        ),
+      ),
+    ).toBe('MalformedXML');
+    expect(
+      code(() =>
+        parseCompleteMultipartUpload(
+          '<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>a</ETag></Part><Part><PartNumber>1</PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>',
+        ),
+      ),
+    ).toBe('InvalidPartOrder');
+    expect(
+      code(() =>
+        parseCompleteMultipartUpload(
+          '<CompleteMultipartUpload><Part><PartNumber>10001</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>',
+        ),
+      ),
+    ).toBe('InvalidArgument');
+    expect(
+      code(() =>
+        parseCompleteMultipartUpload(
+          '<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>',
+        ),
+      ),
+    ).toBe('MalformedXML');
+  });
+});
+
+describe('parseDeleteObjects', () => {
+  it('keeps keys byte-exact and reads Quiet', () => {
+    const body =
+      '<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key> sp ace </Key></Object>' +
+      '<Object><Key>a&amp;b&#13;</Key><VersionId>v1</VersionId></Object><Quiet>true</Quiet></Delete>';
+    expect(parseDeleteObjects(body)).toEqual({
+      quiet: true,
+      objects: [{ key: ' sp ace ' }, { key: 'a&b\r', versionId: 'v1' }],
+    });
+  });
+
+  it('requires 1..1000 objects', () => {
+    expect(code(() => parseDeleteObjects('<Delete></Delete>'))).toBe('MalformedXML');
+    const many = `<Delete>${'<Object><Key>k</Key></Object>'.repeat(1001)}</Delete>`;
+    expect(code(() => parseDeleteObjects(many))).toBe('MalformedXML');
+    expect(code(() => parseDeleteObjects('<Delete><Object/></Delete>'))).toBe('MalformedXML');
+  });
+});
+
+describe('parseCreateBucketConfiguration', () => {
+  it('reads the location constraint; empty body means none', () => {
+    expect(parseCreateBucketConfiguration('')).toEqual({});
+    expect(
+      parseCreateBucketConfiguration(
+        '<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>',
+      ),
+    ).toEqual({ locationConstraint: 'eu-west-1' });
+    expect(code(() => parseCreateBucketConfiguration('<Foo/>'))).toBe('MalformedXML');
+  });
+});
+
+describe('parseTagging', () => {
+  it('reads tags and rejects duplicates and too many', () => {
+    expect(
+      parseTagging(
+        '<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>b</Key><Value></Value></Tag></TagSet></Tagging>',
+      ),
+    ).toEqual([
+      { key: 'a', value: '1' },
+      { key: 'b', value: '' },
+    ]);
+    expect(
+      code(() =>
+        parseTagging(
+          '<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>a</Key><Value>2</Value></Tag></TagSet></Tagging>',
+        ),
+      ),
+    ).toBe('InvalidTag');
+    const eleven = `<Tagging><TagSet>${Array.from({ length: 11 }, (_, i) => `<Tag><Key>k${i}</Key><Value>v</Value></Tag>`).join('')}</TagSet></Tagging>`;
+    expect(code(() => parseTagging(eleven))).toBe('InvalidTag');
+    expect(parseTagging(eleven, { maxTags: 50 })).toHaveLength(11);
+  });
+});

@@ -1,0 +1,178 @@
+// Typed readers for the XML request bodies S3 operations take. Invariant: a returned value has
+// passed the schema checks S3 applies (required fields present, counts within limits, parts in
+// ascending order); anything else is an S3Error with the code S3 uses.
+
+import { S3Error } from './errors.ts';
+import {
+  childElements,
+  childText,
+  firstChild,
+  type ParseXmlOptions,
+  parseXml,
+  type XmlNode,
+} from './xml-parse.ts';
+
+function malformed(detail: string): S3Error {
+  return new S3Error('MalformedXML', undefined, { cause: new Error(detail) });
+}
+
+function expectRoot(root: XmlNode, name: string): void {
+  if (root.name !== name) throw malformed(`expected <${name}>, got <${root.name}>`);
+}
+
+/** One <Part> of a CompleteMultipartUpload body. */
+export interface CompletedPart {
+  partNumber: number;
+  /** The ETag as sent, surrounding quotes removed. */
+  etag: string;
+  checksumCRC32?: string;
+  checksumCRC32C?: string;
+  checksumCRC64NVME?: string;
+  checksumSHA1?: string;
+  checksumSHA256?: string;
+}
+
+/** Largest part number S3 accepts. */
+export const MAX_PART_NUMBER = 10_000;
+
+/** Strip one pair of surrounding double quotes (also `&quot;`-decoded ones) from an ETag. */
+export function unquoteEtag(etag: string): string {
+  const t = etag.trim();
+  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
+}
+
+/**
+ * Parse CompleteMultipartUpload. Throws MalformedXML (schema), InvalidArgument (part number out of
+ * range) or InvalidPartOrder (not strictly ascending).
+ */
+export function parseCompleteMultipartUpload(
+  body: string | Uint8Array,
+  options?: ParseXmlOptions,
+): CompletedPart[] {
+  const root = parseXml(body, options);
+  expectRoot(root, 'CompleteMultipartUpload');
+  const parts: CompletedPart[] = [];
+  for (const p of childElements(root, 'Part')) {
+    const numText = childText(p, 'PartNumber')?.trim();
+    const etag = childText(p, 'ETag');
+    if (numText === undefined || etag === undefined) throw malformed('Part needs PartNumber and ETag');
+    if (!/^[0-9]{1,9}$/.test(numText)) throw malformed('PartNumber is not an integer');
+    const partNumber = Number(numText);
+    if (partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+      throw new S3Error(
+        'InvalidArgument',
+        `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`,
+        {
+          extra: { ArgumentName: 'partNumber', ArgumentValue: numText },
+        },
+      );
+    }
+    const prev = parts[parts.length - 1];
+    if (prev && prev.partNumber >= partNumber) throw new S3Error('InvalidPartOrder');
+    const part: CompletedPart = { partNumber, etag: unquoteEtag(etag) };
+    const crc32 = childText(p, 'ChecksumCRC32');
+    const crc32c = childText(p, 'ChecksumCRC32C');
+    const crc64 = childText(p, 'ChecksumCRC64NVME');
+    const sha1 = childText(p, 'ChecksumSHA1');
+    const sha256 = childText(p, 'ChecksumSHA256');
+    if (crc32 !== undefined) part.checksumCRC32 = crc32.trim();
+    if (crc32c !== undefined) part.checksumCRC32C = crc32c.trim();
+    if (crc64 !== undefined) part.checksumCRC64NVME = crc64.trim();
+    if (sha1 !== undefined) part.checksumSHA1 = sha1.trim();
+    if (sha256 !== undefined) part.checksumSHA256 = sha256.trim();
+    parts.push(part);
+  }
+  if (parts.length === 0) throw malformed('CompleteMultipartUpload without parts');
+  return parts;
+}
+
+/** One object named in a DeleteObjects body. */
+export interface DeleteObjectEntry {
+  key: string;
+  versionId?: string;
+}
+
+/** A parsed DeleteObjects body. */
+export interface DeleteObjectsRequest {
+  quiet: boolean;
+  objects: DeleteObjectEntry[];
+}
+
+/** Most keys one DeleteObjects request may name. */
+export const MAX_DELETE_KEYS = 1000;
+
+/** Parse a DeleteObjects (`<Delete>`) body: 1..1000 objects, keys kept byte-exact (no trimming). */
+export function parseDeleteObjects(
+  body: string | Uint8Array,
+  options?: ParseXmlOptions,
+): DeleteObjectsRequest {
+  const root = parseXml(body, options);
+  expectRoot(root, 'Delete');
+  const quietText = childText(root, 'Quiet')?.trim().toLowerCase();
+  if (quietText !== undefined && quietText !== 'true' && quietText !== 'false')
+    throw malformed('Quiet must be a boolean');
+  const objects: DeleteObjectEntry[] = [];
+  for (const o of childElements(root, 'Object')) {
+    const key = childText(o, 'Key');
+    if (key === undefined) throw malformed('Object without Key');
+    const versionId = childText(o, 'VersionId');
+    objects.push(versionId === undefined ? { key } : { key, versionId: versionId.trim() });
+  }
+  if (objects.length === 0 || objects.length > MAX_DELETE_KEYS)
+    throw malformed('Delete must name 1 to 1000 objects');
+  return { quiet: quietText === 'true', objects };
+}
+
+/**
+ * Parse CreateBucketConfiguration. An empty or whitespace-only body means "no configuration"
+ * (returns `{}`); a missing or empty LocationConstraint means us-east-1 to S3.
+ */
+export function parseCreateBucketConfiguration(
+  body: string | Uint8Array,
+  options?: ParseXmlOptions,
+): { locationConstraint?: string } {
+  const text =
+    typeof body === 'string'
+      ? body
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  if (text.trim() === '') return {};
+  const root = parseXml(body, options);
+  expectRoot(root, 'CreateBucketConfiguration');
+  const lc = childText(root, 'LocationConstraint')?.trim();
+  return lc ? { locationConstraint: lc } : {};
+}
+
+/** One tag of a Tagging body. */
+export interface Tag {
+  key: string;
+  value: string;
+}
+
+/** Limits for parseTagging: S3 allows 10 tags per object and 50 per bucket. */
+export interface ParseTaggingOptions extends ParseXmlOptions {
+  maxTags?: number;
+}
+
+/** Parse `<Tagging><TagSet><Tag><Key/><Value/></Tag>...`; duplicate or oversized tags → InvalidTag. */
+export function parseTagging(body: string | Uint8Array, options: ParseTaggingOptions = {}): Tag[] {
+  const root = parseXml(body, options);
+  expectRoot(root, 'Tagging');
+  const tagSet = firstChild(root, 'TagSet');
+  if (!tagSet) throw malformed('Tagging without TagSet');
+  const tags: Tag[] = [];
+  const seen = new Set<string>();
+  for (const t of childElements(tagSet, 'Tag')) {
+    const key = childText(t, 'Key');
+    const value = childText(t, 'Value');
+    if (key === undefined || value === undefined) throw malformed('Tag needs Key and Value');
+    if (key.length === 0 || [...key].length > 128)
+      throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
+    if ([...value].length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
+    if (seen.has(key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
+    seen.add(key);
+    tags.push({ key, value });
+  }
+  const maxTags = options.maxTags ?? 10;
+  if (tags.length > maxTags) throw new S3Error('InvalidTag', `Object tags cannot be greater than ${maxTags}`);
+  return tags;
+}
