@@ -12,6 +12,14 @@
 //   checksums ........... createHasher(alg), parseChecksumHeaders, checksumHeaderName
 //   semantics ........... parseRange, evaluateConditionals, dates, encodeListingValue, etags
 
+/**
+ * Authenticate a request from method, raw path, raw query and headers (never the body, so it can
+ * run in node:http's `checkContinue` before `100 Continue`). SigV4 header + presigned, SigV2
+ * header + presigned. Throws S3Error; returns the AuthContext the payload verifier needs.
+ */
+export { authenticate, detectAuthMethod } from './auth/authenticate.ts';
+/** The `x-amz-content-sha256` → payload mode mapping (undefined when the value is invalid). */
+export { payloadModeOf } from './auth/sigv4.ts';
 /** Shapes of authentication: the raw request, the resulting AuthContext, policy options. */
 export type {
   AuthContext,
@@ -21,6 +29,15 @@ export type {
   PayloadMode,
   SecretLookup,
 } from './auth/types.ts';
+/** Wire date formats: IMF-fixdate headers, ISO-8601 XML, amz basic `20130524T000000Z`. */
+export {
+  formatAmzDate,
+  formatHttpDate,
+  formatIsoDate,
+  parseAmzDate,
+  parseHttpDate,
+  parseIsoDate,
+} from './dates.ts';
 /** Render an S3Error as the S3 `<Error>` document (no namespace); coerce unknown throws to InternalError. */
 export { type ErrorXmlContext, renderErrorXml, toS3Error } from './error-xml.ts';
 /** S3 error type, error-code catalogue (code → status + default message) and helpers. */
@@ -33,6 +50,19 @@ export {
   s3Error,
   statusForCode,
 } from './errors.ts';
+/** encoding-type=url listing values (S3/botocore compatible), and encoding-type / max-keys validation. */
+export { encodeListingValue, parseEncodingType, parseMaxKeys } from './listing.ts';
+/** Bucket-name and object-key rules, and path-style/virtual-hosted path splitting without normalisation. */
+export {
+  bucketNameProblem,
+  MAX_KEY_BYTES,
+  parseS3Path,
+  type S3PathTarget,
+  validateBucketName,
+  validateObjectKey,
+} from './names.ts';
+/** Query-string parsing as S3 reads it (`+` is a space, `?uploads` and `?uploads=` both present). */
+export { parseQuery, parseQueryParams, type QueryParam } from './query.ts';
 /** Typed readers for CompleteMultipartUpload, Delete, CreateBucketConfiguration and Tagging bodies. */
 export {
   type CompletedPart,
@@ -48,6 +78,8 @@ export {
   type Tag,
   unquoteEtag,
 } from './request-bodies.ts';
+/** Byte-exact percent-decoding and SigV4 URI encoding. */
+export { percentDecodeBytes, percentDecodeUtf8, uriEncode, uriEncodeBytes } from './uri.ts';
 /** Response-document builder: `renderXmlDocument(el('Root', [el('Child', v), optEl('Opt', maybe)]))`. */
 export {
   el,

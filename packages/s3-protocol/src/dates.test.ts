@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import {
+  formatAmzDate,
+  formatHttpDate,
+  formatIsoDate,
+  parseAmzDate,
+  parseHttpDate,
+  parseIsoDate,
+} from './dates.ts';
+
+const t = new Date(Date.UTC(2009, 9, 12, 17, 50, 30, 123));
+
+describe('dates', () => {
+  it('formats the three wire formats', () => {
+    expect(formatHttpDate(t)).toBe('Mon, 12 Oct 2009 17:50:30 GMT');
+    expect(formatIsoDate(t)).toBe('2009-10-12T17:50:30.123Z');
+    expect(formatAmzDate(t)).toBe('20091012T175030Z');
+  });
+
+  it('parses amz basic dates strictly', () => {
+    expect(parseAmzDate('20130524T000000Z')?.toISOString()).toBe('2013-05-24T00:00:00.000Z');
+    for (const bad of [
+      '20131324T000000Z',
+      '20130524T250000Z',
+      '2013-05-24T00:00:00Z',
+      '20130524T000000',
+      '',
+    ]) {
+      expect(parseAmzDate(bad), bad).toBeUndefined();
+    }
+  });
+
+  it('parses HTTP dates in all three RFC forms', () => {
+    const expected = '1994-11-06T08:49:37.000Z';
+    expect(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT')?.toISOString()).toBe(expected);
+    expect(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT')?.toISOString()).toBe(expected);
+    expect(parseHttpDate('Sun Nov  6 08:49:37 1994')?.toISOString()).toBe(expected);
+    expect(parseHttpDate('Sun, 06 Nov 1994 08:49:37 +0000')?.toISOString()).toBe(expected);
+    expect(parseHttpDate('yesterday')).toBeUndefined();
+    expect(parseHttpDate('2009-10-12')).toBeUndefined();
+  });
+
+  it('parses ISO dates', () => {
+    expect(parseIsoDate('2009-10-12T17:50:30.000Z')?.getTime()).toBe(Date.UTC(2009, 9, 12, 17, 50, 30));
+    expect(parseIsoDate('2009-10-12T17:50:30Z')?.getTime()).toBe(Date.UTC(2009, 9, 12, 17, 50, 30));
+    expect(parseIsoDate('nope')).toBeUndefined();
+  });
+});

@@ -1,0 +1,71 @@
+// The three date formats on the S3 wire. Invariant: formatting is always UTC and parsing is
+// strict enough that a malformed value yields undefined (never a silently wrong Date).
+
+/** `Wed, 12 Oct 2009 17:50:00 GMT` (IMF-fixdate, for Last-Modified, Date, Expires headers). */
+export function formatHttpDate(date: Date): string {
+  return date.toUTCString();
+}
+
+/** `2009-10-12T17:50:30.000Z` (XML LastModified, Initiated, ...). */
+export function formatIsoDate(date: Date): string {
+  return date.toISOString();
+}
+
+/** `20130524T000000Z` (x-amz-date / X-Amz-Date basic format, second precision). */
+export function formatAmzDate(date: Date): string {
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+}
+
+const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/** Parse the basic format `20130524T000000Z`; undefined if malformed or not a real instant. */
+export function parseAmzDate(value: string): Date | undefined {
+  const m = AMZ_DATE.exec(value);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  // Reject rolled-over values such as month 13 or second 61.
+  if (
+    date.getUTCMonth() !== mo - 1 ||
+    date.getUTCDate() !== d ||
+    date.getUTCHours() !== h ||
+    date.getUTCMinutes() !== mi ||
+    date.getUTCSeconds() !== s
+  ) {
+    return undefined;
+  }
+  return date;
+}
+
+const IMF_FIXDATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+const RFC850 =
+  /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d{2}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
+const ASCTIME =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
+
+/**
+ * Parse an HTTP date (RFC 9110: IMF-fixdate, plus the obsolete RFC 850 and asctime forms, and
+ * `+0000`-style RFC 2822 dates that some clients send in `Date`). Undefined if unparsable.
+ */
+export function parseHttpDate(value: string): Date | undefined {
+  const v = value.trim();
+  let ms: number;
+  if (IMF_FIXDATE.test(v) || RFC850.test(v)) ms = Date.parse(v);
+  else if (ASCTIME.test(v)) ms = Date.parse(`${v} GMT`);
+  else if (/^(?:[A-Za-z]{3}, )?\d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} (?:[+-]\d{4}|GMT|UTC|Z)$/.test(v))
+    ms = Date.parse(v);
+  else return undefined;
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
+/** Parse an ISO-8601 timestamp (with or without milliseconds); undefined if unparsable. */
+export function parseIsoDate(value: string): Date | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/.test(value))
+    return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
