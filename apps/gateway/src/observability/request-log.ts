@@ -1,0 +1,35 @@
+// One JSON log line per request, written when the response is finished or the socket closed.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from './logger.ts';
+import type { RequestState } from './request-state.ts';
+
+export function logRequestWhenDone(
+  logger: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  state: RequestState,
+): void {
+  let logged = false;
+  const done = (): void => {
+    if (logged) return;
+    logged = true;
+    const durationMs = Number(process.hrtime.bigint() - state.startedAtNs) / 1e6;
+    const fields = {
+      requestId: state.requestId,
+      method: req.method,
+      operation: state.operation,
+      bucket: state.bucket,
+      key: state.key,
+      status: res.statusCode,
+      errorCode: state.errorCode,
+      bytesIn: state.bytesIn,
+      bytesOut: state.bytesOut,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      aborted: !res.writableFinished,
+    };
+    if (res.statusCode >= 500) logger.warn(fields, 'request');
+    else logger.info(fields, 'request');
+  };
+  res.once('finish', done);
+  res.once('close', done);
+}
