@@ -1,1 +1,18 @@
-export const engineName: string = 'engine';
+// Public surface of @blobcache/engine (contract: /work/notes/engine-api.md).
+export type { EngineOptions } from './config.ts';
+export { engineOptionsSchema, LMDB_MAX_KEY_BYTES, MAX_VALUE_BYTES_LIMIT } from './config.ts';
+export type { EngineStats, KeyEntry, KeysOptions } from './engine.ts';
+export { BlobEngine } from './engine.ts';
+export {
+  ConfigError,
+  CorruptionError,
+  EngineClosedError,
+  EngineDegradedError,
+  EngineError,
+  EngineFullError,
+  IncompatibleFormatError,
+  InvalidKeyError,
+  InvalidValueError,
+  ValueTooLargeError,
+  WriteFailedError,
+} from './errors.ts';

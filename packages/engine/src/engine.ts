@@ -1,0 +1,899 @@
+// Invariants of the engine as a whole:
+// * Visibility: the newest version of a key is found by looking at the active memtable, then the
+//   sealed-but-uncommitted memtables newest-first, then the hash index of flushed items. A flush
+//   commit moves a memtable's entries into the hash index AND the LMDB key index in one
+//   synchronous step, in memtable (= segment id) order (hazard 5.2-3), so no reader ever sees a
+//   gap or an older version.
+// * Durability (durable mode): put/delete resolve only after their record is fdatasync'ed in the
+//   WAL file of the memtable they were appended to; the record and the memtable entry are created
+//   in the same synchronous step, so a record can never land in another memtable's WAL (the
+//   "spillover" hazard 5.1-4). Any WAL error rejects the operation and degrades the engine
+//   (hazard 5.2-1).
+// * Accounting: liveBytes/items describe exactly the newest live versions (overwrites and deletes
+//   subtract the old version: hazard 5.2-10).
+// * Single event loop: no locks, but every `await` is a preemption point. Code between awaits is
+//   written as atomic check-and-act sections; segment files are pinned while read.
+
+import assert from 'node:assert';
+import { mkdir, open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { BloomFilter } from './bloom.ts';
+import { pushTo } from './collections.ts';
+import { deriveShards, type EngineConfig, type EngineOptions, resolveConfig } from './config.ts';
+import {
+  EngineClosedError,
+  EngineDegradedError,
+  EngineError,
+  EngineFullError,
+  InvalidKeyError,
+  InvalidValueError,
+  ValueTooLargeError,
+  WriteFailedError,
+} from './errors.ts';
+import { syncDir, writeAll, writeFileAtomic } from './fsutil.ts';
+import { type HashIndex, NO_NODE } from './hashindex.ts';
+import { HASH_ALGORITHM, hashKey, initKeyHash } from './keyhash.ts';
+import { KeyIndex, type KeyOp } from './keyindex.ts';
+import { Maintenance } from './maintenance.ts';
+import { FORMAT_VERSION, type Marker, readMarker, writeMarker } from './marker.ts';
+import { lowerBound, type MemEntry, Memtable } from './memtable.ts';
+import { encodeFooter } from './meta.ts';
+import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES, recordBytes } from './record.ts';
+import { recover, walDir, walPath } from './recovery.ts';
+import { SEG_HEADER_BYTES } from './segfile.ts';
+import { type SegmentInfo, SegmentStore } from './segment.ts';
+import { WalFile, type WalStats } from './wal.ts';
+
+export interface KeysOptions {
+  /** Only keys starting with these bytes. */
+  prefix?: Uint8Array | string;
+  /** Only keys strictly greater than this one. */
+  startAfter?: Uint8Array | string;
+  /** Stop after this many entries. */
+  limit?: number;
+  /** Include the value when its size is <= maxInlineValueBytes. */
+  withValues?: boolean;
+}
+
+export interface KeyEntry {
+  key: Buffer;
+  /** Value size in bytes. */
+  size: number;
+  /** Present when withValues was asked and size <= maxInlineValueBytes. */
+  value?: Buffer;
+}
+
+export interface EngineStats {
+  items: number;
+  liveBytes: number;
+  diskBytes: number;
+  segments: number;
+  memtables: number;
+  unflushedBytes: number;
+  hits: number;
+  misses: number;
+  bloomGhosts: number;
+  bloomDeletions: number;
+  bloomRebuilds: number;
+  evictions: number;
+  compactions: number;
+  drains: number;
+  flushes: number;
+  degraded: boolean;
+  degradedReason: string | undefined;
+  walSyncs: number;
+  walBytes: number;
+  corruptReads: number;
+  indexMemoryBytes: number;
+}
+
+type Located =
+  | { readonly where: 'mem'; readonly mt: Memtable; readonly e: MemEntry }
+  | { readonly where: 'disk'; readonly node: number };
+
+/** Internal surface shared with maintenance.ts. */
+export interface EngineInternals {
+  readonly cfg: EngineConfig;
+  readonly logger: Logger;
+  readonly store: SegmentStore;
+  readonly index: HashIndex;
+  readonly keyIndex: KeyIndex;
+  readonly counters: Counters;
+  liveBytes: number;
+  items: number;
+  bloom: BloomFilter;
+  newestSegmentId(): number;
+  allocSegmentId(): number;
+  overlayHas(hashStr: string): boolean;
+  fail(err: unknown): void;
+  track(p: Promise<unknown>): void;
+  settleBackground(): Promise<void>;
+  isClosed(): boolean;
+  isDegraded(): boolean;
+  memtableHashes(): Buffer[];
+}
+
+export interface Counters {
+  hits: number;
+  misses: number;
+  bloomGhosts: number;
+  bloomDeletions: number;
+  bloomRebuilds: number;
+  evictions: number;
+  compactions: number;
+  drains: number;
+  flushes: number;
+  corruptReads: number;
+  bloomPositives: number;
+}
+
+const te = new TextEncoder();
+
+export class BlobEngine implements EngineInternals {
+  readonly dir: string;
+  readonly cfg: EngineConfig;
+  readonly logger: Logger;
+  readonly store: SegmentStore;
+  readonly index: HashIndex;
+  readonly keyIndex: KeyIndex;
+  bloom: BloomFilter;
+  readonly counters: Counters = {
+    hits: 0,
+    misses: 0,
+    bloomGhosts: 0,
+    bloomDeletions: 0,
+    bloomRebuilds: 0,
+    evictions: 0,
+    compactions: 0,
+    drains: 0,
+    flushes: 0,
+    corruptReads: 0,
+    bloomPositives: 0,
+  };
+  liveBytes: number;
+  items: number;
+  private seq: number;
+  private nextSegId: number;
+  private active: Memtable;
+  /** Sealed memtables, oldest first, until their flush commits. */
+  private readonly flushing: Memtable[] = [];
+  private flushChain: Promise<void> = Promise.resolve();
+  private flushWaiters: (() => void)[] = [];
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly walStats: WalStats = { syncs: 0, bytes: 0 };
+  private bgError: unknown;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly maintenance: Maintenance;
+  private readonly marker: Marker;
+  private segmentsSinceMaintenance = 0;
+  private admitTail: Promise<void> = Promise.resolve();
+  private queuedWriters = 0;
+
+  private constructor(
+    dir: string,
+    cfg: EngineConfig,
+    store: SegmentStore,
+    index: HashIndex,
+    keyIndex: KeyIndex,
+    marker: Marker,
+    state: { maxSeq: number; maxSegId: number; liveBytes: number },
+  ) {
+    this.dir = dir;
+    this.cfg = cfg;
+    this.logger = cfg.logger;
+    this.store = store;
+    this.index = index;
+    this.keyIndex = keyIndex;
+    this.marker = marker;
+    this.seq = Math.max(state.maxSeq, marker.lastSeq);
+    this.nextSegId = state.maxSegId + 1;
+    this.liveBytes = state.liveBytes;
+    this.items = index.size;
+    this.bloom = new BloomFilter(
+      Math.max(cfg.bloomExpectedItems, index.size * 2),
+      cfg.bloomFalsePositiveRate,
+    );
+    index.forEach((n) => {
+      this.bloom.add(index.hashOf(n));
+    });
+    this.active = new Memtable(this.nextSegId++, cfg.memtableBytes);
+    this.maintenance = new Maintenance(this);
+  }
+
+  /** Opens (creating if needed) an engine in `dir`. Crash-only: recovery is the normal open. */
+  static async open(dir: string, options?: EngineOptions): Promise<BlobEngine> {
+    const cfg = resolveConfig(options);
+    await initKeyHash();
+    await mkdir(dir, { recursive: true });
+    let marker = await readMarker(dir);
+    if (!marker) {
+      marker = {
+        formatVersion: FORMAT_VERSION,
+        hashAlgorithm: HASH_ALGORITHM,
+        shards: deriveShards(cfg),
+        createdAt: new Date().toISOString(),
+        lastSegmentId: 0,
+        lastSeq: 0,
+      };
+      await writeMarker(dir, marker);
+    } else if (cfg.shards !== 0 && cfg.shards !== marker.shards) {
+      cfg.logger.warn(
+        { requested: cfg.shards, persisted: marker.shards },
+        'shards option ignored: the directory keeps the shard count it was created with',
+      );
+    }
+    await mkdir(walDir(dir), { recursive: true });
+    let failure: unknown;
+    const store = new SegmentStore(dir, marker.shards, cfg.maxOpenSegmentFiles, cfg.logger, (err) => {
+      failure ??= err;
+    });
+    const rec = await recover(dir, cfg, store, marker.lastSegmentId, cfg.logger);
+    const keyIndexPath = join(dir, 'keyindex');
+    const fp = fingerprint(store, rec.index.size);
+    const { index: keyIndex, fresh } = await KeyIndex.open(keyIndexPath, fp, cfg.logger);
+    const engine = new BlobEngine(dir, cfg, store, rec.index, keyIndex, marker, rec);
+    if (failure) engine.fail(failure);
+    try {
+      if (fresh) await engine.maintenance.rebuildKeyIndex();
+      // Persist the id/seq high-water marks now, so a crash cannot reuse them (hazard 5.2-7).
+      await engine.saveMarker();
+    } catch (err) {
+      await keyIndex.close();
+      await store.closeHandles();
+      throw err;
+    }
+    return engine;
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  async put(key: Uint8Array | string, value: Uint8Array): Promise<void> {
+    this.checkWritable();
+    const k = this.keyBuf(key);
+    if (!(value instanceof Uint8Array)) throw new InvalidValueError('value must be a Uint8Array');
+    if (value.length > this.cfg.maxValueBytes)
+      throw new ValueTooLargeError(value.length, this.cfg.maxValueBytes);
+    const len = recordBytes(k.length, value.length);
+    const hash = hashKey(k);
+    const hs = hash.toString('latin1');
+    if (this.queuedWriters > 0 || this.mustWaitForRotation(len)) await this.admitInOrder(len);
+    // ---- atomic section: no await until the record is appended
+    this.checkWritable();
+    const cur = this.locate(hs);
+    const prevLen = cur ? this.lenOf(cur) : 0;
+    if (
+      this.cfg.maxBytes > 0 &&
+      this.cfg.onFull === 'reject' &&
+      this.liveBytes - prevLen + len > this.cfg.maxBytes
+    ) {
+      throw new EngineFullError(this.liveBytes - prevLen, len, this.cfg.maxBytes);
+    }
+    const mt = this.memtableFor(len);
+    const seq = ++this.seq;
+    this.bloom.add(hash); // bloom before index: a concurrent reader never gets a false negative
+    const e = mt.append(seq, k, hash, hs, value);
+    this.liveBytes += len - prevLen;
+    if (!cur) this.items++;
+    const wal = this.cfg.durability === 'durable' ? this.walFor(mt) : undefined;
+    if (mt.slab.length > this.cfg.memtableBytes) this.rotate(); // oversize value: its own segment
+    // ---- end of atomic section
+    if (wal) {
+      try {
+        await wal.syncThrough(e.pos + e.len);
+      } catch (err) {
+        this.fail(err);
+        throw new WriteFailedError(err);
+      }
+    }
+    this.maintenance.maybeEvict();
+  }
+
+  async get(key: Uint8Array | string): Promise<Buffer | undefined> {
+    return this.view(key, (bytes) => Buffer.from(bytes));
+  }
+
+  /** Zero-copy view of the value, valid only inside `fn`. */
+  async view<R>(key: Uint8Array | string, fn: (bytes: Buffer) => R | Promise<R>): Promise<R | undefined> {
+    this.checkOpen();
+    const k = this.keyBuf(key);
+    const hash = hashKey(k);
+    const hs = hash.toString('latin1');
+    const ov = this.overlay(hs);
+    if (ov) {
+      if (ov.e.tombstone || !ov.e.key.equals(k)) {
+        this.counters.misses++;
+        return undefined;
+      }
+      this.counters.hits++;
+      return await fn(ov.mt.value(ov.e));
+    }
+    if (!this.bloom.test(hash)) {
+      this.counters.misses++;
+      return undefined;
+    }
+    this.counters.bloomPositives++;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const n = this.index.find(hash);
+      if (n === NO_NODE) break;
+      this.index.touch(n);
+      const value = await this.readNode(n, k, hash);
+      if (value === 'moved') continue;
+      if (value === undefined) break;
+      this.counters.hits++;
+      return await fn(value);
+    }
+    this.counters.bloomGhosts++;
+    this.counters.misses++;
+    this.maintenance.maybeRebuildBloom();
+    return undefined;
+  }
+
+  /** Deletes a key; resolves true if it existed. Durable mode: the tombstone is fdatasync'ed. */
+  async delete(key: Uint8Array | string): Promise<boolean> {
+    this.checkWritable();
+    const k = this.keyBuf(key);
+    const hash = hashKey(k);
+    const hs = hash.toString('latin1');
+    const len = recordBytes(k.length, 0);
+    if (this.queuedWriters > 0 || this.mustWaitForRotation(len)) await this.admitInOrder(len);
+    // ---- atomic section
+    this.checkWritable();
+    const cur = this.locate(hs);
+    if (!cur) return false;
+    if (cur.where === 'mem' && !cur.e.key.equals(k)) return false;
+    if (cur.where === 'disk' && this.cfg.verifyKeys) {
+      const row = this.keyIndex.get(k);
+      if (!row?.hash.equals(hash)) return false; // a colliding foreign key: never delete it
+    }
+    // Tombstone record in the memtable (hazard 5.2-2: deleting an unflushed key must mask it).
+    const mt = this.memtableFor(len);
+    const seq = ++this.seq;
+    const e = mt.append(seq, k, hash, hs, undefined);
+    this.liveBytes -= this.lenOf(cur);
+    this.items--;
+    this.counters.bloomDeletions++;
+    const wal = this.cfg.durability === 'durable' ? this.walFor(mt) : undefined;
+    let eager: Promise<void> | undefined;
+    if (!wal) {
+      // Cache mode has no WAL: make the delete of flushed data durable now by dead-marking the
+      // flushed version in its segment (hazard 5.2-5), instead of waiting for the next flush.
+      const n = this.index.find(hash);
+      if (n !== NO_NODE) eager = this.removeFlushed(n, hash, k);
+    }
+    // ---- end of atomic section
+    try {
+      if (wal) await wal.syncThrough(e.pos + e.len);
+      if (eager) await eager;
+    } catch (err) {
+      this.fail(err);
+      throw new WriteFailedError(err);
+    }
+    return true;
+  }
+
+  /**
+   * Ordered iteration by key bytes. Sees every put and delete acknowledged before each step,
+   * including unflushed ones. Costs O(page) per page: LMDB range reads merged with the sorted
+   * key lists of the (bounded number of) unflushed memtables. Never touches SIEVE (hazard 5.2-9).
+   */
+  async *keys(opts: KeysOptions = {}): AsyncGenerator<KeyEntry> {
+    this.checkOpen();
+    const prefix = opts.prefix === undefined ? undefined : this.rawKey(opts.prefix, true);
+    let after = opts.startAfter === undefined ? undefined : this.rawKey(opts.startAfter, true);
+    const limit = opts.limit ?? Number.POSITIVE_INFINITY;
+    if (!(limit >= 0)) throw new EngineError('INVALID_ARGUMENT', 'limit must be >= 0');
+    const from = prefix && prefix.length > 0 ? prefix : undefined;
+    if (after && from && Buffer.compare(after, from) < 0) after = undefined;
+    const end = from ? prefixEnd(from) : undefined;
+    const windowSize = Math.min(256, Number.isFinite(limit) ? limit + 1 : 256);
+    let win: { key: Buffer; row: import('./keyindex.ts').KeyRow }[] = [];
+    let wi = 0;
+    let winGen = -1;
+    let winExhausted = false;
+    let yielded = 0;
+    while (yielded < limit) {
+      if (this.closed) throw new EngineClosedError();
+      // LMDB candidate: refetch the window when the index changed or it ran out
+      if (winGen !== this.keyIndex.generation || (wi >= win.length && !winExhausted)) {
+        win = this.keyIndex.window(from, after, end, windowSize);
+        winExhausted = win.length < windowSize;
+        wi = 0;
+        winGen = this.keyIndex.generation;
+      }
+      while (wi < win.length && after && Buffer.compare(win[wi]!.key, after) <= 0) wi++;
+      const lmdbKey = wi < win.length ? win[wi]!.key : undefined;
+      // memtable candidate: smallest key > after across unflushed memtables
+      let memKey: Buffer | undefined;
+      for (const mt of this.overlays()) {
+        const sorted = mt.sortedKeys();
+        const i = after ? lowerBound(sorted, after, false) : from ? lowerBound(sorted, from, true) : 0;
+        const c = sorted[i];
+        if (c && (!memKey || Buffer.compare(c, memKey) < 0)) memKey = c;
+      }
+      let cand = lmdbKey;
+      if (memKey && (!cand || Buffer.compare(memKey, cand) < 0)) cand = memKey;
+      if (!cand) return;
+      if (end && Buffer.compare(cand, end) >= 0) return;
+      if (from && !startsWith(cand, from)) return;
+      after = cand;
+      const entry = this.resolveListed(
+        cand,
+        lmdbKey && cand.equals(lmdbKey) ? win[wi]!.row : undefined,
+        opts,
+      );
+      if (lmdbKey && cand.equals(lmdbKey)) wi++;
+      if (!entry) continue;
+      yielded++;
+      yield entry;
+    }
+  }
+
+  stats(): EngineStats {
+    let unflushed = 0;
+    for (const mt of this.overlays()) unflushed += mt.used;
+    return {
+      items: this.items,
+      liveBytes: this.liveBytes,
+      diskBytes: this.store.diskBytes(),
+      segments: this.store.segments.size,
+      memtables: this.flushing.length + (this.active.isEmpty ? 0 : 1),
+      unflushedBytes: unflushed,
+      hits: this.counters.hits,
+      misses: this.counters.misses,
+      bloomGhosts: this.counters.bloomGhosts,
+      bloomDeletions: this.counters.bloomDeletions,
+      bloomRebuilds: this.counters.bloomRebuilds,
+      evictions: this.counters.evictions,
+      compactions: this.counters.compactions,
+      drains: this.counters.drains,
+      flushes: this.counters.flushes,
+      degraded: this.bgError !== undefined,
+      degradedReason:
+        this.bgError === undefined ? undefined : String((this.bgError as Error).message ?? this.bgError),
+      walSyncs: this.walStats.syncs,
+      walBytes: this.walStats.bytes,
+      corruptReads: this.counters.corruptReads,
+      indexMemoryBytes: this.index.memoryBytes,
+    };
+  }
+
+  /** Rotates the active memtable and waits until every sealed memtable is flushed. */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    await this.flushInternal();
+    if (this.bgError) throw new EngineDegradedError(this.bgError);
+  }
+
+  /** Runs eviction, bloom rebuild and space reclamation now and waits for them. */
+  async runMaintenance(): Promise<void> {
+    this.checkOpen();
+    await this.maintenance.runAll();
+  }
+
+  get degraded(): boolean {
+    return this.bgError !== undefined;
+  }
+
+  /** Flushes (both modes), waits for background work, closes files and LMDB. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.closeInternal();
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------- internals shared with maintenance
+
+  newestSegmentId(): number {
+    return this.nextSegId - 1;
+  }
+  allocSegmentId(): number {
+    return this.nextSegId++;
+  }
+  overlayHas(hs: string): boolean {
+    return this.overlay(hs) !== undefined;
+  }
+  isClosed(): boolean {
+    return this.closed;
+  }
+  isDegraded(): boolean {
+    return this.bgError !== undefined;
+  }
+  memtableHashes(): Buffer[] {
+    const out: Buffer[] = [];
+    for (const mt of this.overlays()) for (const e of mt.entries.values()) if (!e.tombstone) out.push(e.hash);
+    return out;
+  }
+
+  /** Enters degraded mode: reads keep working, writes reject. */
+  fail(err: unknown): void {
+    if (this.bgError !== undefined) return;
+    this.bgError = err ?? new Error('unknown background failure');
+    this.logger.error({ err }, 'engine degraded: writes are rejected from now on');
+    for (const w of this.flushWaiters.splice(0)) w();
+  }
+
+  // ---------------------------------------------------------------- private
+
+  private async closeInternal(): Promise<void> {
+    let err: unknown;
+    try {
+      if (!this.closed && !this.bgError) await this.flushInternal();
+      await this.maintenance.stop();
+      await this.settleBackground();
+    } catch (e) {
+      err = e;
+    }
+    this.closed = true;
+    const clean = !this.bgError && this.flushing.length === 0 && this.active.isEmpty && !err;
+    const fp = fingerprint(this.store, this.index.size);
+    try {
+      await this.saveMarker();
+    } catch (e) {
+      err ??= e;
+    }
+    await this.keyIndex.close().catch((e: unknown) => {
+      err ??= e;
+    });
+    if (clean && !err) {
+      await KeyIndex.markClean(join(this.dir, 'keyindex'), fp).catch((e: unknown) => {
+        err ??= e;
+      });
+    }
+    await this.store.closeHandles().catch((e: unknown) => {
+      err ??= e;
+    });
+    for (const w of this.flushWaiters.splice(0)) w();
+    if (err) throw err;
+  }
+
+  private async saveMarker(): Promise<void> {
+    await writeMarker(this.dir, { ...this.marker, lastSegmentId: this.nextSegId, lastSeq: this.seq });
+  }
+
+  private async flushInternal(): Promise<void> {
+    if (!this.active.isEmpty && !this.bgError) this.rotate();
+    await this.flushChain;
+    await this.settleBackground();
+  }
+
+  async settleBackground(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  track(p: Promise<unknown>): void {
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p)).catch(() => undefined);
+  }
+
+  private checkOpen(): void {
+    if (this.closed || this.closing) throw new EngineClosedError();
+  }
+
+  private checkWritable(): void {
+    this.checkOpen();
+    if (this.bgError !== undefined) throw new EngineDegradedError(this.bgError);
+  }
+
+  private keyBuf(key: Uint8Array | string): Buffer {
+    const k = this.rawKey(key, false);
+    if (k.length === 0) throw new InvalidKeyError('key must not be empty');
+    if (k.length > this.cfg.maxKeyBytes) {
+      throw new InvalidKeyError(`key of ${k.length} bytes exceeds maxKeyBytes=${this.cfg.maxKeyBytes}`);
+    }
+    return k;
+  }
+
+  private rawKey(key: Uint8Array | string, allowEmpty: boolean): Buffer {
+    let k: Buffer;
+    if (typeof key === 'string') k = Buffer.from(te.encode(key));
+    else if (key instanceof Uint8Array)
+      k = Buffer.from(key); // copy: callers may reuse buffers
+    else throw new InvalidKeyError('key must be a string or a Uint8Array');
+    if (!allowEmpty && k.length === 0) throw new InvalidKeyError('key must not be empty');
+    return k;
+  }
+
+  private *overlays(): Generator<Memtable> {
+    yield this.active;
+    for (let i = this.flushing.length - 1; i >= 0; i--) yield this.flushing[i]!;
+  }
+
+  private overlay(hs: string): { mt: Memtable; e: MemEntry } | undefined {
+    let e = this.active.get(hs);
+    if (e) return { mt: this.active, e };
+    for (let i = this.flushing.length - 1; i >= 0; i--) {
+      const mt = this.flushing[i]!;
+      e = mt.get(hs);
+      if (e) return { mt, e };
+    }
+    return undefined;
+  }
+
+  /** Newest live version of a hash, or undefined if absent/deleted. */
+  private locate(hs: string): Located | undefined {
+    const ov = this.overlay(hs);
+    if (ov) return ov.e.tombstone ? undefined : { where: 'mem', mt: ov.mt, e: ov.e };
+    const n = this.index.find(Buffer.from(hs, 'latin1'));
+    return n === NO_NODE ? undefined : { where: 'disk', node: n };
+  }
+
+  private lenOf(l: Located): number {
+    return l.where === 'mem' ? l.e.len : this.index.len(l.node);
+  }
+
+  private mustWaitForRotation(len: number): boolean {
+    const needsRotation = !this.active.fits(len) || SEG_HEADER_BYTES + len > this.cfg.memtableBytes;
+    return needsRotation && this.flushing.length >= this.cfg.maxInflightMemtables;
+  }
+
+  /**
+   * Write backpressure, FIFO: a writer waits while the flush queue is full and it needs a
+   * rotation, and every writer issued after a waiting one queues behind it, so sequence numbers
+   * follow issue order (a later delete can never be overtaken by an earlier put of the same key).
+   * The caller's atomic section runs in the same tick as this resolves, before the next waiter.
+   */
+  private async admitInOrder(len: number): Promise<void> {
+    const prev = this.admitTail;
+    let release!: () => void;
+    this.admitTail = new Promise<void>((r) => {
+      release = r;
+    });
+    this.queuedWriters++;
+    try {
+      await prev;
+      while (this.mustWaitForRotation(len)) {
+        this.checkWritable();
+        await new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+      }
+    } finally {
+      this.queuedWriters--;
+      release();
+    }
+  }
+
+  /** The memtable a record of `len` bytes goes to, rotating first when it does not fit. */
+  private memtableFor(len: number): Memtable {
+    const need = Memtable.capacityFor(0, 0) + len;
+    if (need > this.cfg.memtableBytes) {
+      // A value larger than the memtable gets a memtable (and segment) of its own.
+      this.rotate(need);
+      return this.active;
+    }
+    if (!this.active.fits(len)) this.rotate();
+    return this.active;
+  }
+
+  private walFor(mt: Memtable): WalFile {
+    mt.wal ??= WalFile.create(walPath(this.dir, mt.id), walDir(this.dir), mt.slab, this.walStats);
+    return mt.wal;
+  }
+
+  /** Seals the active memtable (if it has data) and starts a new one. Synchronous. */
+  private rotate(capacity = this.cfg.memtableBytes): void {
+    const old = this.active;
+    if (!old.isEmpty) {
+      old.sealed = true;
+      this.flushing.push(old);
+      const run = this.flushChain.then(() => this.flushOne(old));
+      this.flushChain = run;
+      this.track(run);
+    }
+    this.active = new Memtable(this.nextSegId++, capacity);
+  }
+
+  private async flushOne(mt: Memtable): Promise<void> {
+    try {
+      if (this.bgError !== undefined) return; // degraded: the memtable stays readable in memory
+      const shardDir = this.store.shardDir(mt.id);
+      const segPath = this.store.segPath(mt.id);
+      if (mt.wal) {
+        await mt.wal.seal(mt.used);
+        await rename(mt.wal.path, segPath);
+        await syncDir(shardDir);
+        await syncDir(walDir(this.dir));
+      } else {
+        const tmp = `${segPath}.tmp`;
+        const fh = await open(tmp, 'w');
+        try {
+          await writeAll(fh, mt.slab.subarray(0, mt.used), 0);
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, segPath);
+        await syncDir(shardDir);
+      }
+      const entries = mt.footerEntries();
+      const footer = encodeFooter(mt.id, entries);
+      await writeFileAtomic(this.store.metaPath(mt.id), shardDir, footer);
+      this.commitFlush(mt, entries, footer.length);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      for (const w of this.flushWaiters.splice(0)) w();
+    }
+  }
+
+  /** Moves a flushed memtable into the hash index and LMDB in one synchronous step. */
+  private commitFlush(mt: Memtable, entries: readonly MemEntry[], metaBytes: number): void {
+    assert(this.flushing[0] === mt, 'flushes must commit in memtable order (hazard 5.2-3)');
+    const info: SegmentInfo = {
+      id: mt.id,
+      fileBytes: mt.used,
+      metaBytes,
+      entryCount: entries.length,
+      liveCount: 0,
+      liveBytes: 0,
+      tombstones: 0,
+      refs: 0,
+      doomed: false,
+    };
+    this.store.register(info);
+    const marks = new Map<number, Buffer[]>();
+    const mark = (seg: number, h: Buffer): void => pushTo(marks, seg, h);
+    const ops: KeyOp[] = [];
+    for (const e of entries) {
+      const n = this.index.find(e.hash);
+      if (n !== NO_NODE) {
+        if (this.index.seq(n) > e.seq) {
+          mark(mt.id, e.hash); // a newer version is already indexed: this one is dead on arrival
+          continue;
+        }
+        const prev = this.store.get(this.index.seg(n));
+        if (prev) {
+          prev.liveCount--;
+          prev.liveBytes -= this.index.len(n);
+        }
+        mark(this.index.seg(n), e.hash);
+      }
+      if (e.tombstone) {
+        if (n !== NO_NODE) this.index.remove(n);
+        info.tombstones++;
+        ops.push({ kind: 'del', key: e.key, hash: e.hash });
+      } else {
+        this.index.upsert(e.hash, mt.id, e.pos, e.len, e.seq);
+        info.liveCount++;
+        info.liveBytes += e.len;
+        const inline = e.valueLen <= this.cfg.maxInlineValueBytes ? Buffer.from(mt.value(e)) : undefined;
+        ops.push({ kind: 'put', key: e.key, hash: e.hash, valueLen: e.valueLen, inline });
+      }
+    }
+    this.keyIndex.apply(ops);
+    this.flushing.shift();
+    this.counters.flushes++;
+    for (const [seg, hashes] of marks) {
+      if (seg === mt.id && hashes.length === 0) continue;
+      this.track(this.store.appendDeadMarks(seg, hashes).catch((err: unknown) => this.fail(err)));
+    }
+    this.logger.debug({ segment: mt.id, entries: entries.length, bytes: mt.used }, 'memtable flushed');
+    this.maintenance.maybeEvict();
+    if (++this.segmentsSinceMaintenance >= this.cfg.maintenanceEverySegments) {
+      this.segmentsSinceMaintenance = 0;
+      this.maintenance.schedule();
+    }
+  }
+
+  /** Cache-mode delete of a flushed version: unindex now, dead-mark durably. */
+  private removeFlushed(n: number, hash: Buffer, key: Buffer): Promise<void> {
+    const seg = this.index.seg(n);
+    const info = this.store.get(seg);
+    if (info) {
+      info.liveCount--;
+      info.liveBytes -= this.index.len(n);
+    }
+    this.index.remove(n);
+    this.keyIndex.apply([{ kind: 'del', key, hash }]);
+    return this.store.appendDeadMarks(seg, [hash]);
+  }
+
+  /** Reads and verifies a flushed record; 'moved' when it was relocated meanwhile. */
+  private async readNode(n: number, key: Buffer, hash: Buffer): Promise<Buffer | undefined | 'moved'> {
+    const seg = this.index.seg(n);
+    const off = this.index.off(n);
+    const len = this.index.len(n);
+    const seq = this.index.seq(n);
+    const stillThere = (): boolean => {
+      const m = this.index.find(hash);
+      return (
+        m !== NO_NODE && this.index.seg(m) === seg && this.index.off(m) === off && this.index.seq(m) === seq
+      );
+    };
+    let buf: Buffer;
+    try {
+      buf = await this.store.read(seg, off, len);
+    } catch (err) {
+      // TOCTOU: drain/rewrite removed or relocated the item between lookup and read
+      if (!stillThere()) return this.index.find(hash) === NO_NODE ? undefined : 'moved';
+      return this.corrupt(n, hash, `segment ${seg} read failed at ${off}: ${(err as Error).message}`);
+    }
+    const h = decodeHeader(buf, 0, this.cfg.maxValueBytes);
+    if (!h || RECORD_HEADER_BYTES + h.keyLen + h.valueLen !== len || h.seq !== seq) {
+      if (!stillThere()) return this.index.find(hash) === NO_NODE ? undefined : 'moved';
+      return this.corrupt(n, hash, `bad record header in segment ${seg} at ${off}`);
+    }
+    const storedKey = buf.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + h.keyLen);
+    if (this.cfg.verifyKeys && !storedKey.equals(key)) return undefined; // hash collision: a ghost
+    const value = buf.subarray(RECORD_HEADER_BYTES + h.keyLen);
+    if (this.cfg.verifyValueCrc && !payloadCrcOk(h, value)) {
+      if (!stillThere()) return 'moved';
+      return this.corrupt(n, hash, `payload CRC mismatch in segment ${seg} at ${off}`);
+    }
+    return value;
+  }
+
+  /**
+   * A record failed its header/key-length/payload check although the index still points at it:
+   * the bytes on disk are damaged. The read is a miss (never wrong bytes), the item is dropped
+   * from the index, LMDB and listings, and dead-marked so a restart agrees.
+   */
+  private corrupt(n: number, hash: Buffer, msg: string): undefined {
+    this.counters.corruptReads++;
+    this.logger.error({ hash: hash.toString('hex') }, `corrupt record: ${msg}`);
+    if (this.index.isLive(n)) {
+      const key = this.keyIndex.keyForHash(hash);
+      const len = this.index.len(n);
+      const seg = this.index.seg(n);
+      const info = this.store.get(seg);
+      if (info) {
+        info.liveCount--;
+        info.liveBytes -= len;
+      }
+      this.index.remove(n);
+      if (!this.overlayHas(hash.toString('latin1'))) {
+        this.liveBytes -= len;
+        this.items--;
+        if (key) this.keyIndex.apply([{ kind: 'del', key, hash }]);
+      }
+      this.track(this.store.appendDeadMarks(seg, [hash]).catch((err: unknown) => this.fail(err)));
+    }
+    return undefined;
+  }
+
+  /** Decides what a listing shows for `key`: newest memtable entry, else the LMDB row. */
+  private resolveListed(
+    key: Buffer,
+    row: import('./keyindex.ts').KeyRow | undefined,
+    opts: KeysOptions,
+  ): KeyEntry | undefined {
+    const hash = hashKey(key);
+    const ov = this.overlay(hash.toString('latin1'));
+    if (ov?.e.key.equals(key)) {
+      if (ov.e.tombstone) return undefined;
+      const out: KeyEntry = { key, size: ov.e.valueLen };
+      if (opts.withValues && ov.e.valueLen <= this.cfg.maxInlineValueBytes)
+        out.value = Buffer.from(ov.mt.value(ov.e));
+      return out;
+    }
+    if (!row) return undefined;
+    // Peek (no SIEVE touch): LMDB rows are checked against the hash index.
+    if (this.index.find(hash) === NO_NODE) return undefined;
+    const out: KeyEntry = { key, size: row.valueLen };
+    if (opts.withValues && row.inline) out.value = row.inline;
+    return out;
+  }
+}
+
+/** Identifies the segment set (and item count) the LMDB index is consistent with. */
+function fingerprint(store: SegmentStore, items: number): string {
+  const parts = store.ids().map((id) => {
+    const s = store.get(id) as SegmentInfo;
+    return `${id}:${s.fileBytes}:${s.metaBytes}`;
+  });
+  return JSON.stringify({ items, segments: parts.join(',') });
+}
+
+function prefixEnd(prefix: Buffer): Buffer | undefined {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i] = end[i]! + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return undefined; // all 0xff: no upper bound
+}
+
+function startsWith(key: Buffer, prefix: Buffer): boolean {
+  return key.length >= prefix.length && key.subarray(0, prefix.length).equals(prefix);
+}

@@ -1,0 +1,202 @@
+// Invariant: the LMDB key index is derived data and is never opened unless it is known intact:
+// a clean close writes `clean.json` (fingerprint of the segment set + size and CRC32 of
+// data.mdb); open trusts the database only if that file matches, removes it (durably) before any
+// write, and otherwise deletes the directory and rebuilds it from the segments. A damaged LMDB
+// file can therefore never fault the process inside lmdb's C code. While open, it is updated in
+// one synchronous transaction per flush/eviction batch (never one per put), in the same tick as
+// the in-memory index, so LMDB + unflushed memtables always describe exactly the live keys.
+//
+// Sub-databases: k2v: user key -> [16 B hash][u8 flags][u32 value length][inline value]
+//                h2k: hash -> user key (eviction/drain find the key of a hash)
+
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { type Database, open, type RootDatabase } from 'lmdb';
+import type { Logger } from 'pino';
+import { isNotFound, syncDir, unlinkIfExists, writeFileAtomic } from './fsutil.ts';
+
+const FLAG_INLINE = 1;
+
+export interface KeyRow {
+  readonly hash: Buffer;
+  readonly valueLen: number;
+  readonly inline: Buffer | undefined;
+}
+
+export type KeyOp =
+  | {
+      readonly kind: 'put';
+      readonly key: Buffer;
+      readonly hash: Buffer;
+      readonly valueLen: number;
+      readonly inline: Uint8Array | undefined;
+    }
+  | { readonly kind: 'del'; readonly key: Buffer; readonly hash: Buffer };
+
+export function encodeRow(hash: Buffer, valueLen: number, inline: Uint8Array | undefined): Buffer {
+  const buf = Buffer.allocUnsafe(21 + (inline ? inline.length : 0));
+  hash.copy(buf, 0);
+  buf.writeUInt8(inline ? FLAG_INLINE : 0, 16);
+  buf.writeUInt32LE(valueLen, 17);
+  if (inline) buf.set(inline, 21);
+  return buf;
+}
+
+export function decodeRow(buf: Buffer): KeyRow | undefined {
+  if (buf.length < 21) return undefined;
+  const inline = (buf.readUInt8(16) & FLAG_INLINE) !== 0 ? Buffer.from(buf.subarray(21)) : undefined;
+  return { hash: Buffer.from(buf.subarray(0, 16)), valueLen: buf.readUInt32LE(17), inline };
+}
+
+export class KeyIndex {
+  private readonly root: RootDatabase;
+  private readonly k2v: Database<Buffer, Buffer>;
+  private readonly h2k: Database<Buffer, Buffer>;
+  /** Bumped on every write batch; iterators refetch their window when it moves. */
+  generation = 0;
+
+  private constructor(root: RootDatabase) {
+    this.root = root;
+    this.k2v = root.openDB<Buffer, Buffer>('k2v', { keyEncoding: 'binary', encoding: 'binary' });
+    this.h2k = root.openDB<Buffer, Buffer>('h2k', { keyEncoding: 'binary', encoding: 'binary' });
+  }
+
+  /**
+   * Opens the database at `path` (a directory). Returns fresh=true when it had to be recreated
+   * (missing, not cleanly closed, damaged, or describing another segment set): rebuild it then.
+   */
+  static async open(
+    path: string,
+    fingerprint: string,
+    logger: Logger,
+  ): Promise<{ index: KeyIndex; fresh: boolean }> {
+    const trusted = await isClean(path, fingerprint);
+    if (!trusted) {
+      logger.info({ path }, 'key index not cleanly closed for this segment set: rebuilding');
+      await rm(path, { recursive: true, force: true });
+    }
+    await mkdir(path, { recursive: true });
+    await unlinkIfExists(join(path, CLEAN_FILE));
+    await syncDir(path);
+    const root = open({
+      path,
+      noSubdir: false,
+      keyEncoding: 'binary',
+      encoding: 'binary',
+      noSync: true,
+      maxDbs: 4,
+    });
+    return { index: new KeyIndex(root), fresh: !trusted };
+  }
+
+  /** After close(): records that the database is complete for this segment set. */
+  static async markClean(path: string, fingerprint: string): Promise<void> {
+    const { size, crc } = await fileCrc(join(path, DATA_FILE));
+    const doc: CleanDoc = { fingerprint, dataBytes: size, dataCrc: crc };
+    await writeFileAtomic(join(path, CLEAN_FILE), path, Buffer.from(JSON.stringify(doc)));
+  }
+
+  clear(): void {
+    this.k2v.clearSync();
+    this.h2k.clearSync();
+    this.generation++;
+  }
+
+  apply(ops: readonly KeyOp[]): void {
+    if (ops.length === 0) return;
+    this.root.transactionSync(() => {
+      for (const op of ops) {
+        if (op.kind === 'put') {
+          this.k2v.put(op.key, encodeRow(op.hash, op.valueLen, op.inline));
+          this.h2k.put(op.hash, op.key);
+        } else {
+          // only remove rows that still belong to this hash
+          const row = this.k2v.get(op.key);
+          if (row?.subarray(0, 16).equals(op.hash)) this.k2v.remove(op.key);
+          const k = this.h2k.get(op.hash);
+          if (k?.equals(op.key)) this.h2k.remove(op.hash);
+        }
+      }
+    });
+    this.generation++;
+  }
+
+  get(key: Buffer): KeyRow | undefined {
+    const v = this.k2v.get(key);
+    return v ? decodeRow(v) : undefined;
+  }
+
+  keyForHash(hash: Buffer): Buffer | undefined {
+    const k = this.h2k.get(hash);
+    return k ? Buffer.from(k) : undefined;
+  }
+
+  /** Up to `limit` rows with key > after (or >= from), below `end` (exclusive). */
+  window(
+    from: Buffer | undefined,
+    after: Buffer | undefined,
+    end: Buffer | undefined,
+    limit: number,
+  ): { key: Buffer; row: KeyRow }[] {
+    const out: { key: Buffer; row: KeyRow }[] = [];
+    const start = after ?? from;
+    const opts: { start?: Buffer; end?: Buffer; limit: number } = { limit: limit + 1 };
+    if (start) opts.start = start;
+    if (end) opts.end = end;
+    for (const { key, value } of this.k2v.getRange(opts)) {
+      if (after && Buffer.compare(key, after) <= 0) continue;
+      const row = decodeRow(value);
+      if (row) out.push({ key: Buffer.from(key), row });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  count(): number {
+    return this.k2v.getCount();
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+}
+
+const CLEAN_FILE = 'clean.json';
+const DATA_FILE = 'data.mdb';
+
+interface CleanDoc {
+  fingerprint: string;
+  dataBytes: number;
+  dataCrc: number;
+}
+
+async function fileCrc(path: string): Promise<{ size: number; crc: number }> {
+  let crc = 0;
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    crc = crc32(chunk as Buffer, crc);
+    size += (chunk as Buffer).length;
+  }
+  return { size, crc: crc >>> 0 };
+}
+
+async function isClean(path: string, fingerprint: string): Promise<boolean> {
+  let doc: CleanDoc;
+  try {
+    doc = JSON.parse(await readFile(join(path, CLEAN_FILE), 'utf8')) as CleanDoc;
+  } catch (err) {
+    if (isNotFound(err) || err instanceof SyntaxError) return false;
+    throw err;
+  }
+  if (doc.fingerprint !== fingerprint) return false;
+  try {
+    if ((await stat(join(path, DATA_FILE))).size !== doc.dataBytes) return false;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+  const { size, crc } = await fileCrc(join(path, DATA_FILE));
+  return size === doc.dataBytes && crc === doc.dataCrc;
+}

@@ -1,0 +1,388 @@
+// Invariants of background maintenance:
+// * Eviction (onFull='evict' only) runs SIEVE down to 0.93 x maxBytes in bounded batches and
+//   yields to the event loop between batches; only flushed items are victims. Evicted versions
+//   are dead-marked in their segment so a restart does not resurrect them.
+// * Reclamation never touches a segment inside the cooling window (the newest coolingSegments +
+//   maxInflightMemtables ids). Cache mode drains whole sparse segments (their live items become
+//   misses); durable mode never drops a live item: it rewrites one segment at a time, copying
+//   live records and relocating them with compare-and-swap on (segment, offset, seq).
+// * Leapfrog rule: a tombstone record is dropped by a rewrite only when the segment is the tail
+//   (oldest) segment; otherwise it is copied, so it keeps shadowing any older version.
+// * Bloom rebuild never creates a false negative: the old filter records additions made while
+//   the new one is filled, and they are replayed before the swap.
+// * The key index rebuild derives LMDB from the segments' footers and the hash index only.
+
+import assert from 'node:assert';
+import { open, readFile, rename } from 'node:fs/promises';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { BloomFilter } from './bloom.ts';
+import { pushTo } from './collections.ts';
+import type { EngineInternals } from './engine.ts';
+import { syncDir, writeAll, writeFileAtomic } from './fsutil.ts';
+import { NO_NODE } from './hashindex.ts';
+import type { KeyOp } from './keyindex.ts';
+import { decodeMeta, encodeFooter, type MetaContents } from './meta.ts';
+import { RECORD_HEADER_BYTES } from './record.ts';
+import { encodeSegHeader, SEG_HEADER_BYTES, type SegEntry } from './segfile.ts';
+
+export const EVICTION_HYSTERESIS = 0.93;
+const BLOOM_REBUILD_DELETION_FRACTION = 0.1;
+const BLOOM_REBUILD_MIN_POSITIVES = 2000;
+const BLOOM_REBUILD_FP_FACTOR = 5;
+const BLOOM_RECORDING_LIMIT = 1 << 20;
+const REBUILD_BATCH = 4096;
+
+export class Maintenance {
+  private readonly e: EngineInternals;
+  private evicting: Promise<void> | undefined;
+  private reclaiming: Promise<void> | undefined;
+  private bloomRebuild: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(engine: EngineInternals) {
+    this.e = engine;
+  }
+
+  /** Starts eviction in the background when over maxBytes (cache/evict mode). */
+  maybeEvict(): void {
+    const { cfg } = this.e;
+    if (this.stopped || cfg.onFull !== 'evict' || cfg.maxBytes === 0 || this.evicting) return;
+    if (this.e.liveBytes <= cfg.maxBytes || this.e.isDegraded()) return;
+    const run = this.evictLoop().finally(() => {
+      this.evicting = undefined;
+    });
+    this.evicting = run;
+    this.e.track(run);
+  }
+
+  /** Starts a reclamation pass (drain or rewrite) in the background. */
+  schedule(): void {
+    if (this.stopped || this.reclaiming || this.e.isDegraded()) return;
+    const run = this.reclaim()
+      .catch((err: unknown) => this.e.fail(err))
+      .finally(() => {
+        this.reclaiming = undefined;
+      });
+    this.reclaiming = run;
+    this.e.track(run);
+  }
+
+  maybeRebuildBloom(): void {
+    if (this.stopped || this.bloomRebuild) return;
+    const c = this.e.counters;
+    const tooManyDeletions =
+      c.bloomDeletions > this.e.cfg.bloomExpectedItems * BLOOM_REBUILD_DELETION_FRACTION;
+    const tooManyGhosts =
+      c.bloomPositives > BLOOM_REBUILD_MIN_POSITIVES &&
+      c.bloomGhosts / c.bloomPositives > BLOOM_REBUILD_FP_FACTOR * this.e.cfg.bloomFalsePositiveRate;
+    const outgrown = this.e.index.size > this.e.bloom.capacityItems;
+    if (!tooManyDeletions && !tooManyGhosts && !outgrown) return;
+    const run = this.rebuildBloom().finally(() => {
+      this.bloomRebuild = undefined;
+    });
+    this.bloomRebuild = run;
+    this.e.track(run);
+  }
+
+  /** Eviction, bloom check and one reclamation pass, awaited. */
+  async runAll(): Promise<void> {
+    this.maybeEvict();
+    await this.evicting;
+    this.maybeRebuildBloom();
+    await this.bloomRebuild;
+    if (this.reclaiming) await this.reclaiming;
+    this.schedule();
+    await this.reclaiming;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled([this.evicting, this.reclaiming, this.bloomRebuild]);
+  }
+
+  // ------------------------------------------------------------------ eviction
+
+  private async evictLoop(): Promise<void> {
+    const { cfg, index, store, keyIndex, counters } = this.e;
+    const target = Math.floor(cfg.maxBytes * EVICTION_HYSTERESIS);
+    try {
+      while (this.e.liveBytes > target && !this.stopped && !this.e.isClosed()) {
+        const ops: KeyOp[] = [];
+        const marks = new Map<number, Buffer[]>();
+        let victims = 0;
+        while (victims < cfg.evictionBatchItems && this.e.liveBytes > target) {
+          const n = index.nextVictim();
+          if (n === NO_NODE) break;
+          const hash = index.hashOf(n);
+          const seg = index.seg(n);
+          const len = index.len(n);
+          const info = store.get(seg);
+          if (info) {
+            info.liveCount--;
+            info.liveBytes -= len;
+          }
+          index.remove(n);
+          victims++;
+          counters.evictions++;
+          counters.bloomDeletions++;
+          pushTo(marks, seg, hash);
+          // a version superseded by an unflushed write was already subtracted at put time
+          if (!this.e.overlayHas(hash.toString('latin1'))) {
+            this.e.liveBytes -= len;
+            this.e.items--;
+            const key = keyIndex.keyForHash(hash);
+            if (key) ops.push({ kind: 'del', key, hash });
+          }
+        }
+        if (victims === 0) break; // everything left is unflushed
+        keyIndex.apply(ops);
+        await Promise.all([...marks].map(([seg, hashes]) => store.appendDeadMarks(seg, hashes)));
+        await yieldToLoop();
+      }
+    } catch (err) {
+      this.e.fail(err);
+    }
+    this.maybeRebuildBloom();
+  }
+
+  // ------------------------------------------------------------------ bloom
+
+  private async rebuildBloom(): Promise<void> {
+    const { index, cfg, counters } = this.e;
+    const old = this.e.bloom;
+    const next = new BloomFilter(
+      Math.max(cfg.bloomExpectedItems, index.size * 2),
+      cfg.bloomFalsePositiveRate,
+    );
+    // Same tick: start recording, snapshot nodes and unflushed hashes.
+    old.startRecording(BLOOM_RECORDING_LIMIT);
+    const nodes = index.nodeIds();
+    for (const h of this.e.memtableHashes()) next.add(h);
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i]!;
+      if (index.isLive(n)) next.add(index.hashOf(n));
+      if (i % REBUILD_BATCH === REBUILD_BATCH - 1) await yieldToLoop();
+    }
+    const recorded = old.stopRecording();
+    if (!recorded || this.e.bloom !== old) {
+      this.e.logger.warn('bloom rebuild aborted (too many concurrent additions)');
+      return;
+    }
+    for (const h of recorded) next.add(h);
+    this.e.bloom = next;
+    counters.bloomRebuilds++;
+    counters.bloomDeletions = 0;
+    counters.bloomGhosts = 0;
+    counters.bloomPositives = 0;
+    this.e.logger.info({ items: index.size }, 'bloom filter rebuilt');
+  }
+
+  // ------------------------------------------------------------------ reclamation
+
+  private cooledIds(): number[] {
+    const boundary = this.e.newestSegmentId() - this.e.cfg.coolingSegments - this.e.cfg.maxInflightMemtables;
+    return this.e.store.ids().filter((id) => id <= boundary);
+  }
+
+  private async readMeta(id: number): Promise<MetaContents> {
+    const buf = await readFile(this.e.store.metaPath(id));
+    const meta = decodeMeta(buf, this.e.cfg.maxKeyBytes);
+    if (!meta) throw new Error(`corrupt .meta for segment ${id}`);
+    return meta;
+  }
+
+  private async reclaim(): Promise<void> {
+    // dead marks from earlier flushes must be durable before a segment holding the newer
+    // version (or its tombstone) can go away
+    await this.e.store.settleMarks();
+    if (this.e.cfg.durability === 'cache') await this.drainPass();
+    else await this.rewritePass();
+  }
+
+  private async drainPass(): Promise<void> {
+    const { cfg, store } = this.e;
+    const cooled = this.cooledIds();
+    // fully dead segments are free to drop in any case
+    for (const id of cooled) {
+      const info = store.get(id);
+      if (info && info.liveCount === 0 && !this.stopped) await this.drainSegment(id);
+    }
+    if (cfg.maxBytes === 0) return;
+    const waste = (): number => store.diskBytes() - this.e.liveBytes;
+    if (waste() <= cfg.maxBytes / 2) return;
+    const candidates = this.cooledIds()
+      .map((id) => store.get(id))
+      .filter((s) => s !== undefined)
+      .sort((a, b) => a.liveBytes - b.liveBytes);
+    for (const s of candidates) {
+      if (waste() < cfg.maxBytes / 4 || this.stopped || this.e.isClosed()) break;
+      await this.drainSegment(s.id);
+      await yieldToLoop();
+    }
+  }
+
+  /** Cache mode: drop a whole segment; its live items become misses. */
+  async drainSegment(id: number): Promise<void> {
+    const { index, store, keyIndex, counters } = this.e;
+    const meta = await this.readMeta(id);
+    if (!store.get(id)) return;
+    const ops: KeyOp[] = [];
+    for (const en of meta.footer.entries) {
+      if (en.tombstone) continue;
+      const n = index.find(en.hash);
+      if (n === NO_NODE || index.seg(n) !== id || index.off(n) !== en.pos) continue;
+      index.remove(n);
+      counters.bloomDeletions++;
+      if (!this.e.overlayHas(en.hash.toString('latin1'))) {
+        this.e.liveBytes -= en.len;
+        this.e.items--;
+        ops.push({ kind: 'del', key: en.key, hash: en.hash });
+      }
+    }
+    keyIndex.apply(ops);
+    await store.doom(id);
+    counters.drains++;
+    this.e.logger.info({ segment: id, dropped: ops.length }, 'segment drained');
+  }
+
+  private async rewritePass(): Promise<void> {
+    const { cfg, store } = this.e;
+    for (const id of this.cooledIds()) {
+      if (this.stopped || this.e.isClosed() || this.e.isDegraded()) return;
+      const s = store.get(id);
+      if (!s) continue;
+      const payload = s.fileBytes - SEG_HEADER_BYTES;
+      const waste = payload <= 0 ? 1 : 1 - s.liveBytes / payload;
+      if (waste >= cfg.compactionWasteRatio) {
+        await this.rewriteSegment(id);
+        await yieldToLoop();
+      }
+    }
+  }
+
+  /** Durable mode: copy the live records (and shielding tombstones) of one segment. */
+  async rewriteSegment(id: number): Promise<void> {
+    const { index, store, counters } = this.e;
+    const meta = await this.readMeta(id);
+    if (!store.get(id)) return;
+    const isTail = store.ids()[0] === id;
+    const keep: SegEntry[] = [];
+    let dissolved = 0;
+    for (const en of meta.footer.entries) {
+      const hs = en.hash.toString('latin1');
+      if (meta.dead.has(hs)) continue;
+      if (en.tombstone) {
+        // Leapfrog rule: only the tail segment may let a tombstone go.
+        if (isTail) dissolved++;
+        else keep.push(en);
+        continue;
+      }
+      const n = index.find(en.hash);
+      if (n !== NO_NODE && index.seg(n) === id && index.off(n) === en.pos && index.seq(n) === en.seq)
+        keep.push(en);
+    }
+    if (keep.length === 0) {
+      await store.doom(id);
+      counters.compactions++;
+      counters.bloomDeletions += dissolved;
+      this.e.logger.info({ segment: id }, 'dead segment dropped');
+      return;
+    }
+    if (keep.length === meta.footer.entries.length) return; // nothing to gain
+    const newId = this.e.allocSegmentId();
+    const segPath = store.segPath(newId);
+    const tmp = `${segPath}.tmp`;
+    const moved: { from: SegEntry; to: SegEntry }[] = [];
+    const fh = await open(tmp, 'w');
+    try {
+      const header = Buffer.alloc(SEG_HEADER_BYTES);
+      encodeSegHeader(header, newId);
+      await writeAll(fh, header, 0);
+      let pos = SEG_HEADER_BYTES;
+      for (const en of keep) {
+        const rec = await store.read(id, en.pos, en.len);
+        assert(rec.length === en.len);
+        await writeAll(fh, rec, pos);
+        moved.push({ from: en, to: { ...en, pos } });
+        pos += en.len;
+      }
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, segPath);
+    await syncDir(store.shardDir(newId));
+    const entries = moved.map((m) => m.to);
+    const footer = encodeFooter(newId, entries);
+    await writeFileAtomic(store.metaPath(newId), store.shardDir(newId), footer);
+    // ---- atomic section: register + compare-and-swap relocation
+    const info = {
+      id: newId,
+      fileBytes: entries.reduce((a, b) => a + b.len, SEG_HEADER_BYTES),
+      metaBytes: footer.length,
+      entryCount: entries.length,
+      liveCount: 0,
+      liveBytes: 0,
+      tombstones: 0,
+      refs: 0,
+      doomed: false,
+    };
+    store.register(info);
+    const stale: Buffer[] = [];
+    for (const { from, to } of moved) {
+      if (from.tombstone) {
+        info.tombstones++;
+        continue;
+      }
+      const n = index.find(from.hash);
+      if (n !== NO_NODE && index.seg(n) === id && index.off(n) === from.pos && index.seq(n) === from.seq) {
+        index.upsert(from.hash, newId, to.pos, to.len, to.seq);
+        info.liveCount++;
+        info.liveBytes += to.len;
+      } else {
+        stale.push(from.hash); // overwritten or deleted while copying
+      }
+    }
+    // ---- end of atomic section
+    await store.appendDeadMarks(newId, stale);
+    await store.doom(id);
+    counters.compactions++;
+    counters.bloomDeletions += dissolved;
+    this.e.logger.info(
+      { from: id, to: newId, kept: keep.length - stale.length, dissolved },
+      'segment rewritten',
+    );
+  }
+
+  // ------------------------------------------------------------------ key index
+
+  /** Rebuilds LMDB from footers + hash index (crash, missing or corrupt database). */
+  async rebuildKeyIndex(): Promise<void> {
+    const { index, store, keyIndex, cfg, logger } = this.e;
+    keyIndex.clear();
+    let rows = 0;
+    for (const id of store.ids()) {
+      const meta = await this.readMeta(id);
+      let ops: KeyOp[] = [];
+      for (const en of meta.footer.entries) {
+        if (en.tombstone) continue;
+        const n = index.find(en.hash);
+        if (n === NO_NODE || index.seg(n) !== id || index.off(n) !== en.pos) continue;
+        let inline: Buffer | undefined;
+        if (en.valueLen <= cfg.maxInlineValueBytes) {
+          const rec = await store.read(id, en.pos, en.len);
+          inline = rec.subarray(RECORD_HEADER_BYTES + en.key.length);
+        }
+        ops.push({ kind: 'put', key: en.key, hash: en.hash, valueLen: en.valueLen, inline });
+        if (ops.length >= REBUILD_BATCH) {
+          keyIndex.apply(ops);
+          rows += ops.length;
+          ops = [];
+        }
+      }
+      keyIndex.apply(ops);
+      rows += ops.length;
+    }
+    logger.info({ rows }, 'key index rebuilt from segments');
+  }
+}
