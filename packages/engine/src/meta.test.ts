@@ -37,7 +37,7 @@ describe('.meta footer and tombstone batches', () => {
     expect(m?.validBytes).toBe(footer.length + t1.length);
     // a flipped byte inside a batch invalidates that batch only
     const flipped = Buffer.from(full);
-    flipped[footer.length + t1.length + 6] ^= 0xff;
+    flipped[footer.length + t1.length + 6] = flipped[footer.length + t1.length + 6]! ^ 0xff;
     expect(decodeMeta(flipped, 100)?.dead.size).toBe(1);
   });
 
@@ -47,7 +47,7 @@ describe('.meta footer and tombstone batches', () => {
       expect(decodeMeta(buf.subarray(0, cut), 100)).toBeUndefined();
     for (const pos of [0, 8, 40, 50, 70, buf.length - 5]) {
       const c = Buffer.from(buf);
-      c[pos] ^= 0x5a;
+      c[pos] = c[pos]! ^ 0x5a;
       expect(decodeMeta(c, 100)).toBeUndefined();
     }
     // an absurd entry count must not loop or allocate

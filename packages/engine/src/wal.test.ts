@@ -61,7 +61,7 @@ describe('WalFile', () => {
       const path = join(dir, '3.wal');
       await mkdir(dir, { recursive: true });
       const bytes = Buffer.from(mt.slab.subarray(0, mt.used));
-      bytes[end2 + 60] ^= 0xff; // damage the value of record 3
+      bytes[end2 + 60] = bytes[end2 + 60]! ^ 0xff; // damage the value of record 3
       await writeFile(path, bytes);
       const fh = await open(path, 'r');
       const scan = await scanSegmentFile(fh, 1 << 20);
