@@ -91,3 +91,20 @@ describe('config', () => {
     expect(table).toContain('| `BLOBCACHE_PORT` | `--port` | `9000` |');
   });
 });
+
+describe('README', () => {
+  it('carries the configuration table rendered from the schema', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const m = /<!-- config-table:start -->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(readme);
+    // Compare cell by cell: a Markdown formatter may pad the columns.
+    const cells = (table: string) =>
+      table.split('\n').map((row) =>
+        row
+          .split('|')
+          .map((c) => c.trim())
+          .map((c) => (/^-+$/.test(c) ? '---' : c)),
+      );
+    expect(cells(m?.[1] ?? '')).toEqual(cells(renderConfigTable()));
+  });
+});

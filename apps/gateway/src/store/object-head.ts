@@ -1,0 +1,71 @@
+// An object's head: everything about an object except its bytes. The head put is the commit point
+// of a write: the object is exactly what its head says, and its chunks are never modified (a new
+// write gets new ids). Invariant: `size` equals the sum of the parts' bytes.
+import assert from 'node:assert/strict';
+import { z } from 'zod';
+
+export const checksumAlgorithms = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const;
+export type ChecksumAlgorithm = (typeof checksumAlgorithms)[number];
+
+const partSchema = z.object({ id: z.string().min(1), bytes: z.number().int().nonnegative() });
+export type DataPart = z.infer<typeof partSchema>;
+
+export const objectHeadSchema = z.object({
+  versionId: z.string().min(1),
+  size: z.number().int().nonnegative(),
+  /** Unquoted: hex MD5, or `<hex>-<partCount>` for multipart objects. */
+  etag: z.string().min(1),
+  lastModifiedMs: z.number().int(),
+  contentType: z.string(),
+  contentEncoding: z.string().optional(),
+  contentDisposition: z.string().optional(),
+  contentLanguage: z.string().optional(),
+  cacheControl: z.string().optional(),
+  expires: z.string().optional(),
+  /** User metadata, names lower-cased without the `x-amz-meta-` prefix. */
+  meta: z.record(z.string(), z.string()),
+  /** Base64 checksum values by algorithm (a composite value looks like `<b64>-N`). */
+  checksums: z.partialRecord(z.enum(checksumAlgorithms), z.string()),
+  checksumType: z.enum(['FULL_OBJECT', 'COMPOSITE']).optional(),
+  /** Number of parts for multipart objects; absent for single PUTs. */
+  partCount: z.number().int().positive().optional(),
+  /** Data parts in order; absent when stored separately under `l/<versionId>` (`partsRef`). */
+  parts: z.array(partSchema).optional(),
+  partsRef: z.literal(true).optional(),
+  /** Free-form extension fields owned by other modules (e.g. multipart part boundaries). */
+  ext: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type ObjectHead = z.infer<typeof objectHeadSchema>;
+/** A head whose parts are resolved (loaded from `l/<versionId>` if needed). */
+export type ResolvedHead = ObjectHead & { parts: DataPart[] };
+
+export function encodeHead(head: ObjectHead): Buffer {
+  return Buffer.from(JSON.stringify(head), 'utf8');
+}
+
+export function decodeHead(bytes: Uint8Array): ObjectHead {
+  const head = objectHeadSchema.parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
+  assert(head.parts !== undefined || head.partsRef === true, 'a head has parts inline or by reference');
+  return head;
+}
+
+export function encodePartList(parts: DataPart[]): Buffer {
+  return Buffer.from(JSON.stringify(parts), 'utf8');
+}
+
+export function decodePartList(bytes: Uint8Array): DataPart[] {
+  return z.array(partSchema).parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
+}
+
+export type BucketRecord = { createdMs: number; region: string };
+
+const bucketRecordSchema = z.object({ createdMs: z.number().int(), region: z.string() });
+
+export function encodeBucket(record: BucketRecord): Buffer {
+  return Buffer.from(JSON.stringify(record), 'utf8');
+}
+
+export function decodeBucket(bytes: Uint8Array): BucketRecord {
+  return bucketRecordSchema.parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
+}

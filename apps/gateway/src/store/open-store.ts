@@ -1,0 +1,34 @@
+// Opens the object store on `<dataDir>/engine` and replays crash intents before serving.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BlobEngine } from '@blobcache/engine';
+import type { Logger } from '../observability/logger.ts';
+import type { EnginePort } from './engine-port.ts';
+import { ObjectStore } from './object-store.ts';
+import { recoverIntents } from './recovery.ts';
+
+/** Heads up to this size stay inline in the engine's key index (listing reads no segments). */
+export const MAX_INLINE_HEAD_BYTES = 8192;
+
+export type OpenStoreOptions = { dataDir: string; maxBytes: number; logger: Logger };
+
+export async function openStore(opts: OpenStoreOptions): Promise<ObjectStore> {
+  const dir = join(opts.dataDir, 'engine');
+  await mkdir(dir, { recursive: true });
+  const engine: EnginePort = await BlobEngine.open(dir, {
+    durability: 'durable',
+    maxBytes: opts.maxBytes,
+    onFull: 'reject',
+    maxInlineValueBytes: MAX_INLINE_HEAD_BYTES,
+    logger: opts.logger.child({ component: 'engine' }),
+  });
+  const store = new ObjectStore(engine, opts.logger.child({ component: 'store' }), MAX_INLINE_HEAD_BYTES);
+  try {
+    const report = await recoverIntents(store, engine, opts.logger);
+    if (report.intents > 0) opts.logger.info(report, 'recovered write intents');
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  return store;
+}
