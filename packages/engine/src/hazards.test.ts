@@ -141,7 +141,7 @@ describe('hazard 5.2-5: tombstones are durable once a delete resolves', () => {
 
   it('cache mode: delete of flushed data survives SIGKILL before the next flush', async () => {
     await withTempDir(async (dir) => {
-      const opts = { durability: 'cache', ...small };
+      const opts = { durability: 'cache' as const, ...small };
       await runAndCrash(dir, opts, [['put', 'x', '1'], ['put', 'y', '2'], ['flush'], ['del', 'x']]);
       const e = await BlobEngine.open(dir, opts);
       expect(await e.get('x')).toBeUndefined();
