@@ -61,19 +61,25 @@ export const SIGV2_SUB_RESOURCES: ReadonlySet<string> = new Set([
   'website',
 ]);
 
-/** `/bucket/key?sub&res=v` as SigV2 signs it. */
-export function canonicalizedResource(req: AuthRequest, params: readonly QueryParam[]): string {
-  let resource =
+/**
+ * `/bucket/key?sub&res=v` as SigV2 signs it. Returns candidates: a bucket-only path-style
+ * request (`/bkt`) is also tried as `/bkt/`, because botocore signs bucket operations with the
+ * trailing slash while sending the path without it.
+ */
+export function canonicalizedResources(req: AuthRequest, params: readonly QueryParam[]): string[] {
+  const path =
     req.virtualHostBucket !== undefined
       ? `/${req.virtualHostBucket}${req.rawPath || '/'}`
       : req.rawPath || '/';
   const subs = params.filter((p) => SIGV2_SUB_RESOURCES.has(p.name));
+  let suffix = '';
   if (subs.length > 0) {
     // Stable sort by name only, as the reference signers do.
     subs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    resource += `?${subs.map((p) => (p.rawValue === undefined ? p.name : `${p.name}=${p.value}`)).join('&')}`;
+    suffix = `?${subs.map((p) => (p.rawValue === undefined ? p.name : `${p.name}=${p.value}`)).join('&')}`;
   }
-  return resource;
+  const paths = /^\/[^/]+$/.test(path) ? [path, `${path}/`] : [path];
+  return paths.map((p) => p + suffix);
 }
 
 /** `x-amz-*` headers, lower-case, sorted, `name:value\n` each (x-amz-date included). */
@@ -91,11 +97,21 @@ export function canonicalizedAmzHeaders(headers: Readonly<Record<string, string 
   return out;
 }
 
-/** The SigV2 string to sign; `dateLine` is the Date header, '' when x-amz-date is used, or Expires for query auth. */
-export function sigV2StringToSign(req: AuthRequest, dateLine: string, params: readonly QueryParam[]): string {
+/** SigV2 strings to sign (one per resource candidate); `dateLine` is the Date header, '' when x-amz-date is used, or Expires for query auth. */
+export function sigV2StringsToSign(
+  req: AuthRequest,
+  dateLine: string,
+  params: readonly QueryParam[],
+): string[] {
   const md5 = req.headers['content-md5']?.trim() ?? '';
   const type = req.headers['content-type']?.trim() ?? '';
-  return `${req.method}\n${md5}\n${type}\n${dateLine}\n${canonicalizedAmzHeaders(req.headers)}${canonicalizedResource(req, params)}`;
+  const head = `${req.method}\n${md5}\n${type}\n${dateLine}\n${canonicalizedAmzHeaders(req.headers)}`;
+  return canonicalizedResources(req, params).map((resource) => head + resource);
+}
+
+/** True when `provided` matches the signature of one of the candidate strings. */
+function anyMatches(secret: string, candidates: readonly string[], provided: string): boolean {
+  return candidates.some((sts) => equal(sign(secret, sts), provided));
 }
 
 function sign(secret: string, sts: string): string {
@@ -153,9 +169,9 @@ export function verifySigV2Header(req: AuthRequest, lookup: SecretLookup, opts: 
   }
   const params = parseQueryParams(req.rawQuery);
   // With x-amz-date present the Date line is empty (x-amz-date is signed among the amz headers).
-  const sts = sigV2StringToSign(req, amzDate !== undefined ? '' : (req.headers.date ?? '').trim(), params);
+  const sts = sigV2StringsToSign(req, amzDate !== undefined ? '' : (req.headers.date ?? '').trim(), params);
   const secret = lookupOrThrow(lookup, accessKeyId);
-  if (!equal(sign(secret, sts), provided)) throw mismatch(accessKeyId, sts, provided);
+  if (!anyMatches(secret, sts, provided)) throw mismatch(accessKeyId, sts[0]!, provided);
   const ctx: AuthContext = { method: 'sigv2-header', accessKeyId, payloadMode: 'UNSIGNED-PAYLOAD' };
   const token = req.headers['x-amz-security-token'];
   if (token !== undefined) ctx.securityToken = token;
@@ -185,9 +201,9 @@ export function verifySigV2Query(req: AuthRequest, lookup: SecretLookup, opts: A
       extra: { Expires: expiresAt.toISOString(), ServerTime: opts.now.toISOString() },
     });
   }
-  const sts = sigV2StringToSign(req, expires, params);
+  const sts = sigV2StringsToSign(req, expires, params);
   const secret = lookupOrThrow(lookup, accessKeyId);
-  if (!equal(sign(secret, sts), provided)) throw mismatch(accessKeyId, sts, provided);
+  if (!anyMatches(secret, sts, provided)) throw mismatch(accessKeyId, sts[0]!, provided);
   const ctx: AuthContext = { method: 'sigv2-query', accessKeyId, payloadMode: 'UNSIGNED-PAYLOAD', expiresAt };
   const token = get('x-amz-security-token') ?? req.headers['x-amz-security-token'];
   if (token !== undefined) ctx.securityToken = token;
