@@ -1,0 +1,126 @@
+// Crash-test child: opens the engine in durable mode and keeps many puts/deletes in flight until
+// the parent SIGKILLs it.
+//
+// Invariant: a line `A <op>` is written only after the engine's promise for that op resolved, and
+// a line `I <op> ...` is written before the op is issued. stdout is a pipe, and pipe writes are
+// synchronous on Linux, so a SIGKILL can never lose an `I` line of an issued op nor reveal an ack
+// that did not happen.
+//
+// argv: <dir> <round> <seed> <keyCount> <inFlight> <maxValueBytes> <engineOptionsJson>
+// Lines:  S                      about to open (recovery of the previous kill starts now)
+//         R                      engine open, ops start
+//         I <op> p|d <key#> <v>  op issued (put of version v, or delete tagged v)
+//         A <op> [0|1]           op acknowledged (delete: whether the key existed)
+//         E <op> <message>       op rejected (the parent treats any rejection as a failure)
+//         X <message>            the child read something that contradicts its own acks
+
+import { BlobEngine } from '../src/index.ts';
+import { keyName, makeValue, Rng } from './model.ts';
+
+const [dir, roundArg, seedArg, keyCountArg, inFlightArg, maxValueArg, optionsJson] = process.argv.slice(2);
+if (
+  dir === undefined ||
+  roundArg === undefined ||
+  seedArg === undefined ||
+  keyCountArg === undefined ||
+  inFlightArg === undefined ||
+  maxValueArg === undefined
+) {
+  process.stderr.write(
+    'usage: crash-child <dir> <round> <seed> <keyCount> <inFlight> <maxValueBytes> [json]\n',
+  );
+  process.exit(2);
+}
+const round = Number(roundArg);
+const rng = new Rng(Number(seedArg));
+const keyCount = Number(keyCountArg);
+const inFlight = Number(inFlightArg);
+const maxValueBytes = Number(maxValueArg);
+const extraOptions = optionsJson ? (JSON.parse(optionsJson) as Record<string, unknown>) : {};
+
+// Hazard: if the parent dies without killing us we must not run forever.
+setTimeout(() => process.exit(3), 60_000).unref();
+process.stdin.on('end', () => process.exit(4));
+process.stdin.resume();
+
+function emit(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+emit('S');
+const engine = await BlobEngine.open(dir, { durability: 'durable', ...extraOptions });
+emit('R');
+
+// What this child knows for sure: per key, the state after its last acknowledged op, valid only
+// while no other op on that key is in flight (then a read must return exactly that).
+const acked = new Map<number, { v: number; deleted: boolean }>();
+const pendingPerKey = new Map<number, number>();
+let nextOp = 0;
+let versionCounter = 0;
+let running = 0;
+
+function newVersion(): number {
+  versionCounter++;
+  return round * 10_000_000 + versionCounter;
+}
+
+function recordAck(k: number, v: number, deleted: boolean): void {
+  const prev = acked.get(k);
+  if (prev === undefined || prev.v < v) acked.set(k, { v, deleted });
+}
+
+async function checkRead(k: number): Promise<void> {
+  const expected = acked.get(k);
+  if (expected === undefined || (pendingPerKey.get(k) ?? 0) > 0) return;
+  const key = keyName(k);
+  const got = await engine.get(key);
+  // An op issued on k while get() was pending makes the comparison meaningless.
+  if ((pendingPerKey.get(k) ?? 0) > 0 || acked.get(k) !== expected) return;
+  if (expected.deleted) {
+    if (got !== undefined) emit(`X get ${key} returned ${got.length} bytes after an acked delete`);
+  } else {
+    const want = makeValue(key, expected.v, maxValueBytes);
+    if (got === undefined) emit(`X get ${key} missing, expected version ${expected.v}`);
+    else if (!want.equals(got)) emit(`X get ${key} wrong bytes for version ${expected.v}`);
+  }
+}
+
+async function oneOp(): Promise<void> {
+  const k = rng.int(keyCount);
+  const key = keyName(k);
+  const op = nextOp++;
+  const v = newVersion();
+  pendingPerKey.set(k, (pendingPerKey.get(k) ?? 0) + 1);
+  try {
+    if (rng.chance(0.15)) {
+      emit(`I ${op} d ${k} ${v}`);
+      const existed = await engine.delete(key);
+      emit(`A ${op} ${existed ? 1 : 0}`);
+      recordAck(k, v, true);
+    } else {
+      const value = makeValue(key, v, maxValueBytes);
+      emit(`I ${op} p ${k} ${v}`);
+      await engine.put(key, value);
+      emit(`A ${op}`);
+      recordAck(k, v, false);
+    }
+  } catch (err) {
+    emit(`E ${op} ${String((err as Error)?.message ?? err).replace(/\n/g, ' ')}`);
+  } finally {
+    pendingPerKey.set(k, (pendingPerKey.get(k) ?? 1) - 1);
+  }
+  if (rng.chance(0.2)) await checkRead(rng.int(keyCount));
+}
+
+function pump(): void {
+  while (running < inFlight) {
+    running++;
+    void oneOp().finally(() => {
+      running--;
+      // Yield a macrotask now and then so flushes and timers get their turn.
+      if (nextOp % 64 === 0) setImmediate(pump);
+      else pump();
+    });
+  }
+}
+pump();
