@@ -29,6 +29,30 @@ export type {
   PayloadMode,
   SecretLookup,
 } from './auth/types.ts';
+/** Incremental hashers (CRC32, CRC32C, CRC64NVME, SHA1, SHA256, MD5): `createHasher(alg).update(b)…digest()`. */
+export {
+  CHECKSUM_ALGORITHMS,
+  type ChecksumAlgorithm,
+  compositeChecksum,
+  createHasher,
+  digestLength,
+  type HashAlgorithm,
+  type Hasher,
+  hashBytes,
+  toBase64,
+} from './checksums/hashers.ts';
+/** Declared-checksum headers: `parseChecksumHeaders(headers)` → { algorithm, value?, source } | undefined. */
+export {
+  assertChecksumValue,
+  type ChecksumType,
+  checksumHeaderName,
+  checksumXmlName,
+  type DeclaredChecksum,
+  isBase64OfLength,
+  parseChecksumAlgorithm,
+  parseChecksumHeaders,
+  parseChecksumType,
+} from './checksums/headers.ts';
 /** Wire date formats: IMF-fixdate headers, ISO-8601 XML, amz basic `20130524T000000Z`. */
 export {
   formatAmzDate,
