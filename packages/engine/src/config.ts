@@ -33,6 +33,8 @@ export const engineOptionsSchema = z
       .min(64 * 1024)
       .max(1024 * MiB)
       .default(32 * MiB),
+    /** Flush a non-empty memtable once it is this old (0 = only when full, on flush() or close()). */
+    flushIntervalMs: z.number().int().min(0).default(0),
     /** Sealed memtables waiting for their flush before puts wait (write backpressure). */
     maxInflightMemtables: z.number().int().min(1).max(16).default(3),
     /** Largest accepted value. */
@@ -83,6 +85,7 @@ export interface EngineConfig {
   readonly onFull: 'evict' | 'reject';
   readonly memtableBytes: number;
   readonly maxInflightMemtables: number;
+  readonly flushIntervalMs: number;
   readonly maxValueBytes: number;
   readonly maxKeyBytes: number;
   readonly maxInlineValueBytes: number;
@@ -120,6 +123,7 @@ export function resolveConfig(options: EngineOptions | undefined): EngineConfig 
     onFull: o.onFull ?? (durable ? 'reject' : 'evict'),
     memtableBytes: o.memtableBytes,
     maxInflightMemtables: o.maxInflightMemtables,
+    flushIntervalMs: o.flushIntervalMs,
     maxValueBytes: o.maxValueBytes,
     maxKeyBytes: o.maxKeyBytes,
     maxInlineValueBytes: o.maxInlineValueBytes,

@@ -97,4 +97,16 @@ describe.each(modes)('BlobEngine (%s mode)', (durability) => {
       await f.close();
     });
   });
+
+  it('flushIntervalMs flushes an idle memtable without an explicit flush()', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, { durability, ...small, flushIntervalMs: 20 });
+      await e.put('idle', Buffer.from('v'));
+      for (let i = 0; i < 200 && e.stats().flushes === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(e.stats().flushes).toBe(1);
+      expect(e.stats().segments).toBe(1);
+      expect((await e.get('idle'))?.toString()).toBe('v');
+      await e.close();
+    });
+  });
 });

@@ -169,6 +169,7 @@ export class BlobEngine implements EngineInternals {
   private readonly marker: Marker;
   private segmentsSinceMaintenance = 0;
   private admitTail: Promise<void> = Promise.resolve();
+  private flushTimer: NodeJS.Timeout | undefined;
   private queuedWriters = 0;
 
   private constructor(
@@ -200,6 +201,10 @@ export class BlobEngine implements EngineInternals {
     });
     this.active = new Memtable(this.nextSegId++, cfg.memtableBytes);
     this.maintenance = new Maintenance(this);
+    if (cfg.flushIntervalMs > 0) {
+      this.flushTimer = setInterval(() => this.flushIfOld(), Math.max(10, cfg.flushIntervalMs / 4));
+      this.flushTimer.unref();
+    }
   }
 
   /** Opens (creating if needed) an engine in `dir`. Crash-only: recovery is the normal open. */
@@ -291,11 +296,20 @@ export class BlobEngine implements EngineInternals {
   }
 
   async get(key: Uint8Array | string): Promise<Buffer | undefined> {
-    return this.view(key, (bytes) => Buffer.from(bytes));
+    // A disk read already lands in a private buffer: hand it out without a second copy.
+    return this.lookup(key, (bytes, shared) => (shared ? Buffer.from(bytes) : bytes));
   }
 
   /** Zero-copy view of the value, valid only inside `fn`. */
   async view<R>(key: Uint8Array | string, fn: (bytes: Buffer) => R | Promise<R>): Promise<R | undefined> {
+    return this.lookup(key, (bytes) => fn(bytes));
+  }
+
+  /** Read path; `shared` tells whether `bytes` alias memory the engine keeps (a memtable slab). */
+  private async lookup<R>(
+    key: Uint8Array | string,
+    fn: (bytes: Buffer, shared: boolean) => R | Promise<R>,
+  ): Promise<R | undefined> {
     this.checkOpen();
     const k = this.keyBuf(key);
     const hash = hashKey(k);
@@ -307,7 +321,7 @@ export class BlobEngine implements EngineInternals {
         return undefined;
       }
       this.counters.hits++;
-      return await fn(ov.mt.value(ov.e));
+      return await fn(ov.mt.value(ov.e), true);
     }
     if (!this.bloom.test(hash)) {
       this.counters.misses++;
@@ -322,7 +336,13 @@ export class BlobEngine implements EngineInternals {
       if (value === 'moved') continue;
       if (value === undefined) break;
       this.counters.hits++;
-      return await fn(value);
+      return await fn(value, false);
+    }
+    // A write that landed while the disk read was in flight is newer than what the index had.
+    const late = this.overlay(hs);
+    if (late && !late.e.tombstone && late.e.key.equals(k)) {
+      this.counters.hits++;
+      return await fn(late.mt.value(late.e), true);
     }
     this.counters.bloomGhosts++;
     this.counters.misses++;
@@ -432,11 +452,16 @@ export class BlobEngine implements EngineInternals {
 
   stats(): EngineStats {
     let unflushed = 0;
-    for (const mt of this.overlays()) unflushed += mt.used;
+    let walBytes = 0;
+    for (const mt of this.overlays()) {
+      if (mt.isEmpty) continue;
+      unflushed += mt.used;
+      if (mt.wal) walBytes += mt.used;
+    }
     return {
       items: this.items,
       liveBytes: this.liveBytes,
-      diskBytes: this.store.diskBytes(),
+      diskBytes: this.store.diskBytes() + walBytes,
       segments: this.store.segments.size,
       memtables: this.flushing.length + (this.active.isEmpty ? 0 : 1),
       unflushedBytes: unflushed,
@@ -515,7 +540,17 @@ export class BlobEngine implements EngineInternals {
 
   // ---------------------------------------------------------------- private
 
+  /** flushIntervalMs: rotate an old, non-empty memtable when the flush queue has room. */
+  private flushIfOld(): void {
+    const mt = this.active;
+    if (mt.isEmpty || this.closing || this.bgError !== undefined) return;
+    if (Date.now() - mt.firstWriteMs < this.cfg.flushIntervalMs) return;
+    if (this.queuedWriters > 0 || this.flushing.length >= this.cfg.maxInflightMemtables) return;
+    this.rotate();
+  }
+
   private async closeInternal(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
     let err: unknown;
     try {
       if (!this.closed && !this.bgError) await this.flushInternal();
@@ -525,6 +560,8 @@ export class BlobEngine implements EngineInternals {
       err = e;
     }
     this.closed = true;
+    // Degraded: unflushed memtables stay in their WAL files for the next open; release handles.
+    for (const mt of this.overlays()) await mt.wal?.seal(mt.used).catch(() => undefined);
     const clean = !this.bgError && this.flushing.length === 0 && this.active.isEmpty && !err;
     const fp = fingerprint(this.store, this.index.size);
     try {

@@ -17,6 +17,8 @@ export class Memtable {
   readonly entries = new Map<string, MemEntry>();
   wal: WalFile | undefined;
   sealed = false;
+  /** Time of the first append (0 while empty): the age flushIntervalMs measures. */
+  firstWriteMs = 0;
   private sorted: Buffer[] = [];
   private unsorted: Buffer[] = [];
 
@@ -49,6 +51,7 @@ export class Memtable {
     const prev = this.entries.get(hashStr);
     assert(!prev || prev.seq < seq, 'sequence regression in memtable');
     const pos = this.used;
+    if (this.firstWriteMs === 0) this.firstWriteMs = Date.now();
     const len = encodeRecord(this.slab, pos, seq, key, value);
     this.used += len;
     const e: MemEntry = {
