@@ -85,6 +85,22 @@ export {
   validateBucketName,
   validateObjectKey,
 } from './names.ts';
+/** The raw aws-chunked decoder under verifyPayload (for callers that manage auth themselves). */
+export { type AwsChunkedOptions, type ChunkSigning, decodeAwsChunked } from './payload/aws-chunked.ts';
+/**
+ * Verify a request body against its AuthContext and headers: `verifyPayload(source, auth, headers,
+ * { compute: ['MD5', ...] })` → `{ body, result() }`. `body` yields only payload bytes (aws-chunked
+ * framing decoded, all STREAMING-* modes, chunk/trailer signatures, x-amz-content-sha256, Content-MD5,
+ * x-amz-checksum-*, declared length); commit only after it completes, then read `result()`.
+ * Header-level problems throw synchronously (before any byte is read).
+ */
+export {
+  type PayloadResult,
+  stripAwsChunkedEncoding,
+  type VerifiedPayload,
+  type VerifyPayloadOptions,
+  verifyPayload,
+} from './payload/verify-payload.ts';
 /** Query-string parsing as S3 reads it (`+` is a space, `?uploads` and `?uploads=` both present). */
 export { parseQuery, parseQueryParams, type QueryParam } from './query.ts';
 /** Typed readers for CompleteMultipartUpload, Delete, CreateBucketConfiguration and Tagging bodies. */

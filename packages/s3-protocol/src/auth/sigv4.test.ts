@@ -428,3 +428,50 @@ describe('SigV4 from the minio client (an independent signer)', () => {
     }
   });
 });
+
+// The worked examples of the AWS documentation ("Signature Calculations for the Authorization
+// Header: Transferring Payload in a Single Chunk" and "Authenticating Requests: Using Query
+// Parameters"), with their published signatures.
+describe('AWS documentation examples', () => {
+  const docLookup = (id: string): string | undefined =>
+    id === 'AKIAIOSFODNN7EXAMPLE' ? 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' : undefined;
+  const now = new Date(Date.UTC(2013, 4, 24, 0, 5, 0));
+
+  it('GET Object with a Range header', () => {
+    const ctx = authenticate(
+      {
+        method: 'GET',
+        rawPath: '/test.txt',
+        rawQuery: '',
+        headers: {
+          host: 'examplebucket.s3.amazonaws.com',
+          range: 'bytes=0-9',
+          'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+          'x-amz-date': '20130524T000000Z',
+          authorization:
+            'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41',
+        },
+      },
+      docLookup,
+      { region: 'us-east-1', now },
+    );
+    expect(ctx.payloadMode).toBe('SIGNED');
+  });
+
+  it('presigned GET Object valid for 24 hours', () => {
+    const rawQuery =
+      'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404';
+    const req: AuthRequest = {
+      method: 'GET',
+      rawPath: '/test.txt',
+      rawQuery,
+      headers: { host: 'examplebucket.s3.amazonaws.com' },
+    };
+    expect(authenticate(req, docLookup, { region: 'us-east-1', now }).method).toBe('sigv4-query');
+    expect(
+      codeOf(() =>
+        authenticate(req, docLookup, { region: 'us-east-1', now: new Date(Date.UTC(2013, 4, 25, 0, 0, 1)) }),
+      ),
+    ).toBe('AccessDenied');
+  });
+});
