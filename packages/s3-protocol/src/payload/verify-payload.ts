@@ -73,10 +73,7 @@ export function stripAwsChunkedEncoding(contentEncoding: string | undefined): st
 }
 
 function hasAwsChunked(contentEncoding: string | undefined): boolean {
-  return (
-    contentEncoding !== undefined &&
-    contentEncoding.split(',').some((t) => t.trim().toLowerCase() === 'aws-chunked')
-  );
+  return contentEncoding?.split(',').some((t) => t.trim().toLowerCase() === 'aws-chunked') === true;
 }
 
 function parseLength(value: string | undefined, header: string): number | undefined {
