@@ -34,7 +34,8 @@ import {
 import { syncDir, writeAll, writeFileAtomic } from './fsutil.ts';
 import { type HashIndex, NO_NODE } from './hashindex.ts';
 import { HASH_ALGORITHM, hashKey, initKeyHash } from './keyhash.ts';
-import { KeyIndex, type KeyOp } from './keyindex.ts';
+import { KeyIndex, type KeyOp, type KeyRow } from './keyindex.ts';
+import { type KeyEntry, type ListingSource, listKeys } from './listing.ts';
 import { Maintenance } from './maintenance.ts';
 import { FORMAT_VERSION, type Marker, readMarker, writeMarker } from './marker.ts';
 import { lowerBound, type MemEntry, Memtable } from './memtable.ts';
@@ -56,13 +57,7 @@ export interface KeysOptions {
   withValues?: boolean;
 }
 
-export interface KeyEntry {
-  key: Buffer;
-  /** Value size in bytes. */
-  size: number;
-  /** Present when withValues was asked and size <= maxInlineValueBytes. */
-  value?: Buffer;
-}
+export type { KeyEntry } from './listing.ts';
 
 export interface EngineStats {
   items: number;
@@ -394,61 +389,26 @@ export class BlobEngine implements EngineInternals {
   }
 
   /**
-   * Ordered iteration by key bytes. Sees every put and delete acknowledged before each step,
-   * including unflushed ones. Costs O(page) per page: LMDB range reads merged with the sorted
-   * key lists of the (bounded number of) unflushed memtables. Never touches SIEVE (hazard 5.2-9).
+   * Ordered iteration by key bytes; sees every put and delete acknowledged before each step,
+   * including unflushed ones; O(page) per page; never touches SIEVE (see listing.ts).
    */
-  async *keys(opts: KeysOptions = {}): AsyncGenerator<KeyEntry> {
+  keys(opts: KeysOptions = {}): AsyncGenerator<KeyEntry> {
     this.checkOpen();
     const prefix = opts.prefix === undefined ? undefined : this.rawKey(opts.prefix, true);
-    let after = opts.startAfter === undefined ? undefined : this.rawKey(opts.startAfter, true);
+    const startAfter = opts.startAfter === undefined ? undefined : this.rawKey(opts.startAfter, true);
     const limit = opts.limit ?? Number.POSITIVE_INFINITY;
     if (!(limit >= 0)) throw new EngineError('INVALID_ARGUMENT', 'limit must be >= 0');
-    const from = prefix && prefix.length > 0 ? prefix : undefined;
-    if (after && from && Buffer.compare(after, from) < 0) after = undefined;
-    const end = from ? prefixEnd(from) : undefined;
-    const windowSize = Math.min(256, Number.isFinite(limit) ? limit + 1 : 256);
-    let win: { key: Buffer; row: import('./keyindex.ts').KeyRow }[] = [];
-    let wi = 0;
-    let winGen = -1;
-    let winExhausted = false;
-    let yielded = 0;
-    while (yielded < limit) {
-      if (this.closed) throw new EngineClosedError();
-      // LMDB candidate: refetch the window when the index changed or it ran out
-      if (winGen !== this.keyIndex.generation || (wi >= win.length && !winExhausted)) {
-        win = this.keyIndex.window(from, after, end, windowSize);
-        winExhausted = win.length < windowSize;
-        wi = 0;
-        winGen = this.keyIndex.generation;
-      }
-      while (wi < win.length && after && Buffer.compare(win[wi]!.key, after) <= 0) wi++;
-      const lmdbKey = wi < win.length ? win[wi]!.key : undefined;
-      // memtable candidate: smallest key > after across unflushed memtables
-      let memKey: Buffer | undefined;
-      for (const mt of this.overlays()) {
-        const sorted = mt.sortedKeys();
-        const i = after ? lowerBound(sorted, after, false) : from ? lowerBound(sorted, from, true) : 0;
-        const c = sorted[i];
-        if (c && (!memKey || Buffer.compare(c, memKey) < 0)) memKey = c;
-      }
-      let cand = lmdbKey;
-      if (memKey && (!cand || Buffer.compare(memKey, cand) < 0)) cand = memKey;
-      if (!cand) return;
-      if (end && Buffer.compare(cand, end) >= 0) return;
-      if (from && !startsWith(cand, from)) return;
-      after = cand;
-      const entry = this.resolveListed(
-        cand,
-        lmdbKey && cand.equals(lmdbKey) ? win[wi]!.row : undefined,
-        opts,
-      );
-      if (lmdbKey && cand.equals(lmdbKey)) wi++;
-      if (!entry) continue;
-      yielded++;
-      yield entry;
-    }
+    return listKeys(this.listingSource, { prefix, startAfter, limit, withValues: opts.withValues === true });
   }
+
+  private readonly listingSource: ListingSource = {
+    keyIndex: () => this.keyIndex,
+    memtables: () => this.overlays(),
+    checkOpen: () => {
+      if (this.closed) throw new EngineClosedError();
+    },
+    resolve: (key, row, withValues) => this.resolveListed(key, row, withValues),
+  };
 
   stats(): EngineStats {
     let unflushed = 0;
@@ -888,17 +848,13 @@ export class BlobEngine implements EngineInternals {
   }
 
   /** Decides what a listing shows for `key`: newest memtable entry, else the LMDB row. */
-  private resolveListed(
-    key: Buffer,
-    row: import('./keyindex.ts').KeyRow | undefined,
-    opts: KeysOptions,
-  ): KeyEntry | undefined {
+  private resolveListed(key: Buffer, row: KeyRow | undefined, withValues: boolean): KeyEntry | undefined {
     const hash = hashKey(key);
     const ov = this.overlay(hash.toString('latin1'));
     if (ov?.e.key.equals(key)) {
       if (ov.e.tombstone) return undefined;
       const out: KeyEntry = { key, size: ov.e.valueLen };
-      if (opts.withValues && ov.e.valueLen <= this.cfg.maxInlineValueBytes)
+      if (withValues && ov.e.valueLen <= this.cfg.maxInlineValueBytes)
         out.value = Buffer.from(ov.mt.value(ov.e));
       return out;
     }
@@ -906,7 +862,7 @@ export class BlobEngine implements EngineInternals {
     // Peek (no SIEVE touch): LMDB rows are checked against the hash index.
     if (this.index.find(hash) === NO_NODE) return undefined;
     const out: KeyEntry = { key, size: row.valueLen };
-    if (opts.withValues && row.inline) out.value = row.inline;
+    if (withValues && row.inline) out.value = row.inline;
     return out;
   }
 }
@@ -918,19 +874,4 @@ function fingerprint(store: SegmentStore, items: number): string {
     return `${id}:${s.fileBytes}:${s.metaBytes}`;
   });
   return JSON.stringify({ items, segments: parts.join(',') });
-}
-
-function prefixEnd(prefix: Buffer): Buffer | undefined {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i] = end[i]! + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return undefined; // all 0xff: no upper bound
-}
-
-function startsWith(key: Buffer, prefix: Buffer): boolean {
-  return key.length >= prefix.length && key.subarray(0, prefix.length).equals(prefix);
 }

@@ -1,7 +1,7 @@
 // Public surface of @blobcache/engine (contract: /work/notes/engine-api.md).
 export type { EngineOptions } from './config.ts';
 export { engineOptionsSchema, LMDB_MAX_KEY_BYTES, MAX_VALUE_BYTES_LIMIT } from './config.ts';
-export type { EngineStats, KeyEntry, KeysOptions } from './engine.ts';
+export type { EngineStats, KeysOptions } from './engine.ts';
 export { BlobEngine } from './engine.ts';
 export {
   ConfigError,
@@ -16,3 +16,4 @@ export {
   ValueTooLargeError,
   WriteFailedError,
 } from './errors.ts';
+export type { KeyEntry } from './listing.ts';

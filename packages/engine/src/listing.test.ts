@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { BlobEngine } from './engine.ts';
+import { prefixEnd } from './listing.ts';
+import { collect, withTempDir } from './testutil.ts';
+
+const names = (rows: { key: Buffer }[]): string[] => rows.map((r) => r.key.toString());
+
+describe('prefixEnd', () => {
+  it('increments the last byte below 0xff and has no bound for all-0xff', () => {
+    expect(prefixEnd(Buffer.from([1, 2]))).toEqual(Buffer.from([1, 3]));
+    expect(prefixEnd(Buffer.from([1, 0xff]))).toEqual(Buffer.from([2]));
+    expect(prefixEnd(Buffer.from([0xff, 0xff]))).toBeUndefined();
+  });
+});
+
+describe('keys() merge of LMDB and memtables', () => {
+  it('pages through flushed, sealed and active memtables in byte order', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, { memtableBytes: 64 * 1024, maxInflightMemtables: 4 });
+      const all: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        const k = `p/${String((i * 7919) % 1000).padStart(4, '0')}`;
+        all.push(k);
+        await e.put(k, Buffer.alloc(400, i));
+        if (i === 100) await e.flush();
+      }
+      all.sort();
+      expect(e.stats().memtables).toBeGreaterThan(0); // part of the data is unflushed
+      const pages: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = names(
+          await collect(e.keys({ prefix: 'p/', limit: 37, ...(after ? { startAfter: after } : {}) })),
+        );
+        pages.push(...page);
+        if (page.length < 37) break;
+        after = page[page.length - 1];
+      }
+      expect(pages).toEqual(all);
+      await e.close();
+    });
+  });
+
+  it('orders by raw UTF-8 bytes, handles startAfter before the prefix, limit 0, 0xff prefixes', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, { memtableBytes: 64 * 1024 });
+      for (const k of ['a', 'b', 'z\u00e9', 'z\uffff', 'zz', '\u4e2d']) await e.put(k, Buffer.from(k));
+      await e.put(Buffer.from([0xff, 0xff, 1]), Buffer.from('x'));
+      await e.flush();
+      await e.put('ab', Buffer.from('ab'));
+      expect(names(await collect(e.keys({ prefix: 'z' })))).toEqual(['zz', 'z\u00e9', 'z\uffff']);
+      expect(names(await collect(e.keys({ prefix: 'a', startAfter: '0' })))).toEqual(['a', 'ab']);
+      expect(await collect(e.keys({ limit: 0 }))).toEqual([]);
+      const ff = await collect(e.keys({ prefix: Buffer.from([0xff, 0xff]) }));
+      expect(ff.map((r) => [...r.key])).toEqual([[0xff, 0xff, 1]]);
+      expect(names(await collect(e.keys({ startAfter: 'zz', limit: 1 })))).toEqual(['z\u00e9']);
+      await e.close();
+    });
+  });
+
+  it('a running iteration sees writes acknowledged before each step', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, { memtableBytes: 64 * 1024 });
+      for (const k of ['k1', 'k3', 'k5']) await e.put(k, Buffer.from(k));
+      await e.flush();
+      const seen: string[] = [];
+      for await (const { key } of e.keys()) {
+        seen.push(key.toString());
+        if (key.toString() === 'k1') {
+          await e.put('k2', Buffer.from('new'));
+          await e.delete('k3');
+          await e.flush(); // moves k2 from the memtable into LMDB mid-iteration
+          await e.put('k4', Buffer.from('mem'));
+        }
+      }
+      expect(seen).toEqual(['k1', 'k2', 'k4', 'k5']);
+      await e.close();
+    });
+  });
+
+  it('withValues returns small values from memtables and LMDB, sizes for large ones', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, { memtableBytes: 64 * 1024, maxInlineValueBytes: 8 });
+      await e.put('big', Buffer.alloc(9, 1));
+      await e.put('flushed', Buffer.from('tiny'));
+      await e.flush();
+      await e.put('mem', Buffer.from('m'));
+      const rows = await collect(e.keys({ withValues: true }));
+      expect(rows.map((r) => [r.key.toString(), r.size, r.value?.toString()])).toEqual([
+        ['big', 9, undefined],
+        ['flushed', 4, 'tiny'],
+        ['mem', 1, 'm'],
+      ]);
+      const noValues = await collect(e.keys());
+      expect(noValues.every((r) => r.value === undefined)).toBe(true);
+      await e.close();
+    });
+  });
+});

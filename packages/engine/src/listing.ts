@@ -1,0 +1,96 @@
+// Invariant: a listing step yields the smallest key greater than the previous one among (a) LMDB
+// rows (flushed keys) and (b) the sorted key lists of the unflushed memtables, and decides its
+// visibility from the NEWEST source in the same synchronous step: the newest memtable entry
+// (tombstone = hidden) or else the LMDB row checked against the hash index. Because a flush moves
+// keys from a memtable into LMDB in one synchronous step and the LMDB window is refetched
+// whenever LMDB changed, every put/delete acknowledged before a step is reflected in it. A page
+// costs O(page + log n): LMDB range reads from the cursor plus a binary search per memtable.
+
+import type { KeyIndex, KeyRow } from './keyindex.ts';
+import { lowerBound, type Memtable } from './memtable.ts';
+
+export interface KeyEntry {
+  key: Buffer;
+  /** Value size in bytes. */
+  size: number;
+  /** Present when withValues was asked and size <= maxInlineValueBytes. */
+  value?: Buffer;
+}
+
+export interface ListingSource {
+  keyIndex(): KeyIndex;
+  /** Unflushed memtables (any order). */
+  memtables(): Iterable<Memtable>;
+  checkOpen(): void;
+  /** Visibility of one candidate key (row = its LMDB row if it came from LMDB). */
+  resolve(key: Buffer, row: KeyRow | undefined, withValues: boolean): KeyEntry | undefined;
+}
+
+export interface ListingRequest {
+  prefix: Buffer | undefined;
+  startAfter: Buffer | undefined;
+  limit: number;
+  withValues: boolean;
+}
+
+const WINDOW_ROWS = 256;
+
+export async function* listKeys(src: ListingSource, req: ListingRequest): AsyncGenerator<KeyEntry> {
+  const from = req.prefix && req.prefix.length > 0 ? req.prefix : undefined;
+  let after = req.startAfter && req.startAfter.length > 0 ? req.startAfter : undefined;
+  if (after && from && Buffer.compare(after, from) < 0) after = undefined;
+  const end = from ? prefixEnd(from) : undefined;
+  const windowSize = Math.min(WINDOW_ROWS, Number.isFinite(req.limit) ? req.limit + 1 : WINDOW_ROWS);
+  let win: { key: Buffer; row: KeyRow }[] = [];
+  let wi = 0;
+  let winGen = -1;
+  let winExhausted = false;
+  let yielded = 0;
+  while (yielded < req.limit) {
+    src.checkOpen();
+    const ki = src.keyIndex();
+    if (winGen !== ki.generation || (wi >= win.length && !winExhausted)) {
+      win = ki.window(from, after, end, windowSize);
+      winExhausted = win.length < windowSize;
+      wi = 0;
+      winGen = ki.generation;
+    }
+    while (wi < win.length && after && Buffer.compare(win[wi]!.key, after) <= 0) wi++;
+    const lmdbKey = wi < win.length ? win[wi]!.key : undefined;
+    let memKey: Buffer | undefined;
+    for (const mt of src.memtables()) {
+      const sorted = mt.sortedKeys();
+      const i = after ? lowerBound(sorted, after, false) : from ? lowerBound(sorted, from, true) : 0;
+      const c = sorted[i];
+      if (c && (!memKey || Buffer.compare(c, memKey) < 0)) memKey = c;
+    }
+    let cand = lmdbKey;
+    if (memKey && (!cand || Buffer.compare(memKey, cand) < 0)) cand = memKey;
+    if (!cand) return;
+    if (end && Buffer.compare(cand, end) >= 0) return;
+    if (from && !startsWith(cand, from)) return;
+    after = cand;
+    const fromLmdb = lmdbKey?.equals(cand) === true;
+    const entry = src.resolve(cand, fromLmdb ? win[wi]!.row : undefined, req.withValues);
+    if (fromLmdb) wi++;
+    if (!entry) continue;
+    yielded++;
+    yield entry;
+  }
+}
+
+/** Smallest key greater than every key with this prefix; undefined if the prefix is all 0xff. */
+export function prefixEnd(prefix: Buffer): Buffer | undefined {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i] = end[i]! + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}
+
+function startsWith(key: Buffer, prefix: Buffer): boolean {
+  return key.length >= prefix.length && key.subarray(0, prefix.length).equals(prefix);
+}
