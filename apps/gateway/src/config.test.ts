@@ -40,7 +40,8 @@ describe('config', () => {
     expect(parseByteSize('20GiB')).toBe(20 * 2 ** 30);
     expect(parseByteSize('512MB')).toBe(512e6);
     expect(parseByteSize('1048576')).toBe(1048576);
-    expect(loadConfig([], { BLOBCACHE_MAX_BYTES: '1.5KiB' }).maxBytes).toBe(1536);
+    expect(loadConfig([], { BLOBCACHE_MAX_BYTES: '1.5GiB' }).maxBytes).toBe(1.5 * 2 ** 30);
+    expect(() => loadConfig([], { BLOBCACHE_MAX_BYTES: '1MiB' })).toThrow(/at least 64MiB/);
     expect(() => parseByteSize('lots')).toThrow(ConfigError);
     expect(() => loadConfig([], { BLOBCACHE_MAX_BYTES: '12 parsecs' })).toThrow(/BLOBCACHE_MAX_BYTES/);
   });

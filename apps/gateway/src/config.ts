@@ -86,6 +86,9 @@ const credentials = z.union([
 
 const meta = (m: FieldMeta) => m;
 
+/** The engine needs room for two memtables (2 × 32 MiB) before it can enforce a budget. */
+export const MIN_MAX_BYTES = 64 * 2 ** 20;
+
 export const configSchema = z.object({
   host: z
     .string()
@@ -153,14 +156,17 @@ export const configSchema = z.object({
         description: 'Base domain for virtual-hosted-style requests (`<bucket>.<domain>:<port>`).',
       }),
     ),
-  maxBytes: byteSize.default(0).meta(
-    meta({
-      env: 'BLOBCACHE_MAX_BYTES',
-      flag: '--max-bytes',
-      description:
-        'Disk budget (e.g. `20GiB`); writes past it fail with 507 InsufficientStorage. 0 = unbounded.',
-    }),
-  ),
+  maxBytes: byteSize
+    .refine((n) => n === 0 || n >= MIN_MAX_BYTES, { message: 'must be 0 (unbounded) or at least 64MiB' })
+    .default(0)
+    .meta(
+      meta({
+        env: 'BLOBCACHE_MAX_BYTES',
+        flag: '--max-bytes',
+        description:
+          'Disk budget (e.g. `20GiB`); writes past it fail with 400 EntityTooLarge (nothing is evicted). 0 = unbounded.',
+      }),
+    ),
   logLevel: z
     .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
     .default('info')

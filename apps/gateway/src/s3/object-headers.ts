@@ -1,0 +1,75 @@
+// Object metadata in and out of HTTP headers: standard headers (Content-Type, Cache-Control,
+// Content-Disposition, Content-Encoding, Content-Language, Expires) and `x-amz-meta-*` user
+// metadata. Invariant: what a PUT stores is exactly what GET/HEAD return (names lower-cased).
+import { S3Error, stripAwsChunkedEncoding } from '@blobcache/s3-protocol';
+import type { ObjectHead } from '../store/object-head.ts';
+import type { Headers } from './context.ts';
+
+/** S3 limits user metadata (names + values, UTF-8) to 2 KB. */
+export const MAX_USER_METADATA_BYTES = 2048;
+export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
+
+const META_PREFIX = 'x-amz-meta-';
+
+export type StandardHeaders = Pick<
+  ObjectHead,
+  | 'contentType'
+  | 'contentEncoding'
+  | 'contentDisposition'
+  | 'contentLanguage'
+  | 'cacheControl'
+  | 'expires'
+  | 'meta'
+>;
+
+export function readStandardHeaders(headers: Headers): StandardHeaders {
+  const meta: Record<string, string> = {};
+  let metaBytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || !name.startsWith(META_PREFIX)) continue;
+    const short = name.slice(META_PREFIX.length);
+    meta[short] = value;
+    metaBytes += Buffer.byteLength(short, 'utf8') + Buffer.byteLength(value, 'utf8');
+  }
+  if (metaBytes > MAX_USER_METADATA_BYTES) {
+    throw new S3Error('MetadataTooLarge', undefined, {
+      extra: { Size: String(metaBytes), MaxSizeAllowed: String(MAX_USER_METADATA_BYTES) },
+    });
+  }
+  const out: StandardHeaders = { contentType: headers['content-type'] || DEFAULT_CONTENT_TYPE, meta };
+  const enc = stripAwsChunkedEncoding(headers['content-encoding']);
+  if (enc !== undefined) out.contentEncoding = enc;
+  if (headers['content-disposition'] !== undefined) out.contentDisposition = headers['content-disposition'];
+  if (headers['content-language'] !== undefined) out.contentLanguage = headers['content-language'];
+  if (headers['cache-control'] !== undefined) out.cacheControl = headers['cache-control'];
+  if (headers.expires !== undefined) out.expires = headers.expires;
+  return out;
+}
+
+const OVERRIDES: Array<[string, string]> = [
+  ['response-content-type', 'content-type'],
+  ['response-content-language', 'content-language'],
+  ['response-expires', 'expires'],
+  ['response-cache-control', 'cache-control'],
+  ['response-content-disposition', 'content-disposition'],
+  ['response-content-encoding', 'content-encoding'],
+];
+
+/** The metadata headers of a GET/HEAD response, with `response-*` query overrides applied. */
+export function renderStandardHeaders(
+  head: ObjectHead,
+  query: ReadonlyMap<string, string>,
+  out: Record<string, string>,
+): void {
+  out['content-type'] = head.contentType;
+  if (head.contentEncoding !== undefined) out['content-encoding'] = head.contentEncoding;
+  if (head.contentDisposition !== undefined) out['content-disposition'] = head.contentDisposition;
+  if (head.contentLanguage !== undefined) out['content-language'] = head.contentLanguage;
+  if (head.cacheControl !== undefined) out['cache-control'] = head.cacheControl;
+  if (head.expires !== undefined) out.expires = head.expires;
+  for (const [name, value] of Object.entries(head.meta)) out[`${META_PREFIX}${name}`] = value;
+  for (const [param, header] of OVERRIDES) {
+    const v = query.get(param);
+    if (v !== undefined) out[header] = v;
+  }
+}

@@ -1,0 +1,108 @@
+// PutObject. The body streams socket → payload verifier (aws-chunked, signatures, trailer) →
+// MD5 + checksum hashers → 1 MiB chunk puts → head commit; nothing buffers the whole body.
+// Invariants:
+// - 200 is sent only after the head put resolved (durable), so an acknowledged PUT survives kill -9.
+// - Any failure after the first chunk write discards the new version's chunks; the previous object
+//   stays intact and readable throughout.
+// - Preconditions (If-None-Match: *, If-Match) are checked before reading the body and again,
+//   atomically, at commit.
+import { S3Error, validateObjectKey } from '@blobcache/s3-protocol';
+import type { ObjectHead } from '../store/object-head.ts';
+import type { CommitCheck } from '../store/object-store.ts';
+import { checkCapacity } from './capacity.ts';
+import type { ObjectContext } from './context.ts';
+import { readStandardHeaders } from './object-headers.ts';
+import { receivePayload } from './payload.ts';
+import { requireBucket } from './require-bucket.ts';
+import { emptyResponse } from './responses.ts';
+import type { S3Route } from './route.ts';
+
+/** S3's single-PUT limit. */
+export const MAX_PUT_OBJECT_BYTES = 5 * 1024 ** 3;
+
+function normalizeEtag(value: string): string {
+  const t = value.trim();
+  return t.startsWith('"') && t.endsWith('"') && t.length >= 2 ? t.slice(1, -1) : t;
+}
+
+/** The write preconditions of a PUT (also used by CompleteMultipartUpload). */
+export function writePrecondition(ctx: ObjectContext): CommitCheck | undefined {
+  const ifNoneMatch = ctx.headers['if-none-match'];
+  const ifMatch = ctx.headers['if-match'];
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+    throw new S3Error('NotImplemented', 'If-None-Match on writes supports only "*"');
+  }
+  return (current: ObjectHead | undefined) => {
+    if (ifNoneMatch !== undefined && current)
+      throw new S3Error('PreconditionFailed', undefined, { extra: { Condition: 'If-None-Match' } });
+    if (ifMatch !== undefined) {
+      if (!current) throw new S3Error('NoSuchKey', undefined, { extra: { Key: ctx.key } });
+      const wanted = ifMatch.split(',').map(normalizeEtag);
+      if (!wanted.includes('*') && !wanted.includes(current.etag)) {
+        throw new S3Error('PreconditionFailed', undefined, { extra: { Condition: 'If-Match' } });
+      }
+    }
+  };
+}
+
+/** The payload length the client announced (decoded length for aws-chunked bodies), if any. */
+export function declaredLength(ctx: ObjectContext): number | undefined {
+  const raw = ctx.headers['x-amz-decoded-content-length'] ?? ctx.headers['content-length'];
+  if (raw === undefined) {
+    if (ctx.headers['transfer-encoding'] === undefined) throw new S3Error('MissingContentLength');
+    return undefined;
+  }
+  if (!/^\d+$/.test(raw.trim())) throw new S3Error('InvalidArgument', 'Content-Length is not a number');
+  return Number(raw.trim());
+}
+
+async function putObject(ctx: ObjectContext): Promise<Response> {
+  validateObjectKey(ctx.key);
+  await requireBucket(ctx);
+  const fields = readStandardHeaders(ctx.headers);
+  const length = declaredLength(ctx);
+  if (length !== undefined && length > MAX_PUT_OBJECT_BYTES) {
+    throw new S3Error('EntityTooLarge', undefined, {
+      extra: { ProposedSize: String(length), MaxSizeAllowed: String(MAX_PUT_OBJECT_BYTES) },
+    });
+  }
+  checkCapacity(ctx, length ?? 0);
+  const check = writePrecondition(ctx);
+  if (check) check(await ctx.store.getHead(ctx.bucket, ctx.key));
+  // Header-level problems (bad Content-MD5, checksum headers, payload mode) throw here, before
+  // anything is written.
+  const payload = receivePayload(ctx, MAX_PUT_OBJECT_BYTES);
+
+  const pending = await ctx.store.beginWrite(ctx.bucket, ctx.key);
+  try {
+    const written = await pending.write(payload.body, MAX_PUT_OBJECT_BYTES);
+    const digests = payload.finish();
+    if (digests.bytes !== written.bytes)
+      throw new Error('payload verifier and chunk writer disagree on the size');
+    const head = await pending.commit(
+      {
+        ...fields,
+        size: written.bytes,
+        etag: digests.md5.toString('hex'),
+        lastModifiedMs: Date.now(),
+        checksums: { [digests.checksum.algorithm]: digests.checksum.value },
+        checksumType: 'FULL_OBJECT',
+      },
+      check,
+    );
+    const headers: Record<string, string> = { etag: `"${head.etag}"` };
+    if (digests.declared) {
+      headers[`x-amz-checksum-${digests.checksum.algorithm.toLowerCase()}`] = digests.checksum.value;
+      headers['x-amz-checksum-type'] = 'FULL_OBJECT';
+    }
+    return emptyResponse(200, headers);
+  } catch (err) {
+    await pending.abort();
+    throw err;
+  }
+}
+
+export const putObjectRoutes: S3Route[] = [
+  { operation: 'PutObject', method: 'PUT', level: 'object', handle: putObject },
+];

@@ -1,0 +1,16 @@
+// Every S3 route the gateway serves, by operation family. To add a family, write `s3/<family>.ts`
+// exporting an `S3Route[]` and list it here; route.ts picks the most specific match.
+import { bucketRoutes } from './buckets.ts';
+import { listRoutes } from './list.ts';
+import { deleteObjectRoutes } from './objects-delete.ts';
+import { putObjectRoutes } from './objects-put.ts';
+import { readObjectRoutes } from './objects-read.ts';
+import type { S3Route } from './route.ts';
+
+export const S3_ROUTES: readonly S3Route[] = [
+  ...bucketRoutes,
+  ...listRoutes,
+  ...putObjectRoutes,
+  ...readObjectRoutes,
+  ...deleteObjectRoutes,
+];

@@ -1,0 +1,71 @@
+// Building S3 responses. Invariant: every error leaves as S3 XML with the request id of the
+// `x-amz-request-id` header, except on HEAD (and 304), which carry no body.
+import {
+  renderErrorXml,
+  renderXmlDocument,
+  S3Error,
+  toS3Error,
+  type XmlElement,
+} from '@blobcache/s3-protocol';
+import type { GatewayConfig } from '../config.ts';
+import type { RequestState } from '../observability/request-state.ts';
+import { BodyTooLargeError } from '../store/chunk-writer.ts';
+import { storeFullError } from './capacity.ts';
+
+export function xmlResponse(root: XmlElement, status = 200, headers: Record<string, string> = {}): Response {
+  const body = renderXmlDocument(root);
+  return new Response(body, {
+    status,
+    headers: {
+      'content-type': 'application/xml',
+      'content-length': String(Buffer.byteLength(body)),
+      ...headers,
+    },
+  });
+}
+
+export function emptyResponse(status: number, headers: Record<string, string> = {}): Response {
+  return new Response(null, { status, headers: { 'content-length': '0', ...headers } });
+}
+
+/** The complete error response as plain parts (also used where no Response object fits). */
+export function errorParts(
+  err: S3Error,
+  state: RequestState,
+  method: string,
+  resource: string | undefined,
+): { status: number; headers: Record<string, string>; body: string } {
+  state.errorCode = err.code;
+  const headers: Record<string, string> = { ...(err.headers ?? {}) };
+  if (method === 'HEAD' || err.status === 304) return { status: err.status, headers, body: '' };
+  const body = renderErrorXml(err, {
+    requestId: state.requestId,
+    hostId: state.requestId,
+    ...(resource === undefined ? {} : { resource }),
+  });
+  headers['content-type'] = 'application/xml';
+  return { status: err.status, headers, body };
+}
+
+export function errorResponse(
+  err: S3Error,
+  state: RequestState,
+  method: string,
+  resource?: string,
+): Response {
+  const p = errorParts(err, state, method, resource);
+  return new Response(p.body === '' ? null : p.body, {
+    status: p.status,
+    headers: { ...p.headers, 'content-length': String(Buffer.byteLength(p.body)) },
+  });
+}
+
+/** Maps store/engine failures with an S3 meaning; everything else unknown becomes InternalError. */
+export function toGatewayError(err: unknown, config: GatewayConfig): S3Error {
+  if (err instanceof BodyTooLargeError) {
+    return new S3Error('EntityTooLarge', undefined, { extra: { MaxSizeAllowed: String(err.maxBytes) } });
+  }
+  if (err instanceof Error && (err as { code?: unknown }).code === 'ENGINE_FULL')
+    return storeFullError(config, err);
+  return toS3Error(err);
+}

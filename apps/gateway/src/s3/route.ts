@@ -1,0 +1,100 @@
+// The S3 route table's shape and matcher. S3 operations are told apart by method, by whether the
+// request names the service, a bucket or an object, by query parameters ("subresources") and, for
+// a few, by headers (CopyObject: x-amz-copy-source). A module per operation family exports its
+// routes; operations.ts lists the modules.
+import { S3Error } from '@blobcache/s3-protocol';
+import type { S3Context } from './context.ts';
+
+export type Level = 'service' | 'bucket' | 'object';
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+
+export type S3Route = {
+  /** The S3 operation name, logged per request (e.g. `PutObject`). */
+  operation: string;
+  method: Method;
+  level: Level;
+  /** A query parameter that must be present (`uploads`, `delete`, `location`, ...). */
+  param?: string;
+  /** An extra condition, e.g. a header being present. */
+  when?: (ctx: S3Context) => boolean;
+  // biome-ignore lint/suspicious/noExplicitAny: handlers narrow the context (BucketContext/ObjectContext) by level
+  handle: (ctx: any) => Promise<Response>;
+};
+
+/**
+ * Query parameters that select an S3 subresource or operation. A request carrying one that no
+ * route claims is an operation we do not implement (501), never silently a plain GET/PUT.
+ */
+export const SUBRESOURCES: ReadonlySet<string> = new Set([
+  'accelerate',
+  'acl',
+  'analytics',
+  'attributes',
+  'cors',
+  'delete',
+  'encryption',
+  'intelligent-tiering',
+  'inventory',
+  'legal-hold',
+  'lifecycle',
+  'location',
+  'logging',
+  'metadata-table',
+  'metrics',
+  'notification',
+  'object-lock',
+  'ownershipControls',
+  'partNumber',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'renameObject',
+  'replication',
+  'requestPayment',
+  'restore',
+  'retention',
+  'select',
+  'session',
+  'tagging',
+  'torrent',
+  'uploadId',
+  'uploads',
+  'versioning',
+  'versions',
+  'website',
+]);
+
+export function levelOf(bucket: string | undefined, key: string | undefined): Level {
+  if (bucket === undefined) return 'service';
+  return key === undefined ? 'bucket' : 'object';
+}
+
+/** The most specific route for the request, or an S3Error saying why there is none. */
+export function matchRoute(routes: readonly S3Route[], ctx: S3Context, level: Level): S3Route {
+  const query = ctx.target.query;
+  let best: S3Route | undefined;
+  let bestScore = -1;
+  for (const r of routes) {
+    if (r.level !== level || r.method !== ctx.method) continue;
+    if (r.param !== undefined && !query.has(r.param)) continue;
+    if (r.when && !r.when(ctx)) continue;
+    const score = (r.param ? 2 : 0) + (r.when ? 1 : 0);
+    if (score > bestScore) {
+      best = r;
+      bestScore = score;
+    }
+  }
+  const unclaimed = [...query.keys()].find((p) => SUBRESOURCES.has(p) && p !== best?.param);
+  if (unclaimed !== undefined) {
+    throw new S3Error('NotImplemented', `blobcache does not implement ${ctx.method} with ?${unclaimed}`);
+  }
+  if (!best) {
+    const anyForLevel = routes.some((r) => r.level === level && r.method === ctx.method);
+    if (anyForLevel)
+      throw new S3Error('NotImplemented', `blobcache does not implement this ${ctx.method} request`);
+    throw new S3Error('MethodNotAllowed', undefined, {
+      extra: { Method: ctx.method, ResourceType: level.toUpperCase() },
+    });
+  }
+  return best;
+}

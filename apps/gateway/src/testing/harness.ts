@@ -1,0 +1,70 @@
+// Test support: a real gateway on an ephemeral loopback port with a temp data dir, and clients for
+// it. Used only by *.test.ts files.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { type Logger, pino } from 'pino';
+import { DEV_CREDENTIAL, type GatewayConfigInput } from '../config.ts';
+import { type RunningGateway, startGateway } from '../gateway.ts';
+
+export type TestGateway = RunningGateway & { dataDir: string; stop(): Promise<void> };
+
+/** Starts a gateway; `stop()` removes the data dir unless one was passed in (`config.dataDir`). */
+export async function startTestGateway(
+  config: Partial<GatewayConfigInput> = {},
+  opts: { logger?: Logger } = {},
+): Promise<TestGateway> {
+  const ownDir = config.dataDir === undefined;
+  const dataDir = config.dataDir ?? (await mkdtemp(join(tmpdir(), 'blobcache-gw-')));
+  const gw = await startGateway(
+    { host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent', ...config },
+    {
+      logger: opts.logger ?? pino({ level: process.env.BLOBCACHE_TEST_LOG ?? 'silent' }),
+      shutdownGraceMs: 2000,
+    },
+  );
+  return {
+    ...gw,
+    dataDir,
+    stop: async () => {
+      await gw.close();
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function s3Client(gw: { port: number }, extra: Partial<S3ClientConfig> = {}): S3Client {
+  return new S3Client({
+    endpoint: `http://127.0.0.1:${gw.port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: DEV_CREDENTIAL.accessKeyId, secretAccessKey: DEV_CREDENTIAL.secretAccessKey },
+    forcePathStyle: true,
+    ...extra,
+  });
+}
+
+export type RawResponse = { status: number; headers: IncomingHttpHeaders; body: Buffer };
+
+/** A raw HTTP/1.1 request with exactly this path (no URL normalisation). */
+export function rawRequest(
+  port: number,
+  opts: { method: string; path: string; headers?: Record<string, string | number>; body?: Buffer | string },
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port, method: opts.method, path: opts.path, headers: opts.headers },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
