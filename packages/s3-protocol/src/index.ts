@@ -53,6 +53,13 @@ export {
   parseChecksumHeaders,
   parseChecksumType,
 } from './checksums/headers.ts';
+/** Conditional headers: reads (412/304), copy-source (412), writes (If-None-Match: *, If-Match). */
+export {
+  evaluateCopySourceConditionals,
+  evaluateReadConditionals,
+  evaluateWriteConditionals,
+  type ObjectVersion,
+} from './conditionals.ts';
 /** Wire date formats: IMF-fixdate headers, ISO-8601 XML, amz basic `20130524T000000Z`. */
 export {
   formatAmzDate,
@@ -74,6 +81,8 @@ export {
   s3Error,
   statusForCode,
 } from './errors.ts';
+/** ETags: `md5Etag`, `multipartEtag` (`"<md5 of part md5s>-N"`), normalise/compare/parse If-Match lists. */
+export { etagsMatch, md5Etag, multipartEtag, normalizeEtag, parseEtagList, quoteEtag } from './etag.ts';
 /** encoding-type=url listing values (S3/botocore compatible), and encoding-type / max-keys validation. */
 export { encodeListingValue, parseEncodingType, parseMaxKeys } from './listing.ts';
 /** Bucket-name and object-key rules, and path-style/virtual-hosted path splitting without normalisation. */
@@ -103,6 +112,8 @@ export {
 } from './payload/verify-payload.ts';
 /** Query-string parsing as S3 reads it (`+` is a space, `?uploads` and `?uploads=` both present). */
 export { parseQuery, parseQueryParams, type QueryParam } from './query.ts';
+/** `parseRange(header, size)` → full | partial {start,end,contentRange}; unsatisfiable → InvalidRange 416. */
+export { parseRange, type RangeResult } from './range.ts';
 /** Typed readers for CompleteMultipartUpload, Delete, CreateBucketConfiguration and Tagging bodies. */
 export {
   type CompletedPart,

@@ -1,0 +1,124 @@
+// Conditional request headers, evaluated in RFC 7232 order with S3's outcomes. Invariant: each
+// function either returns (the request proceeds) or throws the S3Error S3 answers with:
+// PreconditionFailed (412), NotModified (304, reads only) or NoSuchKey (If-Match write on a
+// missing object). Dates compare at one-second granularity, as HTTP dates carry.
+
+import { parseHttpDate } from './dates.ts';
+import { S3Error } from './errors.ts';
+import { etagsMatch, parseEtagList, quoteEtag } from './etag.ts';
+
+/** The current state of the object the condition is about. */
+export interface ObjectVersion {
+  etag: string;
+  lastModified: Date;
+}
+
+type Headers = Readonly<Record<string, string | undefined>>;
+
+function listMatches(header: string, etag: string): boolean {
+  const list = parseEtagList(header);
+  return list.includes('*') || list.some((e) => etagsMatch(e, etag));
+}
+
+function seconds(d: Date): number {
+  return Math.floor(d.getTime() / 1000);
+}
+
+function precondition(condition: string): S3Error {
+  return new S3Error('PreconditionFailed', undefined, { extra: { Condition: condition } });
+}
+
+interface Names {
+  ifMatch: string;
+  ifNoneMatch: string;
+  ifModifiedSince: string;
+  ifUnmodifiedSince: string;
+}
+
+const READ: Names = {
+  ifMatch: 'if-match',
+  ifNoneMatch: 'if-none-match',
+  ifModifiedSince: 'if-modified-since',
+  ifUnmodifiedSince: 'if-unmodified-since',
+};
+
+const COPY_SOURCE: Names = {
+  ifMatch: 'x-amz-copy-source-if-match',
+  ifNoneMatch: 'x-amz-copy-source-if-none-match',
+  ifModifiedSince: 'x-amz-copy-source-if-modified-since',
+  ifUnmodifiedSince: 'x-amz-copy-source-if-unmodified-since',
+};
+
+function evaluate(headers: Headers, object: ObjectVersion, names: Names, notModifiedIs304: boolean): void {
+  const ifMatch = headers[names.ifMatch];
+  const ifNoneMatch = headers[names.ifNoneMatch];
+  const ifModifiedSince = headers[names.ifModifiedSince];
+  const ifUnmodifiedSince = headers[names.ifUnmodifiedSince];
+  const modified = seconds(object.lastModified);
+
+  // 1-2: If-Match, else If-Unmodified-Since.
+  if (ifMatch !== undefined) {
+    if (!listMatches(ifMatch, object.etag))
+      throw precondition(names.ifMatch === 'if-match' ? 'If-Match' : names.ifMatch);
+  } else if (ifUnmodifiedSince !== undefined) {
+    const d = parseHttpDate(ifUnmodifiedSince);
+    if (d && modified > seconds(d)) {
+      throw precondition(
+        names.ifUnmodifiedSince === 'if-unmodified-since' ? 'If-Unmodified-Since' : names.ifUnmodifiedSince,
+      );
+    }
+  }
+  // 3-4: If-None-Match, else If-Modified-Since.
+  const notModified = (): S3Error =>
+    notModifiedIs304
+      ? new S3Error('NotModified', undefined, {
+          headers: { etag: quoteEtag(object.etag), 'last-modified': object.lastModified.toUTCString() },
+        })
+      : precondition(names.ifNoneMatch);
+  if (ifNoneMatch !== undefined) {
+    if (listMatches(ifNoneMatch, object.etag)) throw notModified();
+  } else if (ifModifiedSince !== undefined) {
+    const d = parseHttpDate(ifModifiedSince);
+    if (d && modified <= seconds(d)) {
+      throw notModifiedIs304 ? notModified() : precondition(names.ifModifiedSince);
+    }
+  }
+}
+
+/** GET/HEAD conditions: 412 PreconditionFailed or 304 NotModified (with ETag/Last-Modified headers). */
+export function evaluateReadConditionals(headers: Headers, object: ObjectVersion): void {
+  evaluate(headers, object, READ, true);
+}
+
+/** CopyObject / UploadPartCopy `x-amz-copy-source-if-*` conditions: every failure is 412. */
+export function evaluateCopySourceConditionals(headers: Headers, source: ObjectVersion): void {
+  evaluate(headers, source, COPY_SOURCE, false);
+}
+
+/**
+ * Conditional writes (PutObject, CompleteMultipartUpload): `If-None-Match: *` fails with 412 when
+ * the key exists; `If-Match` fails with 412 on a different ETag and 404 NoSuchKey when the key is
+ * absent. Other If-None-Match values are NotImplemented, as on S3. `current` is the object now
+ * stored under the key, if any. The caller must re-check atomically at commit time (409
+ * ConditionalRequestConflict on a race).
+ */
+export function evaluateWriteConditionals(headers: Headers, current: ObjectVersion | undefined): void {
+  const ifNoneMatch = headers['if-none-match'];
+  const ifMatch = headers['if-match'];
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() !== '*') {
+      throw new S3Error(
+        'NotImplemented',
+        'A header you provided implies functionality that is not implemented',
+        {
+          extra: { Header: 'If-None-Match' },
+        },
+      );
+    }
+    if (current) throw precondition('If-None-Match');
+  }
+  if (ifMatch !== undefined) {
+    if (!current) throw new S3Error('NoSuchKey');
+    if (!listMatches(ifMatch, current.etag)) throw precondition('If-Match');
+  }
+}
