@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client, startTestGateway, type TestGateway } from './testing/harness.ts';
+import { rawRequest, s3Client, startTestGateway, type TestGateway } from './testing/harness.ts';
 
 type ContinueOutcome = { continued: boolean; status: number; body: string };
 
@@ -132,6 +132,31 @@ describe('transport', () => {
     } finally {
       client.destroy();
       await small.stop();
+    }
+  });
+
+  it('raw request paths are used as sent: dot segments, %2e%2e, // and + are parts of the key', async () => {
+    const cases: Array<[string, string]> = [
+      ['/wire/a/../b', 'a/../b'],
+      ['/wire/%2e%2e/x', '../x'],
+      ['/wire//lead', '/lead'],
+      ['/wire/p+q%20r', 'p+q r'],
+      ['/wire/dir/./f', 'dir/./f'],
+    ];
+    for (const [rawPath, key] of cases) {
+      // Presign for the key, then send the request line exactly as given.
+      const signed = new URL(
+        await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'wire', Key: key }), { expiresIn: 60 }),
+      );
+      const res = await rawRequest(gw.port, {
+        method: 'PUT',
+        path: rawPath + signed.search,
+        headers: { 'content-length': Buffer.byteLength(rawPath) },
+        body: rawPath,
+      });
+      expect({ rawPath, status: res.status }).toEqual({ rawPath, status: res.status === 200 ? 200 : -1 });
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'wire', Key: key }));
+      expect(await got.Body!.transformToString()).toBe(rawPath);
     }
   });
 });

@@ -377,6 +377,40 @@ describe('object operations', () => {
     );
     unknown.destroy();
   });
+
+  it('concurrent conditional PUTs with If-None-Match: * — exactly one wins', async () => {
+    const results = await Promise.allSettled(
+      [1, 2, 3, 4].map((n) =>
+        s3.send(new PutObjectCommand({ Bucket, Key: 'race', Body: `writer ${n}`, IfNoneMatch: '*' })),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled').length).toBe(1);
+    for (const r of results) {
+      if (r.status === 'rejected')
+        expect((r.reason as S3ServiceException).$metadata.httpStatusCode).toBe(412);
+    }
+  });
+
+  it('DeleteObjects without Content-MD5 or a checksum header is refused', async () => {
+    const bare = s3Client(gw);
+    // Drop the integrity headers the SDK adds, before it signs.
+    bare.middlewareStack.add(
+      (next) => async (args) => {
+        const headers = (args.request as { headers: Record<string, string> }).headers;
+        for (const name of Object.keys(headers)) {
+          if (/^(content-md5|x-amz-checksum-|x-amz-sdk-checksum-algorithm)/i.test(name)) delete headers[name];
+        }
+        return next(args);
+      },
+      { step: 'build', priority: 'low', name: 'dropIntegrityHeaders' },
+    );
+    const err = await s3ErrorOf(
+      bare.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'x' }] } })),
+    );
+    expect(err.$metadata.httpStatusCode).toBe(400);
+    expect(err.name).toBe('InvalidRequest');
+    bare.destroy();
+  });
 });
 
 /** Signs a request with the SDK (presigned URL) and sends it raw, with extra unsigned headers. */

@@ -207,7 +207,10 @@ export class ObjectStore {
         encoded = encodeHead(head);
       }
       const replaces = current ? this.#replacedBy(current) : [];
-      await this.engine.put(intentKey(versionId), encodeIntent({ ...intent, replaces }));
+      // The intent written by beginWrite already says "replaces nothing": rewrite it only when the
+      // commit makes another version dead (one durable write fewer for new keys).
+      if (replaces.length > 0)
+        await this.engine.put(intentKey(versionId), encodeIntent({ ...intent, replaces }));
       // The commit point.
       await this.engine.put(headKey(bucket, key), encoded);
       this.#afterCommit(versionId, current, replaces);
