@@ -29,6 +29,8 @@ export type {
   PayloadMode,
   SecretLookup,
 } from './auth/types.ts';
+/** FULL_OBJECT multipart CRCs: combine part CRC digests + lengths into the whole object's CRC (no data needed). */
+export { combineCrcs, isCombinable } from './checksums/crc-combine.ts';
 /** Incremental hashers (CRC32, CRC32C, CRC64NVME, SHA1, SHA256, MD5): `createHasher(alg).update(b)…digest()`. */
 export {
   CHECKSUM_ALGORITHMS,
