@@ -10,6 +10,7 @@ import {
 import type { GatewayConfig } from '../config.ts';
 import type { RequestState } from '../observability/request-state.ts';
 import { BodyTooLargeError } from '../store/chunk-writer.ts';
+import { BucketGoneError } from '../store/object-store.ts';
 import { storeFullError } from './capacity.ts';
 
 export function xmlResponse(root: XmlElement, status = 200, headers: Record<string, string> = {}): Response {
@@ -62,6 +63,9 @@ export function errorResponse(
 
 /** Maps store/engine failures with an S3 meaning; everything else unknown becomes InternalError. */
 export function toGatewayError(err: unknown, config: GatewayConfig): S3Error {
+  if (err instanceof BucketGoneError) {
+    return new S3Error('NoSuchBucket', undefined, { extra: { BucketName: err.bucket } });
+  }
   if (err instanceof BodyTooLargeError) {
     return new S3Error('EntityTooLarge', undefined, { extra: { MaxSizeAllowed: String(err.maxBytes) } });
   }

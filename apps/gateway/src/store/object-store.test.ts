@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHUNK_BYTES, chunkKey, headKey, intentKey } from './layout.ts';
 import { walkListing } from './list-walk.ts';
-import type { HeadFields, ObjectStore } from './object-store.ts';
+import { BucketGoneError, type HeadFields, type ObjectStore } from './object-store.ts';
 import { openStore } from './open-store.ts';
 
 const logger = pino({ level: 'silent' });
@@ -157,6 +157,15 @@ describe('ObjectStore', () => {
       inC.push(e.kind === 'object' ? e.key : `P:${e.prefix}`);
     }
     expect(inC).toEqual(['P:c/x/', 'c/z']);
+  });
+
+  it('a bucket with a write in flight is not deleted; a deleted bucket takes no new writes', async () => {
+    const w = await store.beginWrite('bkt', 'inflight');
+    expect(await store.deleteBucket('bkt')).toBe('not-empty');
+    await w.write(chunksOf(Buffer.from('x')), 10);
+    await w.abort();
+    expect(await store.deleteBucket('bkt')).toBe('deleted');
+    await expect(store.beginWrite('bkt', 'late')).rejects.toBeInstanceOf(BucketGoneError);
   });
 
   it('uses the real engine type', () => {

@@ -66,6 +66,9 @@ export class ObjectStore {
   /** What each live intent of this process lists as replaced (inherited by the next writer). */
   readonly #intentReplaces = new Map<string, DataRef[]>();
   readonly #background = new Set<Promise<void>>();
+  /** Writes in flight per bucket, and buckets being deleted (see deleteBucket). */
+  readonly #writers = new Map<string, number>();
+  readonly #deletingBuckets = new Set<string>();
 
   constructor(engine: EnginePort, logger: Logger, maxInlineHeadBytes: number) {
     this.engine = engine;
@@ -104,13 +107,43 @@ export class ObjectStore {
     return true;
   }
 
+  /**
+   * Deletes an empty bucket. Hazard: a PUT that already passed its bucket check could commit into
+   * a bucket deleted meanwhile; so writes in flight count as content, and new writes are refused
+   * while the deletion runs (both checks are synchronous, so one of them always sees the other).
+   */
   deleteBucket(name: string): Promise<'deleted' | 'missing' | 'not-empty'> {
     return this.#locks.run(bucketKey(name), async () => {
       if (!(await this.engine.get(bucketKey(name)))) return 'missing';
-      if (!(await this.isBucketEmpty(name))) return 'not-empty';
-      await this.engine.delete(bucketKey(name));
-      return 'deleted';
+      this.#deletingBuckets.add(name);
+      try {
+        if ((this.#writers.get(name) ?? 0) > 0) return 'not-empty';
+        if (!(await this.isBucketEmpty(name))) return 'not-empty';
+        await this.engine.delete(bucketKey(name));
+        return 'deleted';
+      } finally {
+        this.#deletingBuckets.delete(name);
+      }
     });
+  }
+
+  /** @internal PendingWrite registration: a bucket with writers in flight is not deleted. */
+  async enterWriter(bucket: string): Promise<void> {
+    if (this.#deletingBuckets.has(bucket)) throw new BucketGoneError(bucket);
+    this.#writers.set(bucket, (this.#writers.get(bucket) ?? 0) + 1);
+    try {
+      if (!(await this.engine.get(bucketKey(bucket)))) throw new BucketGoneError(bucket);
+    } catch (err) {
+      this.leaveWriter(bucket);
+      throw err;
+    }
+  }
+
+  /** @internal */
+  leaveWriter(bucket: string): void {
+    const n = (this.#writers.get(bucket) ?? 0) - 1;
+    if (n > 0) this.#writers.set(bucket, n);
+    else this.#writers.delete(bucket);
   }
 
   // ---- objects: reads ----
@@ -172,9 +205,15 @@ export class ObjectStore {
 
   /** Starts a new version: records the intent so a crash mid-write is reclaimed on restart. */
   async beginWrite(bucket: string, key: string): Promise<PendingWrite> {
+    await this.enterWriter(bucket);
     const versionId = newId();
     const intent: Intent = { bucket, key, dataIds: [versionId], replaces: [] };
-    await this.engine.put(intentKey(versionId), encodeIntent(intent));
+    try {
+      await this.engine.put(intentKey(versionId), encodeIntent(intent));
+    } catch (err) {
+      this.leaveWriter(bucket);
+      throw err;
+    }
     return new PendingWrite(this, versionId, intent);
   }
 
@@ -358,6 +397,8 @@ export class PendingWrite {
     } catch (err) {
       await this.#discard();
       throw err;
+    } finally {
+      this.#store.leaveWriter(this.#intent.bucket);
     }
   }
 
@@ -365,11 +406,25 @@ export class PendingWrite {
   async abort(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
-    await this.#discard();
+    try {
+      await this.#discard();
+    } finally {
+      this.#store.leaveWriter(this.#intent.bucket);
+    }
   }
 
   async #discard(): Promise<void> {
     await this.#store.deleteData(this.versionId, this.#written?.bytes);
     await this.#store.engine.delete(intentKey(this.versionId));
+  }
+}
+
+/** The bucket was deleted (or is being deleted) under a write. */
+export class BucketGoneError extends Error {
+  override name = 'BucketGoneError';
+  readonly bucket: string;
+  constructor(bucket: string) {
+    super(`bucket ${bucket} does not exist`);
+    this.bucket = bucket;
   }
 }
