@@ -11,7 +11,7 @@ const AKID = 'AKIDV2EXAMPLE';
 const SECRET = 'v2secret/with+odd=chars';
 const lookup = (id: string): string | undefined => (id === AKID ? SECRET : undefined);
 const KEYS = ['plain', 'a/../b', 'sp ace', 'a+b', '100%', 'ünï/😀', "!*'()", 'q?x#y&z=1'];
-const SCRIPT = fileURLToPath(new URL('../testing/botocore_sigv2.py', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../testing/botocore_client.py', import.meta.url));
 
 function opts(extra: Partial<AuthOptions> = {}): AuthOptions {
   return { region: 'us-east-1', now: new Date(), ...extra };
@@ -38,7 +38,7 @@ describe('SigV2 with botocore', () => {
     server = await startCaptureServer();
     const { stdout } = await promisify(execFile)(
       'python3',
-      [SCRIPT, server.endpoint, AKID, SECRET, JSON.stringify(KEYS)],
+      [SCRIPT, server.endpoint, AKID, SECRET, JSON.stringify(KEYS), 's3'],
       {
         timeout: 60_000,
       },
@@ -50,7 +50,7 @@ describe('SigV2 with botocore', () => {
   });
 
   it('verifies SigV2 header-signed requests (sub-resources, metadata, awkward keys)', () => {
-    expect(server.requests.length).toBeGreaterThanOrEqual(KEYS.length * 2 + 4);
+    expect(server.requests.length).toBeGreaterThanOrEqual(KEYS.length * 2 + 6);
     for (const c of server.requests) {
       expect(c.headers.authorization).toMatch(/^AWS AKIDV2EXAMPLE:/);
       const ctx = authenticate(toReq(c), lookup, opts());

@@ -475,3 +475,51 @@ describe('AWS documentation examples', () => {
     ).toBe('AccessDenied');
   });
 });
+
+// botocore (aws-cli v1 / boto3) with signature_version='s3v4': a third independent SigV4 signer.
+describe('SigV4 from botocore (s3v4)', () => {
+  let server: CaptureServer;
+  let urls: string[];
+  const BOTO_KEYS = ['plain', 'a/../b', 'sp ace', 'a+b', '100%', 'ünï/😀', "!*'()", '//lead'];
+
+  beforeAll(async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { fileURLToPath } = await import('node:url');
+    server = await startCaptureServer();
+    const script = fileURLToPath(new URL('../testing/botocore_client.py', import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      'python3',
+      [script, server.endpoint, AKID, SECRET, JSON.stringify(BOTO_KEYS), 's3v4'],
+      { timeout: 60_000 },
+    );
+    urls = JSON.parse(stdout) as string[];
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('verifies every request botocore sent', () => {
+    expect(server.requests.length).toBeGreaterThanOrEqual(BOTO_KEYS.length * 2 + 6);
+    for (const c of server.requests) {
+      expect(c.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 /);
+      const ctx = authenticate(toReq(c), lookup, opts());
+      expect(ctx.method, `${c.method} ${c.rawUrl}`).toBe('sigv4-header');
+    }
+  });
+
+  it('verifies botocore s3v4 presigned URLs', () => {
+    for (const url of urls) {
+      expect(url).toContain('X-Amz-Signature=');
+      const q = url.indexOf('?');
+      const pathStart = url.indexOf('/', 'http://'.length);
+      const req: AuthRequest = {
+        method: url.includes('/bkt/up?') ? 'PUT' : 'GET',
+        rawPath: url.slice(pathStart, q),
+        rawQuery: url.slice(q + 1),
+        headers: { host: `127.0.0.1:${server.port}` },
+      };
+      expect(authenticate(req, lookup, opts()).method, url).toBe('sigv4-query');
+    }
+  });
+});

@@ -1,5 +1,6 @@
-# Test support: drive botocore (aws-cli's own library) with SigV2 ("s3" signature version)
-# against a loopback capture server, and print SigV2 presigned URLs as JSON on stdout.
+# Test support: drive botocore (aws-cli's own library) against a loopback capture server with the
+# signature version given as the 5th argument ("s3" = SigV2, "s3v4" = SigV4), and print presigned
+# URLs made with the same signer as JSON on stdout.
 import json
 import sys
 
@@ -8,6 +9,7 @@ from botocore.config import Config
 
 endpoint, akid, secret = sys.argv[1], sys.argv[2], sys.argv[3]
 keys = json.loads(sys.argv[4])
+signature_version = sys.argv[5]
 session = botocore.session.get_session()
 client = session.create_client(
     's3',
@@ -15,7 +17,7 @@ client = session.create_client(
     region_name='us-east-1',
     aws_access_key_id=akid,
     aws_secret_access_key=secret,
-    config=Config(signature_version='s3', s3={'addressing_style': 'path'}, retries={'max_attempts': 1}),
+    config=Config(signature_version=signature_version, s3={'addressing_style': 'path'}, retries={'max_attempts': 1}),
 )
 
 def attempt(fn):
@@ -32,6 +34,8 @@ attempt(lambda: client.list_objects(Bucket='bkt', Prefix='a b', Delimiter='/'))
 attempt(lambda: client.create_multipart_upload(Bucket='bkt', Key='mp'))
 attempt(lambda: client.upload_part(Bucket='bkt', Key='mp', UploadId='u/1+2', PartNumber=3, Body=b'p'))
 attempt(lambda: client.get_object_acl(Bucket='bkt', Key='k'))
+attempt(lambda: client.delete_objects(Bucket='bkt', Delete={'Objects': [{'Key': 'a b'}, {'Key': 'c+d'}]}))
+attempt(lambda: client.put_object_tagging(Bucket='bkt', Key='k', Tagging={'TagSet': [{'Key': 't', 'Value': 'v'}]}))
 
 urls = []
 for key in keys:
