@@ -13,8 +13,11 @@ export type S3Route = {
   operation: string;
   method: Method;
   level: Level;
-  /** A query parameter that must be present (`uploads`, `delete`, `location`, ...). */
-  param?: string;
+  /**
+   * Query parameter(s) that must all be present (`uploads`, `delete`, `location`, or e.g.
+   * `['partNumber', 'uploadId']` for UploadPart); the route claims them as subresources.
+   */
+  param?: string | readonly string[];
   /** An extra condition, e.g. a header being present. */
   when?: (ctx: S3Context) => boolean;
   // biome-ignore lint/suspicious/noExplicitAny: handlers narrow the context (BucketContext/ObjectContext) by level
@@ -64,6 +67,11 @@ export const SUBRESOURCES: ReadonlySet<string> = new Set([
   'website',
 ]);
 
+function paramsOf(r: S3Route): readonly string[] {
+  if (r.param === undefined) return [];
+  return typeof r.param === 'string' ? [r.param] : r.param;
+}
+
 export function levelOf(bucket: string | undefined, key: string | undefined): Level {
   if (bucket === undefined) return 'service';
   return key === undefined ? 'bucket' : 'object';
@@ -76,15 +84,17 @@ export function matchRoute(routes: readonly S3Route[], ctx: S3Context, level: Le
   let bestScore = -1;
   for (const r of routes) {
     if (r.level !== level || r.method !== ctx.method) continue;
-    if (r.param !== undefined && !query.has(r.param)) continue;
+    const params = paramsOf(r);
+    if (!params.every((p) => query.has(p))) continue;
     if (r.when && !r.when(ctx)) continue;
-    const score = (r.param ? 2 : 0) + (r.when ? 1 : 0);
+    const score = params.length * 2 + (r.when ? 1 : 0);
     if (score > bestScore) {
       best = r;
       bestScore = score;
     }
   }
-  const unclaimed = [...query.keys()].find((p) => SUBRESOURCES.has(p) && p !== best?.param);
+  const claimed = best ? paramsOf(best) : [];
+  const unclaimed = [...query.keys()].find((p) => SUBRESOURCES.has(p) && !claimed.includes(p));
   if (unclaimed !== undefined) {
     throw new S3Error('NotImplemented', `blobcache does not implement ${ctx.method} with ?${unclaimed}`);
   }
