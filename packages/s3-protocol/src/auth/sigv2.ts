@@ -89,9 +89,8 @@ export function canonicalizedAmzHeaders(headers: Readonly<Record<string, string 
     .sort();
   let out = '';
   for (const name of names) {
-    const value = headers[name]!.split(',')
-      .map((v) => v.trim().replace(/\s*\r?\n\s*/g, ' '))
-      .join(',');
+    // Trim only: a value's own commas and spaces are signed as sent (botocore strips the ends).
+    const value = headers[name]!.trim().replace(/\s*\r?\n\s*/g, ' ');
     out += `${name}:${value}\n`;
   }
   return out;

@@ -28,7 +28,7 @@ def attempt(fn):
 
 for key in keys:
     attempt(lambda: client.put_object(Bucket='bkt', Key=key, Body=b'v2 body', ContentType='text/plain',
-                                      Metadata={'color': 'blue'}))
+                                      Metadata={'color': 'blue', 'list': 'a, b,c'}))
     attempt(lambda: client.get_object(Bucket='bkt', Key=key, ResponseContentType='text/csv'))
 attempt(lambda: client.list_objects(Bucket='bkt', Prefix='a b', Delimiter='/'))
 attempt(lambda: client.create_multipart_upload(Bucket='bkt', Key='mp'))
