@@ -25,6 +25,25 @@ function normalizeEtag(value: string): string {
   return t.startsWith('"') && t.endsWith('"') && t.length >= 2 ? t.slice(1, -1) : t;
 }
 
+/**
+ * Request headers asking for features the gateway does not have. Accepting them silently would
+ * claim tags, locks or customer-key encryption that are not there, so they answer 501.
+ */
+const UNSUPPORTED_WRITE_HEADERS = [
+  'x-amz-tagging',
+  'x-amz-object-lock-mode',
+  'x-amz-object-lock-retain-until-date',
+  'x-amz-object-lock-legal-hold',
+  'x-amz-server-side-encryption-customer-algorithm',
+  'x-amz-website-redirect-location',
+];
+
+export function rejectUnsupportedWriteHeaders(ctx: ObjectContext): void {
+  const found = UNSUPPORTED_WRITE_HEADERS.find((h) => ctx.headers[h] !== undefined);
+  if (found !== undefined)
+    throw new S3Error('NotImplemented', `blobcache does not implement the ${found} header`);
+}
+
 /** The write preconditions of a PUT (also used by CompleteMultipartUpload). */
 export function writePrecondition(ctx: ObjectContext): CommitCheck | undefined {
   const ifNoneMatch = ctx.headers['if-none-match'];
@@ -59,6 +78,7 @@ export function declaredLength(ctx: ObjectContext): number | undefined {
 
 async function putObject(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
+  rejectUnsupportedWriteHeaders(ctx);
   await requireBucket(ctx);
   const fields = readStandardHeaders(ctx.headers);
   const length = declaredLength(ctx);

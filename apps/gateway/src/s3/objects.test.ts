@@ -124,6 +124,14 @@ describe('object operations', () => {
     await got.Body!.transformToByteArray();
   });
 
+  it('refuses (501) write headers for features it does not have instead of ignoring them', async () => {
+    const tagged = await s3ErrorOf(
+      s3.send(new PutObjectCommand({ Bucket, Key: 'tagged', Body: 'x', Tagging: 'a=b' })),
+    );
+    expect(tagged.$metadata.httpStatusCode).toBe(501);
+    expect(tagged.name).toBe('NotImplemented');
+  });
+
   it('rejects user metadata over 2 KB', async () => {
     const err = await s3ErrorOf(
       s3.send(
