@@ -38,7 +38,14 @@ export async function startGateway(
     store,
     logger,
     authenticator,
-    readiness: () => (ready ? { ready: true } : { ready: false, reason: 'starting' }),
+    readiness: () => {
+      if (!ready) return { ready: false, reason: 'not accepting requests' };
+      // A degraded engine still serves reads but refuses every write: not healthy.
+      const stats = store.engine.stats();
+      return stats.degraded
+        ? { ready: false, reason: `engine degraded: ${stats.degradedReason ?? 'I/O failure'}` }
+        : { ready: true };
+    },
   };
   const app = createApp(appDeps);
   const server: Server = createGatewayServer({

@@ -1,4 +1,5 @@
-// `GET /_blobcache/health`: 200 once the store is open and the server is accepting requests.
+// `GET /_blobcache/health`: 200 once the store is open and the server is accepting requests;
+// 503 while starting or stopping, and while the engine is degraded (it then refuses writes).
 // `_` cannot start a bucket name, so this path never shadows an S3 bucket.
 export const HEALTH_PATH = '/_blobcache/health';
 

@@ -142,6 +142,14 @@ describe('listing', () => {
     ]);
   });
 
+  it('over-long prefixes and positions match nothing instead of failing', async () => {
+    const long = 'x'.repeat(1500);
+    const byPrefix = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: long }));
+    expect(byPrefix.KeyCount).toBe(0);
+    const byStart = await s3.send(new ListObjectsV2Command({ Bucket, StartAfter: `a${long}` }));
+    expect(byStart.Contents?.[0]?.Key).toBe('b');
+  });
+
   it('listing a missing bucket is NoSuchBucket', async () => {
     const url = await getSignedUrl(s3, new ListObjectsV2Command({ Bucket: 'nobucket' }), { expiresIn: 60 });
     const u = new URL(url);

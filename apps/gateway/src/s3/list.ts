@@ -10,6 +10,7 @@
 import {
   el,
   encodeListingValue,
+  MAX_KEY_BYTES,
   optEl,
   parseEncodingType,
   parseMaxKeys,
@@ -51,6 +52,11 @@ type Page = { entries: ListEntry[]; truncated: boolean };
 async function collectPage(ctx: BucketContext, p: ListParams, startAfter: Buffer | undefined): Promise<Page> {
   const entries: ListEntry[] = [];
   if (p.maxKeys === 0) return { entries, truncated: false };
+  // No key is longer than MAX_KEY_BYTES, so a longer prefix matches nothing; and for such keys
+  // "K > S" equals "K > S[0, MAX_KEY_BYTES)", so a longer position is cut (the engine limits key
+  // length too).
+  if (Buffer.byteLength(p.prefix, 'utf8') > MAX_KEY_BYTES) return { entries, truncated: false };
+  if (startAfter && startAfter.length > MAX_KEY_BYTES) startAfter = startAfter.subarray(0, MAX_KEY_BYTES);
   const walk = walkListing(ctx.store.engine, ctx.bucket, {
     prefix: p.prefix,
     ...(p.delimiter === undefined ? {} : { delimiter: p.delimiter }),

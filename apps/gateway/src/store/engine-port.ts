@@ -17,6 +17,6 @@ export type EnginePort = {
     limit?: number;
     withValues?: boolean;
   }): AsyncIterable<EngineEntry>;
-  stats(): { liveBytes: number };
+  stats(): { liveBytes: number; degraded: boolean; degradedReason?: string | undefined };
   close(): Promise<void>;
 };

@@ -7,7 +7,8 @@ import { z } from 'zod';
 /** Parses `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds, into milliseconds. */
 export function parseDurationMs(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);
-  if (!m) throw new Error(`not a duration: "${text}" (use e.g. 500ms, 30s, 5m, 1h; a bare number is seconds)`);
+  if (!m)
+    throw new Error(`not a duration: "${text}" (use e.g. 500ms, 30s, 5m, 1h; a bare number is seconds)`);
   const unit = (m[2] ?? 's').toLowerCase();
   const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
   const ms = Math.round(Number(m[1]) * factor);
@@ -29,9 +30,7 @@ const durationMs = z.union([
 
 const bool = z.union([
   z.boolean(),
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .transform((s) => s === 'true' || s === '1' || s === 'yes'),
+  z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((s) => s === 'true' || s === '1' || s === 'yes'),
 ]);
 
 type FieldMeta = { env: string; flag: string; description: string; example?: string };
@@ -83,15 +82,14 @@ export const upstreamConfigFields = {
         description: 'Secret for BLOBCACHE_UPSTREAM_ACCESS_KEY_ID.',
       }),
     ),
-  upstreamForcePathStyle: bool
-    .default(false)
-    .meta(
-      meta({
-        env: 'BLOBCACHE_UPSTREAM_FORCE_PATH_STYLE',
-        flag: '--upstream-force-path-style',
-        description: 'Address upstream buckets path-style (`/<bucket>/<key>`); needed by most S3-compatible servers.',
-      }),
-    ),
+  upstreamForcePathStyle: bool.default(false).meta(
+    meta({
+      env: 'BLOBCACHE_UPSTREAM_FORCE_PATH_STYLE',
+      flag: '--upstream-force-path-style',
+      description:
+        'Address upstream buckets path-style (`/<bucket>/<key>`); needed by most S3-compatible servers.',
+    }),
+  ),
   upstreamBuckets: z
     .string()
     .default('*')
@@ -104,25 +102,21 @@ export const upstreamConfigFields = {
         example: 'photos=prod-photos,logs',
       }),
     ),
-  cacheTtlMs: durationMs
-    .default(60_000)
-    .meta(
-      meta({
-        env: 'BLOBCACHE_CACHE_TTL',
-        flag: '--cache-ttl',
-        description:
-          'How long a cached object is served without asking upstream (then revalidated with If-None-Match). `30s`, `5m`; 0 = always revalidate.',
-      }),
-    ),
-  negativeTtlMs: durationMs
-    .default(10_000)
-    .meta(
-      meta({
-        env: 'BLOBCACHE_NEGATIVE_TTL',
-        flag: '--negative-ttl',
-        description: 'How long an upstream 404 is remembered (0 = never).',
-      }),
-    ),
+  cacheTtlMs: durationMs.default(60_000).meta(
+    meta({
+      env: 'BLOBCACHE_CACHE_TTL',
+      flag: '--cache-ttl',
+      description:
+        'How long a cached object is served without asking upstream (then revalidated with If-None-Match). `30s`, `5m`; 0 = always revalidate.',
+    }),
+  ),
+  negativeTtlMs: durationMs.default(10_000).meta(
+    meta({
+      env: 'BLOBCACHE_NEGATIVE_TTL',
+      flag: '--negative-ttl',
+      description: 'How long an upstream 404 is remembered (0 = never).',
+    }),
+  ),
   upstreamTimeoutMs: durationMs
     .refine((n) => n > 0, { message: 'must be positive' })
     .default(30_000)
