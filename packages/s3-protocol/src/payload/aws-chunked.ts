@@ -28,6 +28,8 @@ export interface AwsChunkedOptions {
   signing?: ChunkSigning;
   /** True when trailing headers may follow the final chunk. */
   trailers: boolean;
+  /** Trailer names announced in `x-amz-trailer` (lower-case); others are refused. Undefined: any name. */
+  announcedTrailers?: ReadonlySet<string>;
   /** Verify `x-amz-trailer-signature` (signed-trailer variant; requires `signing`). */
   signedTrailer: boolean;
   /** Longest chunk-header line accepted, in bytes. */
@@ -243,8 +245,15 @@ export async function* decodeAwsChunked(
             if (!opts.trailers) {
               throw new S3Error('MalformedTrailerError', 'Trailing headers were sent but not announced');
             }
-            if (trailers.has(name))
+            if (opts.announcedTrailers && !opts.announcedTrailers.has(name)) {
+              throw new S3Error(
+                'MalformedTrailerError',
+                `Trailing header ${name} was not announced in x-amz-trailer`,
+              );
+            }
+            if (trailers.has(name)) {
               throw new S3Error('MalformedTrailerError', `Trailing header ${name} repeated`);
+            }
             trailers.set(name, value);
             trailerOrder.push([name, value]);
           }

@@ -307,6 +307,21 @@ describe('signed streaming with trailers (encoder written from the AWS docs)', (
     );
   });
 
+  it('refuses trailers that x-amz-trailer did not announce', async () => {
+    const body = encodeAwsChunked(data, {
+      chunkSizes: [10_000],
+      signing,
+      trailers: [
+        ['x-amz-checksum-crc32c', crc],
+        ['x-amz-checksum-sha1', 'AAAAAAAAAAAAAAAAAAAAAAAAAAA='],
+      ],
+      signTrailer: true,
+    });
+    expect((await failure(verifyPayload(pieces(body, [4096]), ctx, headers))).code).toBe(
+      'MalformedTrailerError',
+    );
+  });
+
   it('enforces x-amz-decoded-content-length', async () => {
     const body = encodeAwsChunked(data, {
       chunkSizes: [10_000],

@@ -156,6 +156,13 @@ export function verifyPayload(
             }
           : {}),
         trailers: trailersAllowed,
+        // Only announced trailers are accepted: an unannounced checksum could not be verified.
+        announcedTrailers: new Set(
+          (headers['x-amz-trailer'] ?? '')
+            .split(',')
+            .map((t) => t.trim().toLowerCase())
+            .filter((t) => t !== ''),
+        ),
         signedTrailer: mode === 'STREAMING-SIGNED-TRAILER',
         maxChunkHeaderBytes: options.maxChunkHeaderBytes ?? 4096,
         maxTrailerBytes: options.maxTrailerBytes ?? 16_384,
