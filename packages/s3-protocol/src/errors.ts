@@ -36,6 +36,7 @@ export const ERROR_CATALOGUE = {
     status: 400,
     message: 'The specified location-constraint is not valid for this endpoint.',
   },
+  IncompleteSignature: { status: 400, message: 'The request signature does not conform to AWS standards.' },
   IncompleteBody: {
     status: 400,
     message: 'You did not provide the number of bytes specified by the Content-Length HTTP header',
@@ -62,6 +63,7 @@ export const ERROR_CATALOGUE = {
     message:
       "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
   },
+  InvalidPartNumber: { status: 416, message: 'The requested partnumber is not satisfiable' },
   InvalidPartOrder: {
     status: 400,
     message: 'The list of parts was not in ascending order. Parts must be ordered by part number.',
@@ -70,6 +72,7 @@ export const ERROR_CATALOGUE = {
   InvalidRequest: { status: 400, message: 'Invalid Request' },
   InvalidStorageClass: { status: 400, message: 'The storage class you specified is not valid' },
   InvalidTag: { status: 400, message: 'The tag provided was not a valid tag.' },
+  InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   InvalidToken: { status: 400, message: 'The provided token is malformed or otherwise invalid.' },
   KeyTooLongError: { status: 400, message: 'Your key is too long' },
   MalformedXML: {
@@ -107,9 +110,17 @@ export const ERROR_CATALOGUE = {
     message: 'A header you provided implies functionality that is not implemented',
   },
   NotModified: { status: 304, message: 'Not Modified' },
+  OperationAborted: {
+    status: 409,
+    message: 'A conflicting conditional operation is currently in progress against this resource. Try again.',
+  },
   PreconditionFailed: {
     status: 412,
     message: 'At least one of the pre-conditions you specified did not hold',
+  },
+  RequestHeaderSectionTooLarge: {
+    status: 400,
+    message: 'Your request header section exceeds the maximum allowed size.',
   },
   RequestTimeTooSkewed: {
     status: 403,
