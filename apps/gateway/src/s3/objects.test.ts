@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import {
   CreateBucketCommand,
@@ -384,6 +385,43 @@ describe('object operations', () => {
       'InvalidAccessKeyId',
     );
     unknown.destroy();
+  });
+
+  it('a GET that started before an overwrite returns the whole old object (atomic overwrite)', async () => {
+    const oldBody = pattern(5 * 1024 * 1024, 11);
+    const newBody = pattern(3 * 1024 * 1024, 12);
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'atomic', Body: oldBody }));
+    const url = new URL(
+      await getSignedUrl(s3, new GetObjectCommand({ Bucket, Key: 'atomic' }), { expiresIn: 60 }),
+    );
+    const received = await new Promise<Buffer>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port: gw.port, path: url.pathname + url.search },
+        (res) => {
+          const parts: Buffer[] = [];
+          let overwritten = false;
+          res.on('data', (d: Buffer) => {
+            parts.push(d);
+            if (!overwritten) {
+              overwritten = true;
+              // Stop reading, overwrite the object completely, then read the rest.
+              res.pause();
+              s3.send(new PutObjectCommand({ Bucket, Key: 'atomic', Body: newBody })).then(
+                () => res.resume(),
+                reject,
+              );
+            }
+          });
+          res.on('end', () => resolve(Buffer.concat(parts)));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(received.equals(oldBody)).toBe(true);
+    const now = await s3.send(new GetObjectCommand({ Bucket, Key: 'atomic' }));
+    expect(Buffer.from(await now.Body!.transformToByteArray()).equals(newBody)).toBe(true);
   });
 
   it('concurrent conditional PUTs with If-None-Match: * — exactly one wins', async () => {
