@@ -424,6 +424,20 @@ describe('object operations', () => {
     expect(Buffer.from(await now.Body!.transformToByteArray()).equals(newBody)).toBe(true);
   });
 
+  it('a range on an empty object is 416; versionId=null names the current object, others NoSuchVersion', async () => {
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'empty-range', Body: '' }));
+    const r = await s3ErrorOf(
+      s3.send(new GetObjectCommand({ Bucket, Key: 'empty-range', Range: 'bytes=0-' })),
+    );
+    expect(r.$metadata.httpStatusCode).toBe(416);
+    const v = await s3.send(new GetObjectCommand({ Bucket, Key: 'empty-range', VersionId: 'null' }));
+    expect((await v.Body!.transformToByteArray()).length).toBe(0);
+    const other = await s3ErrorOf(
+      s3.send(new GetObjectCommand({ Bucket, Key: 'empty-range', VersionId: 'abc' })),
+    );
+    expect(other.name).toBe('NoSuchVersion');
+  });
+
   it('concurrent conditional PUTs with If-None-Match: * — exactly one wins', async () => {
     const results = await Promise.allSettled(
       [1, 2, 3, 4].map((n) =>
