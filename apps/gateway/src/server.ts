@@ -88,7 +88,6 @@ export function createGatewayServer(h: ServerHandlers): Server {
           res.writeContinue();
           run(req, res, state);
         } else {
-          state.errorCode = `${decision.status}`;
           sendComplete(res, decision, true);
         }
       },
