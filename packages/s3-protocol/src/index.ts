@@ -62,6 +62,8 @@ export {
   evaluateWriteConditionals,
   type ObjectVersion,
 } from './conditionals.ts';
+/** CopyObject / UploadPartCopy headers: x-amz-copy-source, -range, metadata/tagging directives. */
+export { type CopySource, parseCopyDirective, parseCopySource, parseCopySourceRange } from './copy.ts';
 /** Wire date formats: IMF-fixdate headers, ISO-8601 XML, amz basic `20130524T000000Z`. */
 export {
   formatAmzDate,
