@@ -97,6 +97,10 @@ export function createGatewayServer(h: ServerHandlers): Server {
       },
     );
   });
+  // Node answers any other `Expect` value with 417; S3 ignores expectations it does not know.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    run(req, res, begin(req, res));
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     h.logger.debug({ err: err.message, code: err.code }, 'client error');
     if (socket.writable && err.code !== 'ECONNRESET') {

@@ -159,4 +159,15 @@ describe('transport', () => {
       expect(await got.Body!.transformToString()).toBe(rawPath);
     }
   });
+
+  it('an unknown Expect value is ignored, as S3 does (no 417)', async () => {
+    const path = await presignedPut('wire', 'odd-expect');
+    const res = await rawRequest(gw.port, {
+      method: 'PUT',
+      path,
+      headers: { expect: '200', 'content-length': 3 },
+      body: 'abc',
+    });
+    expect(res.status).toBe(200);
+  });
 });

@@ -77,6 +77,12 @@ describe('listing', () => {
     expect(after.StartAfter).toBe('d/x');
   });
 
+  it('an empty continuation token starts from the beginning and is echoed', async () => {
+    const r = await s3.send(new ListObjectsV2Command({ Bucket, ContinuationToken: '' }));
+    expect(r.ContinuationToken).toBe('');
+    expect(r.KeyCount).toBeGreaterThanOrEqual(KEYS.length);
+  });
+
   it('start-after is ignored when a continuation token is present', async () => {
     const first = await s3.send(new ListObjectsV2Command({ Bucket, MaxKeys: 1 }));
     const next = await s3.send(

@@ -126,8 +126,9 @@ async function listObjectsV2(ctx: BucketContext): Promise<Response> {
   const token = q.get('continuation-token');
   const startAfterText = q.get('start-after');
   // A continuation token wins over start-after (S3 ignores start-after on later pages).
+  // An empty token is no token (S3 echoes it and starts from the beginning).
   const from =
-    token !== undefined
+    token !== undefined && token !== ''
       ? decodeToken(token)
       : startAfterText
         ? Buffer.from(startAfterText, 'utf8')
