@@ -93,4 +93,19 @@ describe.each(['durable', 'cache'] as const)('concurrency (%s mode)', (durabilit
       await f.close();
     });
   });
+
+  it('flush() completes while other writers keep the engine busy', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, { durability, memtableBytes: 64 * 1024, maxInflightMemtables: 2 });
+      let stop = false;
+      const writers = Array.from({ length: 8 }, async (_, w) => {
+        for (let i = 0; !stop; i++) await e.put(`w${w}/${i % 50}`, Buffer.alloc(3000, i));
+      });
+      for (let round = 0; round < 5; round++) await e.flush();
+      stop = true;
+      await Promise.all(writers);
+      expect(e.stats().flushes).toBeGreaterThan(4);
+      await e.close();
+    });
+  });
 });

@@ -36,9 +36,10 @@ import { type HashIndex, NO_NODE } from './hashindex.ts';
 import { HASH_ALGORITHM, hashKey, initKeyHash } from './keyhash.ts';
 import { KeyIndex, type KeyOp, type KeyRow } from './keyindex.ts';
 import { type KeyEntry, type ListingSource, listKeys } from './listing.ts';
+import { acquireDirLock, type DirLock } from './lock.ts';
 import { Maintenance } from './maintenance.ts';
 import { FORMAT_VERSION, type Marker, readMarker, writeMarker } from './marker.ts';
-import { lowerBound, type MemEntry, Memtable } from './memtable.ts';
+import { type MemEntry, Memtable } from './memtable.ts';
 import { encodeFooter } from './meta.ts';
 import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES, recordBytes } from './record.ts';
 import { recover, walDir, walPath } from './recovery.ts';
@@ -165,6 +166,7 @@ export class BlobEngine implements EngineInternals {
   private segmentsSinceMaintenance = 0;
   private admitTail: Promise<void> = Promise.resolve();
   private flushTimer: NodeJS.Timeout | undefined;
+  private lock: DirLock | undefined;
   private queuedWriters = 0;
 
   private constructor(
@@ -207,6 +209,18 @@ export class BlobEngine implements EngineInternals {
     const cfg = resolveConfig(options);
     await initKeyHash();
     await mkdir(dir, { recursive: true });
+    const lock = await acquireDirLock(dir);
+    try {
+      const engine = await BlobEngine.openLocked(dir, cfg);
+      engine.lock = lock;
+      return engine;
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  private static async openLocked(dir: string, cfg: EngineConfig): Promise<BlobEngine> {
     let marker = await readMarker(dir);
     if (!marker) {
       marker = {
@@ -515,6 +529,7 @@ export class BlobEngine implements EngineInternals {
     try {
       if (!this.closed && !this.bgError) await this.flushInternal();
       await this.maintenance.stop();
+      await this.flushChain; // puts that raced with close may have rotated once more
       await this.settleBackground();
     } catch (e) {
       err = e;
@@ -541,6 +556,7 @@ export class BlobEngine implements EngineInternals {
       err ??= e;
     });
     for (const w of this.flushWaiters.splice(0)) w();
+    await this.lock?.release();
     if (err) throw err;
   }
 
@@ -548,10 +564,14 @@ export class BlobEngine implements EngineInternals {
     await writeMarker(this.dir, { ...this.marker, lastSegmentId: this.nextSegId, lastSeq: this.seq });
   }
 
+  /**
+   * Rotates, then waits for the flushes (and their dead-mark appends) queued up to now. Work
+   * queued later is not waited for: under a continuous write load flush() must still finish.
+   */
   private async flushInternal(): Promise<void> {
     if (!this.active.isEmpty && !this.bgError) this.rotate();
     await this.flushChain;
-    await this.settleBackground();
+    await this.store.settleMarksIssued();
   }
 
   async settleBackground(): Promise<void> {

@@ -17,3 +17,4 @@ export {
   WriteFailedError,
 } from './errors.ts';
 export type { KeyEntry } from './listing.ts';
+export { DirectoryLockedError } from './lock.ts';

@@ -194,7 +194,7 @@ export class Maintenance {
   private async reclaim(): Promise<void> {
     // dead marks from earlier flushes must be durable before a segment holding the newer
     // version (or its tombstone) can go away
-    await this.e.store.settleMarks();
+    await this.e.store.settleMarksIssued();
     if (this.e.cfg.durability === 'cache') await this.drainPass();
     else await this.rewritePass();
   }

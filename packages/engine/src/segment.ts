@@ -132,7 +132,12 @@ export class SegmentStore {
     return p;
   }
 
-  /** Waits until every dead-mark append issued so far has settled. */
+  /** Waits for the dead-mark appends issued so far (not for later ones). */
+  async settleMarksIssued(): Promise<void> {
+    await Promise.allSettled([...this.inflightMarks]);
+  }
+
+  /** Waits until no dead-mark append is in flight. */
   async settleMarks(): Promise<void> {
     while (this.inflightMarks.size > 0) await Promise.allSettled([...this.inflightMarks]);
   }
