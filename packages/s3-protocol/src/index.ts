@@ -89,6 +89,16 @@ export {
 export { etagsMatch, md5Etag, multipartEtag, normalizeEtag, parseEtagList, quoteEtag } from './etag.ts';
 /** encoding-type=url listing values (S3/botocore compatible), and encoding-type / max-keys validation. */
 export { encodeListingValue, parseEncodingType, parseMaxKeys } from './listing.ts';
+/** Multipart rules: part-number and page-size parameters, CompleteMultipartUpload part matching (InvalidPart, EntityTooSmall). */
+export {
+  MAX_PART_BYTES,
+  MIN_PART_BYTES,
+  parseMaxCount,
+  parsePartNumber,
+  type ResolvePartsOptions,
+  resolveCompletedParts,
+  type UploadedPart,
+} from './multipart.ts';
 /** Bucket-name and object-key rules, and path-style/virtual-hosted path splitting without normalisation. */
 export {
   bucketNameProblem,

@@ -8,6 +8,7 @@
 // → `test_file%283%29.png`).
 
 import { S3Error } from './errors.ts';
+import { parseMaxCount } from './multipart.ts';
 
 const KEEP = new Uint8Array(256);
 for (let c = 0; c < 256; c++) KEEP[c] = /[A-Za-z0-9\-._~/]/.test(String.fromCharCode(c)) ? 1 : 0;
@@ -40,22 +41,7 @@ export function parseEncodingType(value: string | undefined): boolean {
   });
 }
 
-/**
- * Parse `max-keys` (default 1000, S3 caps the page at 1000): a non-negative integer or
- * InvalidArgument.
- */
+/** Parse `max-keys` (default and cap 1000): a non-negative integer or InvalidArgument. */
 export function parseMaxKeys(value: string | undefined, cap = 1000): number {
-  if (value === undefined || value === '') return cap;
-  if (!/^\d+$/.test(value)) {
-    throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', {
-      extra: { ArgumentName: 'max-keys', ArgumentValue: value },
-    });
-  }
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) {
-    throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', {
-      extra: { ArgumentName: 'max-keys', ArgumentValue: value },
-    });
-  }
-  return Math.min(n, cap);
+  return parseMaxCount(value, 'max-keys', cap);
 }
