@@ -2,15 +2,18 @@
 // Everything here works on strings, Buffers/Uint8Arrays and async iterables. Every failure is an
 // S3Error (see errors.ts) carrying the S3 code and HTTP status to answer with.
 //
-// API map (pieces land in this order; signatures are stable once exported):
-//   errors + XML ........ S3Error, ERROR_CATALOGUE, renderErrorXml, el/renderXmlDocument, parseXml,
-//                         parseCompleteMultipartUpload, parseDeleteObjects, parseCreateBucketConfiguration,
-//                         parseTagging
-//   names ............... validateBucketName, validateObjectKey
-//   auth ................ authenticate(req, lookupSecret, opts) → AuthContext (headers only, never the body)
-//   payload ............. verifyPayload(source, auth, headers, opts) → { body, result() }, stripAwsChunkedEncoding
-//   checksums ........... createHasher(alg), parseChecksumHeaders, checksumHeaderName
-//   semantics ........... parseRange, evaluateConditionals, dates, encodeListingValue, etags
+// API map (signatures are stable; each export below has a one-line description):
+//   errors + XML ... S3Error, ERROR_CATALOGUE, renderErrorXml, toS3Error, el/optEl/renderXmlDocument,
+//                    parseXml, parseCompleteMultipartUpload, parseDeleteObjects,
+//                    parseCreateBucketConfiguration, parseTagging
+//   names/URLs ..... validateBucketName, validateObjectKey, parseS3Path, parseQuery, percentDecodeUtf8
+//   auth ........... authenticate(req, lookupSecret, opts) → AuthContext (headers only, never the body)
+//   payload ........ verifyPayload(source, auth, headers, opts) → { body, result() }, stripAwsChunkedEncoding
+//   checksums ...... createHasher(alg), parseChecksumHeaders, checksumHeaderName, compositeChecksum, combineCrcs
+//   semantics ...... parseRange, evaluateReadConditionals / evaluateCopySourceConditionals /
+//                    evaluateWriteConditionals, md5Etag / multipartEtag, date formats,
+//                    encodeListingValue, parseCopySource, resolveCompletedParts
+//   test support ... '@blobcache/s3-protocol/testing' (encoder, signer, capture server; tests only)
 
 /**
  * Authenticate a request from method, raw path, raw query and headers (never the body, so it can
