@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest, s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
 
 const Bucket = 'modes';
-const data = Buffer.from('x'.repeat(70_000) + 'the end');
+const data = Buffer.from(`${'x'.repeat(70_000)}the end`);
 const crc32 = toBase64(
   (() => {
     const h = createHasher('CRC32');
