@@ -35,8 +35,12 @@ export function classifyUpstreamError(err: unknown): UpstreamOutcome {
     if (known) return { kind: 'rejected', error: new S3Error(known, `upstream: ${e.message}`) };
     if (status === 412)
       return { kind: 'rejected', error: new S3Error('PreconditionFailed', `upstream: ${e.message}`) };
-    if (status === 403) return { kind: 'rejected', error: new S3Error('AccessDenied', `upstream refused: ${e.message}`) };
-    return { kind: 'rejected', error: new S3Error('InvalidRequest', `upstream answered ${status} ${code}: ${e.message}`) };
+    if (status === 403)
+      return { kind: 'rejected', error: new S3Error('AccessDenied', `upstream refused: ${e.message}`) };
+    return {
+      kind: 'rejected',
+      error: new S3Error('InvalidRequest', `upstream answered ${status} ${code}: ${e.message}`),
+    };
   }
   const net = e.code ?? (e.cause as { code?: string } | undefined)?.code;
   const what =
@@ -51,7 +55,11 @@ export function classifyUpstreamError(err: unknown): UpstreamOutcome {
 }
 
 /** The 503 a client gets when the upstream failed and no cached copy can stand in. */
-export function upstreamUnavailable(endpoint: string, detail: string, extraHeaders?: Record<string, string>): S3Error {
+export function upstreamUnavailable(
+  endpoint: string,
+  detail: string,
+  extraHeaders?: Record<string, string>,
+): S3Error {
   return new S3Error('ServiceUnavailable', `blobcache upstream ${endpoint} ${detail}`, {
     ...(extraHeaders ? { headers: extraHeaders } : {}),
   });

@@ -1,0 +1,172 @@
+// Fill-while-streaming: one upstream body is read once and goes both to the client that caused
+// the miss (the "leader", if still attached) and into the cache store's chunk writer.
+// Invariants:
+// - The leader's first byte never waits for the whole object: each piece is written to it as it
+//   arrives from upstream (its backpressure throttles the upstream read; memory stays bounded by
+//   the chunk writer's in-flight chunks).
+// - Nothing partial is ever visible: the cached object becomes readable only at the store's head
+//   commit, after exactly Content-Length bytes arrived. A failed or short upstream body, a store
+//   failure, or a racing write-through write (poisoned ticket, checked under the store's key lock)
+//   aborts the fill and discards its chunks.
+// - A leader that disconnects is detached; the fill continues for the followers waiting on it.
+import type { ServerResponse } from 'node:http';
+import type { Logger } from '../observability/logger.ts';
+import type { ObjectHead } from '../store/object-head.ts';
+import { BucketGoneError, type HeadFields, type ObjectStore } from '../store/object-store.ts';
+import type { CacheCounters } from './counters.ts';
+import type { ReadTicket } from './key-fence.ts';
+
+/** Where the leader's bytes go. */
+export type FillSink = {
+  /** Resolves when the piece was accepted (or the sink went away). */
+  write(piece: Uint8Array): Promise<void>;
+  /** All bytes delivered. */
+  end(): void;
+  /** The body cannot be completed: cut the client off (it sees a truncated response). */
+  fail(): void;
+};
+
+export class FillAbortedError extends Error {
+  override name = 'FillAbortedError';
+}
+
+export type FillOptions = {
+  store: ObjectStore;
+  bucket: string;
+  key: string;
+  fields: HeadFields;
+  body: AsyncIterable<Uint8Array>;
+  ticket: ReadTicket;
+  counters: CacheCounters;
+  logger: Logger;
+  /** Runs once the head committed, before `done` resolves. */
+  onCommit?: (head: ObjectHead) => void;
+};
+
+export class Fill {
+  readonly fields: HeadFields;
+  /** The committed head, or undefined when the fill did not commit (never rejects). */
+  readonly done: Promise<ObjectHead | undefined>;
+  #sink: FillSink | undefined;
+  #start!: (sink: FillSink | undefined) => void;
+  #started = false;
+
+  constructor(o: FillOptions) {
+    this.fields = o.fields;
+    const started = new Promise<void>((resolve) => {
+      this.#start = (sink) => {
+        this.#sink = sink;
+        resolve();
+      };
+    });
+    this.done = started.then(() => this.#run(o));
+  }
+
+  /** Begins reading upstream; `sink` (the leader) receives every piece. Call exactly once. */
+  start(sink?: FillSink): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#start(sink);
+  }
+
+  get started(): boolean {
+    return this.#started;
+  }
+
+  async #run(o: FillOptions): Promise<ObjectHead | undefined> {
+    const expected = o.fields.size;
+    let received = 0;
+    let bodyComplete = false;
+    const self = this;
+    async function* tee(): AsyncGenerator<Uint8Array> {
+      for await (const piece of o.body) {
+        received += piece.byteLength;
+        o.counters.inc('upstreamBytes', piece.byteLength);
+        if (received > expected) throw new FillAbortedError('upstream sent more bytes than Content-Length');
+        const sink = self.#sink;
+        if (sink) await sink.write(piece);
+        yield piece;
+      }
+      if (received !== expected) {
+        throw new FillAbortedError(`upstream body ended after ${received} of ${expected} bytes`);
+      }
+      bodyComplete = true;
+      self.#sink?.end();
+      self.#sink = undefined;
+    }
+    let pending: Awaited<ReturnType<ObjectStore['beginWrite']>> | undefined;
+    try {
+      pending = await beginCacheWrite(o.store, o.bucket, o.key);
+      await pending.write(tee(), expected);
+      const head = await pending.commit(o.fields, () => {
+        if (o.ticket.poisoned) throw new FillAbortedError('a write-through write raced this fill');
+      });
+      o.counters.inc('fills');
+      o.onCommit?.(head);
+      return head;
+    } catch (err) {
+      o.counters.inc('fillsAborted');
+      if (!bodyComplete) {
+        this.#sink?.fail();
+        this.#sink = undefined;
+        // Drain nothing further from upstream: destroying the body releases its socket.
+        (o.body as { destroy?: () => void }).destroy?.();
+      }
+      if (pending) await pending.abort().catch(() => {});
+      const level = err instanceof FillAbortedError ? 'debug' : 'warn';
+      o.logger[level]({ err, bucket: o.bucket, key: o.key }, 'cache fill aborted');
+      return undefined;
+    } finally {
+      o.ticket.end();
+    }
+  }
+}
+
+/**
+ * Starts a write into the cache store. The store refuses writes into buckets it has no record
+ * of, and in the cache engine a bucket record can itself be evicted: (re)create it and retry once.
+ */
+export async function beginCacheWrite(
+  store: ObjectStore,
+  bucket: string,
+  key: string,
+): Promise<Awaited<ReturnType<ObjectStore['beginWrite']>>> {
+  for (let attempt = 0; ; attempt++) {
+    await store.createBucket(bucket, 'upstream');
+    try {
+      return await store.beginWrite(bucket, key);
+    } catch (err) {
+      if (!(err instanceof BucketGoneError) || attempt > 0) throw err;
+    }
+  }
+}
+
+/** A sink writing to a node:http response, honouring its backpressure and its disappearance. */
+export function responseSink(res: ServerResponse, onBytes?: (n: number) => void): FillSink {
+  let gone = false;
+  res.once('close', () => {
+    gone = true;
+  });
+  return {
+    write: (piece) => {
+      if (gone || res.destroyed) return Promise.resolve();
+      onBytes?.(piece.byteLength);
+      if (res.write(piece)) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    },
+    end: () => {
+      if (!gone) res.end();
+    },
+    fail: () => {
+      res.destroy();
+    },
+  };
+}

@@ -1,0 +1,230 @@
+// Write-through on a mapped bucket: PutObject, DeleteObject, DeleteObjects go to the upstream
+// first and succeed only if the upstream accepted them; the cached copy is then dropped (the next
+// read fills it from the upstream's truth).
+// Invariants:
+// - The upstream never receives the full declared length of a body the gateway has not verified:
+//   the last piece is held back until the payload verifier (signatures, Content-MD5, trailing
+//   checksums, length) accepted the whole body, so a bad upload is cut short and refused upstream.
+// - Each write holds the key's fence from before the upstream call until the cached copy is gone:
+//   reads in flight meanwhile neither commit fills nor record 404s, and coalesced flights are
+//   detached, so no read can resurrect a deleted object or hide a new one.
+import { PassThrough } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  type DeleteObjectsCommandOutput,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
+import {
+  el,
+  MAX_DELETE_KEYS,
+  parseDeleteObjects,
+  S3Error,
+  validateObjectKey,
+  type XmlChild,
+} from '@blobcache/s3-protocol';
+import type { BucketContext, ObjectContext } from '../s3/context.ts';
+import { readStandardHeaders } from '../s3/object-headers.ts';
+import { MAX_PUT_OBJECT_BYTES } from '../s3/objects-put.ts';
+import { readVerifiedSmallBody, receivePayload } from '../s3/payload.ts';
+import { emptyResponse, xmlResponse } from '../s3/responses.ts';
+import { cacheKey, type UpstreamCache } from './upstream-cache.ts';
+import { upstreamWriteError } from './upstream-errors.ts';
+
+const MAX_DELETE_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Holds the fence for `keys` (sorted, deduplicated) around `fn`, then drops the cached copies. */
+async function fenced<T>(up: UpstreamCache, ub: string, keys: string[], fn: () => Promise<T>): Promise<T> {
+  const unique = [...new Set(keys)].sort();
+  const ends = unique.map((k) => {
+    const ck = cacheKey(ub, k);
+    const end = up.fence.beginWrite(ck);
+    up.forget(ck);
+    return end;
+  });
+  try {
+    return await fn();
+  } finally {
+    // Whatever the upstream said (a failed call may still have applied), the cached copy goes.
+    try {
+      for (const k of unique) await up.purge(ub, k);
+    } finally {
+      for (const end of ends) end();
+    }
+  }
+}
+
+/** The decoded length a PutObject announced; S3 itself requires one (411 otherwise). */
+function announcedLength(ctx: ObjectContext): number {
+  const raw = ctx.headers['x-amz-decoded-content-length'] ?? ctx.headers['content-length'];
+  if (raw === undefined || !/^\d+$/.test(raw.trim())) throw new S3Error('MissingContentLength');
+  const n = Number(raw.trim());
+  if (n > MAX_PUT_OBJECT_BYTES) {
+    throw new S3Error('EntityTooLarge', undefined, {
+      extra: { ProposedSize: String(n), MaxSizeAllowed: String(MAX_PUT_OBJECT_BYTES) },
+    });
+  }
+  return n;
+}
+
+/** Verified body → upstream stream, holding back the final piece until verification passed. */
+function holdBackLast(source: AsyncIterable<Uint8Array>, into: PassThrough): Promise<void> {
+  return (async () => {
+    let held: Uint8Array | undefined;
+    for await (const piece of source) {
+      if (held && !into.write(held)) {
+        await new Promise<void>((resolve, reject) => {
+          const ok = (): void => {
+            into.off('close', gone);
+            resolve();
+          };
+          const gone = (): void => {
+            into.off('drain', ok);
+            reject(new Error('upstream request ended before the body was sent'));
+          };
+          into.once('drain', ok);
+          into.once('close', gone);
+        });
+      }
+      held = piece;
+    }
+    into.end(held);
+  })();
+}
+
+export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub: string): Promise<Response> {
+  validateObjectKey(ctx.key);
+  const fields = readStandardHeaders(ctx.headers);
+  const length = announcedLength(ctx);
+  const ifNoneMatch = ctx.headers['if-none-match'];
+  const ifMatch = ctx.headers['if-match'];
+  const payload = receivePayload(ctx, MAX_PUT_OBJECT_BYTES);
+  return fenced(up, ub, [ctx.key], async () => {
+    const body = new PassThrough();
+    const input: PutObjectCommandInput = {
+      Bucket: ub,
+      Key: ctx.key,
+      Body: body,
+      ContentLength: length,
+      ContentType: fields.contentType,
+      Metadata: fields.meta,
+      ...(fields.contentEncoding !== undefined ? { ContentEncoding: fields.contentEncoding } : {}),
+      ...(fields.contentDisposition !== undefined ? { ContentDisposition: fields.contentDisposition } : {}),
+      ...(fields.contentLanguage !== undefined ? { ContentLanguage: fields.contentLanguage } : {}),
+      ...(fields.cacheControl !== undefined ? { CacheControl: fields.cacheControl } : {}),
+      ...(fields.expires !== undefined ? { Expires: new Date(fields.expires) } : {}),
+      ...(ctx.headers['content-md5'] !== undefined ? { ContentMD5: ctx.headers['content-md5'] } : {}),
+      ...(ifNoneMatch !== undefined ? { IfNoneMatch: ifNoneMatch } : {}),
+      ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
+    };
+    up.counters.inc('upstreamRequests');
+    const sent = up.client.send(new PutObjectCommand(input));
+    // An early refusal (auth, missing bucket) must also stop the pump waiting for `drain`.
+    sent.catch(() => body.destroy());
+    const pumped = holdBackLast(payload.body, body);
+    let out: Awaited<typeof sent>;
+    try {
+      await pumped;
+    } catch (err) {
+      // Cut the upstream request short: it never sees the declared length, so it stores nothing.
+      body.destroy(err instanceof Error ? err : new Error(String(err)));
+      await sent.catch(() => {});
+      throw err;
+    }
+    try {
+      out = await sent;
+    } catch (err) {
+      throw upstreamWriteError(up.endpoint, err, ctx.key);
+    }
+    const digests = payload.finish();
+    up.counters.inc('writeThrough');
+    const headers: Record<string, string> = {
+      etag: out.ETag ?? `"${digests.md5.toString('hex')}"`,
+    };
+    if (out.VersionId !== undefined) headers['x-amz-version-id'] = out.VersionId;
+    if (digests.declared) {
+      headers[`x-amz-checksum-${digests.checksum.algorithm.toLowerCase()}`] = digests.checksum.value;
+      headers['x-amz-checksum-type'] = 'FULL_OBJECT';
+    }
+    return emptyResponse(200, headers);
+  });
+}
+
+export async function deleteObjectThrough(
+  up: UpstreamCache,
+  ctx: ObjectContext,
+  ub: string,
+): Promise<Response> {
+  validateObjectKey(ctx.key);
+  const versionId = ctx.target.query.get('versionId');
+  return fenced(up, ub, [ctx.key], async () => {
+    up.counters.inc('upstreamRequests');
+    try {
+      const out = await up.client.send(
+        new DeleteObjectCommand({ Bucket: ub, Key: ctx.key, ...(versionId ? { VersionId: versionId } : {}) }),
+      );
+      up.counters.inc('writeThrough');
+      const headers: Record<string, string> = {};
+      if (out.VersionId !== undefined) headers['x-amz-version-id'] = out.VersionId;
+      if (out.DeleteMarker !== undefined) headers['x-amz-delete-marker'] = String(out.DeleteMarker);
+      return emptyResponse(204, headers);
+    } catch (err) {
+      throw upstreamWriteError(up.endpoint, err, ctx.key);
+    }
+  });
+}
+
+export async function deleteObjectsThrough(
+  up: UpstreamCache,
+  ctx: BucketContext,
+  ub: string,
+): Promise<Response> {
+  const raw = await readVerifiedSmallBody(ctx, MAX_DELETE_BODY_BYTES, { requireIntegrityHeader: true });
+  const request = parseDeleteObjects(raw);
+  if (request.objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML');
+  const keys = request.objects.map((o) => o.key);
+  return fenced(up, ub, keys, async () => {
+    up.counters.inc('upstreamRequests');
+    let out: DeleteObjectsCommandOutput;
+    try {
+      out = await up.client.send(
+        new DeleteObjectsCommand({
+          Bucket: ub,
+          Delete: {
+            Quiet: request.quiet,
+            Objects: request.objects.map((o) => ({
+              Key: o.key,
+              ...(o.versionId !== undefined ? { VersionId: o.versionId } : {}),
+            })),
+          },
+        }),
+      );
+    } catch (err) {
+      throw upstreamWriteError(up.endpoint, err);
+    }
+    up.counters.inc('writeThrough');
+    const result = out;
+    const children: XmlChild[] = [];
+    for (const d of result.Deleted ?? []) {
+      children.push(
+        el('Deleted', [
+          el('Key', String(d.Key ?? '')),
+          d.VersionId === undefined ? undefined : el('VersionId', String(d.VersionId)),
+          d.DeleteMarker === undefined ? undefined : el('DeleteMarker', Boolean(d.DeleteMarker)),
+        ]),
+      );
+    }
+    for (const e of result.Errors ?? []) {
+      children.push(
+        el('Error', [
+          el('Key', String(e.Key ?? '')),
+          e.VersionId === undefined ? undefined : el('VersionId', String(e.VersionId)),
+          el('Code', String(e.Code ?? 'InternalError')),
+          el('Message', String(e.Message ?? '')),
+        ]),
+      );
+    }
+    return xmlResponse(el('DeleteResult', children));
+  });
+}
