@@ -52,6 +52,15 @@ describe('bucket operations', () => {
     expect((await s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toEqual(['alpha']);
   });
 
+  it('refuses (501) a bucket with Object Lock instead of creating one without it', async () => {
+    const err = await s3ErrorOf(
+      s3.send(new CreateBucketCommand({ Bucket: 'locked', ObjectLockEnabledForBucket: true })),
+    );
+    expect(err.$metadata.httpStatusCode).toBe(501);
+    const list = await s3.send(new ListBucketsCommand({}));
+    expect(list.Buckets?.map((b) => b.Name)).not.toContain('locked');
+  });
+
   it('rejects invalid names and existing buckets', async () => {
     const bad = await s3ErrorOf(s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' })));
     expect(bad.name).toBe('InvalidBucketName');

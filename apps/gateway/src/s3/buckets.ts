@@ -61,6 +61,10 @@ async function listBuckets(ctx: S3Context): Promise<Response> {
 
 async function createBucket(ctx: BucketContext): Promise<Response> {
   validateBucketName(ctx.bucket);
+  // Creating the bucket without the lock the client asked for would fake a compliance feature.
+  if (ctx.headers['x-amz-bucket-object-lock-enabled']?.trim().toLowerCase() === 'true') {
+    throw new S3Error('NotImplemented', 'blobcache does not implement S3 Object Lock');
+  }
   const body = await readVerifiedSmallBody(ctx, MAX_CREATE_BUCKET_BODY_BYTES);
   const { locationConstraint } = parseCreateBucketConfiguration(body);
   if (locationConstraint !== undefined && locationConstraint !== ctx.config.region) {
