@@ -830,7 +830,13 @@ export class BlobEngine implements EngineInternals {
       return this.corrupt(n, hash, `bad record header in segment ${seg} at ${off}`);
     }
     const storedKey = buf.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + h.keyLen);
-    if (this.cfg.verifyKeys && !storedKey.equals(key)) return undefined; // hash collision: a ghost
+    if (this.cfg.verifyKeys && !storedKey.equals(key)) {
+      // A genuine 128-bit collision (the record belongs to another live key) is a ghost miss;
+      // a stored key that no live key matches means the key bytes were damaged.
+      if (this.keyIndex.get(Buffer.from(storedKey))?.hash.equals(hash)) return undefined;
+      if (!stillThere()) return 'moved';
+      return this.corrupt(n, hash, `stored key mismatch in segment ${seg} at ${off}`);
+    }
     const value = buf.subarray(RECORD_HEADER_BYTES + h.keyLen);
     if (this.cfg.verifyValueCrc && !payloadCrcOk(h, value)) {
       if (!stillThere()) return 'moved';
