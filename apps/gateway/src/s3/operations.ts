@@ -2,6 +2,9 @@
 // exporting an `S3Route[]` and list it here; route.ts picks the most specific match.
 import { bucketRoutes } from './buckets.ts';
 import { listRoutes } from './list.ts';
+import { multipartRoutes } from './multipart.ts';
+import { listUploadsRoutes } from './multipart-list.ts';
+import { partReadRoutes } from './multipart-read.ts';
 import { deleteObjectRoutes } from './objects-delete.ts';
 import { putObjectRoutes } from './objects-put.ts';
 import { readObjectRoutes } from './objects-read.ts';
@@ -13,4 +16,7 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...putObjectRoutes,
   ...readObjectRoutes,
   ...deleteObjectRoutes,
+  ...multipartRoutes,
+  ...listUploadsRoutes,
+  ...partReadRoutes,
 ];

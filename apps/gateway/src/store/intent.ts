@@ -21,6 +21,19 @@ const intentSchema = z.object({
   /** A delete: committed once the head no longer points at `replaces[0]`. */
   deletes: z.boolean().optional(),
   replaces: z.array(dataRefSchema),
+  /**
+   * Multipart work (store/multipart-recovery.ts decides what is dead): a part write (`part`), the
+   * cleanup after CompleteMultipartUpload (`complete`, with the completed object's versionId), or
+   * an abort (`abort`).
+   */
+  upload: z
+    .object({
+      uploadId: z.string(),
+      op: z.enum(['part', 'complete', 'abort']),
+      partNumber: z.number().int().optional(),
+      versionId: z.string().optional(),
+    })
+    .optional(),
 });
 export type Intent = z.infer<typeof intentSchema>;
 

@@ -233,6 +233,8 @@ export class ObjectStore {
     fields: HeadFields,
     parts: DataPart[],
     check: CommitCheck | undefined,
+    /** Runs under the key lock right after the head put (multipart: drop the upload record). */
+    afterHeadPut?: () => Promise<void>,
   ): Promise<ObjectHead> {
     const { bucket, key } = intent;
     return this.#locks.run(headKey(bucket, key).toString('latin1'), async () => {
@@ -253,6 +255,7 @@ export class ObjectStore {
       // The commit point.
       await this.engine.put(headKey(bucket, key), encoded);
       this.#afterCommit(versionId, current, replaces);
+      await afterHeadPut?.();
       return head;
     });
   }

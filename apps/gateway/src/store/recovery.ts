@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { EnginePort } from './engine-port.ts';
 import { type DataRef, decodeIntent } from './intent.ts';
 import { INTENT_PREFIX, partListKey } from './layout.ts';
+import { recoverUploadIntent } from './multipart-recovery.ts';
 import type { ObjectStore } from './object-store.ts';
 
 export type RecoveryReport = { intents: number; reclaimedVersions: number };
@@ -31,7 +32,9 @@ export async function recoverIntents(
         } catch (err) {
           logger.error({ err, versionId }, 'unreadable write intent dropped; its chunks, if any, stay');
         }
-        if (intent) {
+        if (intent?.upload) {
+          report.reclaimedVersions += await recoverUploadIntent(store, versionId, intent, intent.upload);
+        } else if (intent) {
           const head = await store.getHead(intent.bucket, intent.key);
           const dead: DataRef[] = [];
           if (intent.deletes) {

@@ -1,0 +1,125 @@
+// GetObject / HeadObject with `?partNumber=N`: the bytes of one part of a multipart object, as S3
+// serves them: 206 with Content-Range and `x-amz-mp-parts-count`. A non-multipart object has one
+// part (the whole object); a part number past the last is InvalidPart.
+// Invariants: the object is pinned while its part streams (like GetObject); the whole-object
+// checksum is never sent with a part (it cannot match the part's bytes).
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { formatHttpDate, S3Error, validateObjectKey } from '@blobcache/s3-protocol';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { ResolvedHead } from '../store/object-head.ts';
+import type { PinnedObject } from '../store/object-store.ts';
+import type { ObjectContext } from './context.ts';
+import { partNumberParam } from './multipart-common.ts';
+import { renderStandardHeaders } from './object-headers.ts';
+import { checkReadConditions } from './read-semantics.ts';
+import { requireBucket } from './require-bucket.ts';
+import { emptyResponse } from './responses.ts';
+import type { S3Route } from './route.ts';
+
+/** Byte range [start, end) of part `n` (1-based) of the object. */
+export function partRange(head: ResolvedHead, n: number): { start: number; end: number } {
+  if (head.partCount === undefined) {
+    if (n !== 1) throw invalidPart(n);
+    return { start: 0, end: head.size };
+  }
+  if (n > head.parts.length) throw invalidPart(n);
+  let start = 0;
+  for (let i = 0; i < n - 1; i++) start += (head.parts[i] as { bytes: number }).bytes;
+  return { start, end: start + (head.parts[n - 1] as { bytes: number }).bytes };
+}
+
+function invalidPart(n: number): S3Error {
+  return new S3Error('InvalidPart', 'The requested partnumber is not satisfiable', {
+    extra: { PartNumberRequested: String(n) },
+  });
+}
+
+function checkVersionId(ctx: ObjectContext): void {
+  const versionId = ctx.target.query.get('versionId');
+  if (versionId !== undefined && versionId !== 'null') {
+    throw new S3Error('NoSuchVersion', undefined, { extra: { Key: ctx.key, VersionId: versionId } });
+  }
+}
+
+async function openPart(ctx: ObjectContext): Promise<PinnedObject> {
+  validateObjectKey(ctx.key);
+  checkVersionId(ctx);
+  const n = partNumberParam(ctx);
+  if (ctx.headers.range !== undefined) {
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+  }
+  const obj = await ctx.store.openObject(ctx.bucket, ctx.key);
+  if (!obj) {
+    await requireBucket(ctx);
+    throw new S3Error('NoSuchKey', undefined, { extra: { Key: ctx.key } });
+  }
+  try {
+    checkReadConditions(ctx.headers, obj.head);
+    partRange(obj.head, n);
+    return obj;
+  } catch (err) {
+    obj.release();
+    throw err;
+  }
+}
+
+function partHeaders(ctx: ObjectContext, head: ResolvedHead, range: { start: number; end: number }) {
+  const out: Record<string, string> = {
+    etag: `"${head.etag}"`,
+    'last-modified': formatHttpDate(new Date(head.lastModifiedMs)),
+    'accept-ranges': 'bytes',
+    'content-length': String(range.end - range.start),
+  };
+  if (head.partCount !== undefined) out['x-amz-mp-parts-count'] = String(head.partCount);
+  if (range.end > range.start) out['content-range'] = `bytes ${range.start}-${range.end - 1}/${head.size}`;
+  renderStandardHeaders(head, ctx.target.query, out);
+  return out;
+}
+
+async function headObjectPart(ctx: ObjectContext): Promise<Response> {
+  const obj = await openPart(ctx);
+  try {
+    const range = partRange(obj.head, partNumberParam(ctx));
+    const status = range.end > range.start ? 206 : 200;
+    return new Response(null, { status, headers: partHeaders(ctx, obj.head, range) });
+  } finally {
+    obj.release();
+  }
+}
+
+async function getObjectPart(ctx: ObjectContext): Promise<Response> {
+  const obj = await openPart(ctx);
+  let handedOff = false;
+  try {
+    const range = partRange(obj.head, partNumberParam(ctx));
+    const headers = partHeaders(ctx, obj.head, range);
+    if (range.end === range.start) return emptyResponse(200, headers);
+    ctx.res.writeHead(206, headers);
+    const state = ctx.state;
+    const counted = async function* (chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+      for await (const chunk of chunks) {
+        state.bytesOut += chunk.length;
+        yield chunk;
+      }
+    };
+    const source = Readable.from(counted(obj.read(range.start, range.end)), {
+      objectMode: false,
+      highWaterMark: 1,
+    });
+    handedOff = true;
+    pipeline(source, ctx.res)
+      .catch((err: unknown) => {
+        ctx.logger.warn({ err, requestId: ctx.state.requestId }, 'GetObject part stream ended early');
+      })
+      .finally(() => obj.release());
+    return RESPONSE_ALREADY_SENT;
+  } finally {
+    if (!handedOff) obj.release();
+  }
+}
+
+export const partReadRoutes: S3Route[] = [
+  { operation: 'GetObject', method: 'GET', level: 'object', param: 'partNumber', handle: getObjectPart },
+  { operation: 'HeadObject', method: 'HEAD', level: 'object', param: 'partNumber', handle: headObjectPart },
+];

@@ -1,0 +1,379 @@
+// Multipart uploads over the object store: upload records, parts, completion and abort.
+// Invariants:
+// - A part's data is written under a fresh data id, then its part record is put (the commit point
+//   of the part); the data of a part it replaced is deleted right after. An intent (`g/<dataId>`,
+//   kind `part`) covers the whole write, so a crash leaves nothing recovery cannot reclaim.
+// - Every step that reads or changes an upload's part records runs under that upload's lock: a part
+//   commit, CompleteMultipartUpload and AbortMultipartUpload never interleave, so a completion can
+//   never reference data that a concurrent part re-upload is deleting. Part data is never read
+//   before completion, so no reader pins are needed here; once completed, the object's version pin
+//   (ObjectStore.openObject) protects it like any other object.
+// - Completion never copies: the new head lists the parts' data ids. The upload record is deleted
+//   under the key lock right after the head put (see multipart-recovery.ts for why).
+import type { Logger } from '../observability/logger.ts';
+import { writeChunks } from './chunk-writer.ts';
+import { encodeIntent, type Intent } from './intent.ts';
+import { KeyLock } from './key-lock.ts';
+import { intentKey, newId, partListKey } from './layout.ts';
+import {
+  decodePart,
+  decodeUpload,
+  encodePart,
+  encodeUpload,
+  isUploadId,
+  newUploadId,
+  type PartRecord,
+  partKey,
+  partNumberOfKey,
+  partPrefix,
+  type UploadRecord,
+  uploadKey,
+  uploadPrefix,
+} from './multipart-records.ts';
+import { dropParts } from './multipart-recovery.ts';
+import type { DataPart, ObjectHead } from './object-head.ts';
+import type { CommitCheck, HeadFields, ObjectStore } from './object-store.ts';
+
+export type StoredPart = { partNumber: number; record: PartRecord };
+
+/** The upload does not exist (never created, completed, aborted, or another key's). */
+export class NoSuchUploadError extends Error {
+  override name = 'NoSuchUploadError';
+  readonly uploadId: string;
+  constructor(uploadId: string) {
+    super(`upload ${uploadId} does not exist`);
+    this.uploadId = uploadId;
+  }
+}
+
+/** A part named in CompleteMultipartUpload is missing or its ETag differs. */
+export class InvalidPartError extends Error {
+  override name = 'InvalidPartError';
+  readonly partNumber: number;
+  constructor(partNumber: number, why: string) {
+    super(`part ${partNumber}: ${why}`);
+    this.partNumber = partNumber;
+  }
+}
+
+/** What CompleteMultipartUpload asks for: part numbers (ascending) with the ETags the client saw. */
+export type RequestedPart = { partNumber: number; etag: string };
+
+const stores = new WeakMap<ObjectStore, UploadStore>();
+
+export class UploadStore {
+  readonly #store: ObjectStore;
+  readonly #logger: Logger | undefined;
+  readonly #locks = new KeyLock();
+
+  constructor(store: ObjectStore, logger?: Logger) {
+    this.#store = store;
+    this.#logger = logger;
+  }
+
+  /** The one UploadStore of an ObjectStore (the upload locks must be shared by all requests). */
+  static of(store: ObjectStore): UploadStore {
+    let uploads = stores.get(store);
+    if (!uploads) {
+      uploads = new UploadStore(store);
+      stores.set(store, uploads);
+    }
+    return uploads;
+  }
+
+  async create(bucket: string, record: Omit<UploadRecord, 'initiatedMs'>): Promise<string> {
+    await this.#store.enterWriter(bucket);
+    try {
+      const initiatedMs = Date.now();
+      const uploadId = newUploadId(initiatedMs);
+      await this.#store.engine.put(uploadKey(bucket, uploadId), encodeUpload({ ...record, initiatedMs }));
+      return uploadId;
+    } finally {
+      this.#store.leaveWriter(bucket);
+    }
+  }
+
+  /** The upload, if it exists and belongs to `key`. */
+  async get(bucket: string, uploadId: string, key: string): Promise<UploadRecord | undefined> {
+    if (!isUploadId(uploadId)) return undefined;
+    const bytes = await this.#store.engine.get(uploadKey(bucket, uploadId));
+    if (!bytes) return undefined;
+    const record = decodeUpload(bytes);
+    return record.key === key ? record : undefined;
+  }
+
+  async require(bucket: string, uploadId: string, key: string): Promise<UploadRecord> {
+    const record = await this.get(bucket, uploadId, key);
+    if (!record) throw new NoSuchUploadError(uploadId);
+    return record;
+  }
+
+  async getPart(uploadId: string, partNumber: number): Promise<PartRecord | undefined> {
+    const bytes = await this.#store.engine.get(partKey(uploadId, partNumber));
+    return bytes ? decodePart(bytes) : undefined;
+  }
+
+  /** Up to `limit` parts after `afterPartNumber`, in part-number order, and whether more follow. */
+  async listParts(
+    uploadId: string,
+    afterPartNumber: number,
+    limit: number,
+  ): Promise<{ parts: StoredPart[]; truncated: boolean }> {
+    const parts: StoredPart[] = [];
+    let truncated = false;
+    if (limit === 0) return { parts, truncated };
+    const scan = {
+      prefix: partPrefix(uploadId),
+      limit: limit + 1,
+      withValues: true,
+      ...(afterPartNumber > 0 ? { startAfter: partKey(uploadId, afterPartNumber) } : {}),
+    };
+    for await (const e of this.#store.engine.keys(scan)) {
+      if (parts.length === limit) {
+        truncated = true;
+        break;
+      }
+      const value = e.value ?? (await this.#store.engine.get(e.key));
+      if (value) parts.push({ partNumber: partNumberOfKey(e.key, uploadId), record: decodePart(value) });
+    }
+    return { parts, truncated };
+  }
+
+  /** Every upload of a bucket, in upload-id order (initiation time), a page of records at a time. */
+  async *uploads(bucket: string): AsyncGenerator<{ uploadId: string; record: UploadRecord }> {
+    const prefix = uploadPrefix(bucket);
+    let after: Buffer | undefined;
+    for (;;) {
+      let seen = 0;
+      const scan = { prefix, limit: 256, withValues: true, ...(after ? { startAfter: after } : {}) };
+      for await (const e of this.#store.engine.keys(scan)) {
+        seen++;
+        after = e.key;
+        const value = e.value ?? (await this.#store.engine.get(e.key));
+        if (!value) continue;
+        yield { uploadId: e.key.subarray(prefix.length).toString('utf8'), record: decodeUpload(value) };
+      }
+      if (seen < 256) return;
+    }
+  }
+
+  /** Starts writing one part: an intent first, so a crash mid-write is reclaimed on restart. */
+  async beginPart(bucket: string, key: string, uploadId: string, partNumber: number): Promise<PendingPart> {
+    await this.require(bucket, uploadId, key);
+    await this.#store.enterWriter(bucket);
+    const dataId = newId();
+    const intent: Intent = {
+      bucket,
+      key,
+      dataIds: [dataId],
+      replaces: [],
+      upload: { uploadId, op: 'part', partNumber },
+    };
+    try {
+      await this.#store.engine.put(intentKey(dataId), encodeIntent(intent));
+    } catch (err) {
+      this.#store.leaveWriter(bucket);
+      throw err;
+    }
+    return new PendingPart(this.#store, this.#locks, { bucket, key, uploadId, partNumber, dataId, intent });
+  }
+
+  /** Aborts an upload: the record goes first (the commit point), then every part and its data. */
+  abort(bucket: string, key: string, uploadId: string): Promise<void> {
+    return this.#locks.run(uploadId, async () => {
+      await this.require(bucket, uploadId, key);
+      const engine = this.#store.engine;
+      const id = newId();
+      await engine.put(
+        intentKey(id),
+        encodeIntent({ bucket, key, dataIds: [], replaces: [], upload: { uploadId, op: 'abort' } }),
+      );
+      await engine.delete(uploadKey(bucket, uploadId));
+      await dropParts(this.#store, uploadId, new Set());
+      await engine.delete(intentKey(id));
+    });
+  }
+
+  /**
+   * Completes an upload: checks the requested parts against the stored ones, lets `build` derive
+   * the head (ETag, checksums, size rules; it throws to refuse), commits it with `check`, then drops
+   * the upload's part records and the data of parts not used.
+   */
+  complete(opts: {
+    bucket: string;
+    key: string;
+    uploadId: string;
+    requested: readonly RequestedPart[];
+    build: (upload: UploadRecord, parts: readonly StoredPart[]) => HeadFields;
+    check: CommitCheck | undefined;
+  }): Promise<ObjectHead> {
+    const { bucket, key, uploadId } = opts;
+    return this.#locks.run(uploadId, async () => {
+      const upload = await this.require(bucket, uploadId, key);
+      const chosen = await this.#matchParts(uploadId, opts.requested);
+      const fields = opts.build(upload, chosen);
+      const dataParts: DataPart[] = chosen.map((p) => ({ id: p.record.dataId, bytes: p.record.bytes }));
+      const engine = this.#store.engine;
+      await this.#store.enterWriter(bucket);
+      const versionId = newId();
+      const cleanupId = newId();
+      const commitIntent: Intent = { bucket, key, dataIds: [], replaces: [] };
+      try {
+        await Promise.all([
+          engine.put(
+            intentKey(cleanupId),
+            encodeIntent({
+              bucket,
+              key,
+              dataIds: [],
+              replaces: [],
+              upload: { uploadId, op: 'complete', versionId },
+            }),
+          ),
+          engine.put(intentKey(versionId), encodeIntent(commitIntent)),
+        ]);
+        let head: ObjectHead;
+        try {
+          head = await this.#store.commit(
+            versionId,
+            commitIntent,
+            fields,
+            dataParts,
+            opts.check,
+            async () => {
+              try {
+                await engine.delete(uploadKey(bucket, uploadId));
+              } catch (err) {
+                // The cleanup intent finishes this on restart (the head is this version).
+                this.#logger?.error({ err, uploadId }, 'could not drop a completed upload record');
+              }
+            },
+          );
+        } catch (err) {
+          await engine.delete(partListKey(versionId));
+          await engine.delete(intentKey(versionId));
+          await engine.delete(intentKey(cleanupId));
+          throw err;
+        }
+        await dropParts(this.#store, uploadId, new Set(dataParts.map((p) => p.id)));
+        await engine.delete(intentKey(cleanupId));
+        return head;
+      } finally {
+        this.#store.leaveWriter(bucket);
+      }
+    });
+  }
+
+  /** The stored parts named by `requested` (ascending), walking the part records once in order. */
+  async #matchParts(uploadId: string, requested: readonly RequestedPart[]): Promise<StoredPart[]> {
+    const out: StoredPart[] = [];
+    let i = 0;
+    let after = 0;
+    while (i < requested.length) {
+      const page = await this.listParts(uploadId, after, 1000);
+      for (const stored of page.parts) {
+        const skipped = requested[i];
+        if (skipped && skipped.partNumber < stored.partNumber)
+          throw new InvalidPartError(skipped.partNumber, 'not uploaded');
+        const want = requested[i];
+        if (want && want.partNumber === stored.partNumber) {
+          if (want.etag.toLowerCase() !== stored.record.etag)
+            throw new InvalidPartError(want.partNumber, 'ETag does not match');
+          out.push(stored);
+          i++;
+        }
+        after = stored.partNumber;
+      }
+      if (!page.truncated) break;
+    }
+    if (i < requested.length)
+      throw new InvalidPartError((requested[i] as RequestedPart).partNumber, 'not uploaded');
+    return out;
+  }
+}
+
+/** One part being written: `write` the body, then `commit` (or `abort`). */
+export class PendingPart {
+  readonly dataId: string;
+  readonly #store: ObjectStore;
+  readonly #locks: KeyLock;
+  readonly #target: { bucket: string; key: string; uploadId: string; partNumber: number; intent: Intent };
+  #bytes: number | undefined;
+  #done = false;
+
+  constructor(
+    store: ObjectStore,
+    locks: KeyLock,
+    target: {
+      bucket: string;
+      key: string;
+      uploadId: string;
+      partNumber: number;
+      dataId: string;
+      intent: Intent;
+    },
+  ) {
+    this.#store = store;
+    this.#locks = locks;
+    this.dataId = target.dataId;
+    this.#target = target;
+  }
+
+  async write(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number> {
+    const written = await writeChunks(this.#store.engine, this.dataId, body, { maxBytes });
+    this.#bytes = written.bytes;
+    return written.bytes;
+  }
+
+  /** Makes this the upload's part `partNumber`, replacing (and reclaiming) any earlier one. */
+  async commit(fields: Omit<PartRecord, 'dataId' | 'bytes'>): Promise<PartRecord> {
+    const bytes = this.#bytes;
+    if (bytes === undefined || this.#done) throw new Error('commit a part once, after write');
+    this.#done = true;
+    const { bucket, key, uploadId, partNumber, intent } = this.#target;
+    const engine = this.#store.engine;
+    let committed = false;
+    try {
+      return await this.#locks.run(uploadId, async () => {
+        if (!(await UploadStore.of(this.#store).get(bucket, uploadId, key)))
+          throw new NoSuchUploadError(uploadId);
+        const oldBytes = await engine.get(partKey(uploadId, partNumber));
+        const old = oldBytes ? decodePart(oldBytes) : undefined;
+        if (old) {
+          const replaces = [{ versionId: old.dataId, dataIds: [old.dataId] }];
+          await engine.put(intentKey(this.dataId), encodeIntent({ ...intent, replaces }));
+        }
+        const record: PartRecord = { ...fields, dataId: this.dataId, bytes };
+        // The commit point of the part.
+        await engine.put(partKey(uploadId, partNumber), encodePart(record));
+        committed = true;
+        if (old) await this.#store.deleteData(old.dataId, old.bytes);
+        await engine.delete(intentKey(this.dataId));
+        return record;
+      });
+    } catch (err) {
+      // After the record put the data is the part's: the intent (still present) lets recovery
+      // finish reclaiming the replaced data.
+      if (!committed) await this.#discard();
+      throw err;
+    } finally {
+      this.#store.leaveWriter(bucket);
+    }
+  }
+
+  /** Drops the data written so far; safe after a failed write. */
+  async abort(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    try {
+      await this.#discard();
+    } finally {
+      this.#store.leaveWriter(this.#target.bucket);
+    }
+  }
+
+  async #discard(): Promise<void> {
+    await this.#store.deleteData(this.dataId, this.#bytes);
+    await this.#store.engine.delete(intentKey(this.dataId));
+  }
+}
