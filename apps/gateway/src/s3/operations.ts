@@ -1,6 +1,8 @@
 // Every S3 route the gateway serves, by operation family. To add a family, write `s3/<family>.ts`
 // exporting an `S3Route[]` and list it here; route.ts picks the most specific match.
 import { bucketRoutes } from './buckets.ts';
+import { copyRoutes } from './copy.ts';
+import { copyPartRoutes } from './copy-part.ts';
 import { listRoutes } from './list.ts';
 import { multipartRoutes } from './multipart.ts';
 import { listUploadsRoutes } from './multipart-list.ts';
@@ -19,4 +21,6 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...multipartRoutes,
   ...listUploadsRoutes,
   ...partReadRoutes,
+  ...copyRoutes,
+  ...copyPartRoutes,
 ];

@@ -1,0 +1,100 @@
+// UploadPartCopy (PUT ?partNumber&uploadId with x-amz-copy-source [+ x-amz-copy-source-range]):
+// a part whose bytes come from an existing object, streamed chunk by chunk from the pinned source
+// version into the part's own data id. The part then behaves exactly like an uploaded one (MD5
+// ETag, CRC64NVME and the upload's checksum stored), so completion treats both alike.
+import { checksumXmlName, el, S3Error, toBase64, validateObjectKey } from '@blobcache/s3-protocol';
+import type { PartRecord } from '../store/multipart-records.ts';
+import type { ObjectContext } from './context.ts';
+import { digestOf, hashersFor, hashing, openCopySource } from './copy-source.ts';
+import { partAlgorithms } from './multipart.ts';
+import {
+  MAX_PART_BYTES,
+  partNumberParam,
+  uploadIdParam,
+  uploadsOf,
+  withUploadErrors,
+} from './multipart-common.ts';
+import { requireBucket } from './require-bucket.ts';
+import { xmlResponse } from './responses.ts';
+import type { S3Route } from './route.ts';
+
+/** `bytes=first-last` (inclusive) within an object of `size` bytes → [start, end). */
+export function parseCopySourceRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } {
+  if (header === undefined) return { start: 0, end: size };
+  const m = /^\s*bytes=(\d{1,16})-(\d{1,16})\s*$/.exec(header);
+  if (!m) {
+    throw new S3Error(
+      'InvalidArgument',
+      'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      { extra: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: header } },
+    );
+  }
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  if (first > last || last >= size) {
+    throw new S3Error('InvalidRange', undefined, {
+      extra: { RangeRequested: header, ActualObjectSize: String(size) },
+    });
+  }
+  return { start: first, end: last + 1 };
+}
+
+async function uploadPartCopy(ctx: ObjectContext): Promise<Response> {
+  validateObjectKey(ctx.key);
+  const partNumber = partNumberParam(ctx);
+  await requireBucket(ctx);
+  const uploads = uploadsOf(ctx);
+  const uploadId = uploadIdParam(ctx);
+  const upload = await uploads.require(ctx.bucket, uploadId, ctx.key);
+  const { obj } = await openCopySource(ctx);
+  try {
+    const range = parseCopySourceRange(ctx.headers['x-amz-copy-source-range'], obj.head.size);
+    const bytes = range.end - range.start;
+    if (bytes > MAX_PART_BYTES) {
+      throw new S3Error('EntityTooLarge', undefined, {
+        extra: { ProposedSize: String(bytes), MaxSizeAllowed: String(MAX_PART_BYTES) },
+      });
+    }
+    const algorithms = partAlgorithms(upload, undefined);
+    const hashers = hashersFor(['MD5', ...algorithms]);
+    const pending = await uploads.beginPart(ctx.bucket, ctx.key, uploadId, partNumber);
+    let record: PartRecord;
+    try {
+      await pending.write(hashing(obj.read(range.start, range.end), [...hashers.values()]), bytes);
+      const checksums: PartRecord['checksums'] = {};
+      for (const a of algorithms) checksums[a] = toBase64(digestOf(hashers, a));
+      record = await pending.commit({
+        etag: digestOf(hashers, 'MD5').toString('hex'),
+        lastModifiedMs: Date.now(),
+        checksums,
+      });
+    } catch (err) {
+      await pending.abort();
+      throw err;
+    }
+    const shown = upload.checksumAlgorithm;
+    return xmlResponse(
+      el('CopyPartResult', [
+        el('ETag', `"${record.etag}"`),
+        el('LastModified', new Date(record.lastModifiedMs)),
+        shown ? el(checksumXmlName(shown), record.checksums[shown] as string) : undefined,
+      ]),
+    );
+  } finally {
+    obj.release();
+  }
+}
+
+export const copyPartRoutes: S3Route[] = [
+  {
+    operation: 'UploadPartCopy',
+    method: 'PUT',
+    level: 'object',
+    param: ['partNumber', 'uploadId'],
+    when: (ctx) => ctx.headers['x-amz-copy-source'] !== undefined,
+    handle: (ctx: ObjectContext) => withUploadErrors(() => uploadPartCopy(ctx)),
+  },
+];
