@@ -103,6 +103,7 @@ export interface EngineInternals {
   allocSegmentId(): number;
   overlayHas(hashStr: string): boolean;
   fail(err: unknown): void;
+  dropCorrupt(n: number, hash: Buffer, msg: string): void;
   track(p: Promise<unknown>): void;
   settleBackground(): Promise<void>;
   isClosed(): boolean;
@@ -822,12 +823,12 @@ export class BlobEngine implements EngineInternals {
     } catch (err) {
       // TOCTOU: drain/rewrite removed or relocated the item between lookup and read
       if (!stillThere()) return this.index.find(hash) === NO_NODE ? undefined : 'moved';
-      return this.corrupt(n, hash, `segment ${seg} read failed at ${off}: ${(err as Error).message}`);
+      return this.dropCorrupt(n, hash, `segment ${seg} read failed at ${off}: ${(err as Error).message}`);
     }
     const h = decodeHeader(buf, 0, this.cfg.maxValueBytes);
     if (!h || RECORD_HEADER_BYTES + h.keyLen + h.valueLen !== len || h.seq !== seq) {
       if (!stillThere()) return this.index.find(hash) === NO_NODE ? undefined : 'moved';
-      return this.corrupt(n, hash, `bad record header in segment ${seg} at ${off}`);
+      return this.dropCorrupt(n, hash, `bad record header in segment ${seg} at ${off}`);
     }
     const storedKey = buf.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + h.keyLen);
     if (this.cfg.verifyKeys && !storedKey.equals(key)) {
@@ -835,12 +836,12 @@ export class BlobEngine implements EngineInternals {
       // a stored key that no live key matches means the key bytes were damaged.
       if (this.keyIndex.get(Buffer.from(storedKey))?.hash.equals(hash)) return undefined;
       if (!stillThere()) return 'moved';
-      return this.corrupt(n, hash, `stored key mismatch in segment ${seg} at ${off}`);
+      return this.dropCorrupt(n, hash, `stored key mismatch in segment ${seg} at ${off}`);
     }
     const value = buf.subarray(RECORD_HEADER_BYTES + h.keyLen);
     if (this.cfg.verifyValueCrc && !payloadCrcOk(h, value)) {
       if (!stillThere()) return 'moved';
-      return this.corrupt(n, hash, `payload CRC mismatch in segment ${seg} at ${off}`);
+      return this.dropCorrupt(n, hash, `payload CRC mismatch in segment ${seg} at ${off}`);
     }
     return value;
   }
@@ -850,7 +851,7 @@ export class BlobEngine implements EngineInternals {
    * the bytes on disk are damaged. The read is a miss (never wrong bytes), the item is dropped
    * from the index, LMDB and listings, and dead-marked so a restart agrees.
    */
-  private corrupt(n: number, hash: Buffer, msg: string): undefined {
+  dropCorrupt(n: number, hash: Buffer, msg: string): undefined {
     this.counters.corruptReads++;
     this.logger.error({ hash: hash.toString('hex') }, `corrupt record: ${msg}`);
     if (this.index.isLive(n)) {

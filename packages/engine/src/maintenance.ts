@@ -22,7 +22,7 @@ import { syncDir, writeAll, writeFileAtomic } from './fsutil.ts';
 import { NO_NODE } from './hashindex.ts';
 import type { KeyOp } from './keyindex.ts';
 import { decodeMeta, encodeFooter, type MetaContents } from './meta.ts';
-import { RECORD_HEADER_BYTES } from './record.ts';
+import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES } from './record.ts';
 import { encodeSegHeader, SEG_HEADER_BYTES, type SegEntry } from './segfile.ts';
 
 export const EVICTION_HYSTERESIS = 0.93;
@@ -31,6 +31,8 @@ const BLOOM_REBUILD_MIN_POSITIVES = 2000;
 const BLOOM_REBUILD_FP_FACTOR = 5;
 const BLOOM_RECORDING_LIMIT = 1 << 20;
 const REBUILD_BATCH = 4096;
+const INLINE_GAP_BYTES = 64 * 1024;
+const INLINE_RUN_BYTES = 4 * 1024 * 1024;
 
 export class Maintenance {
   private readonly e: EngineInternals;
@@ -363,17 +365,29 @@ export class Maintenance {
     let rows = 0;
     for (const id of store.ids()) {
       const meta = await this.readMeta(id);
-      let ops: KeyOp[] = [];
-      for (const en of meta.footer.entries) {
-        if (en.tombstone) continue;
+      const live = meta.footer.entries.filter((en) => {
+        if (en.tombstone) return false;
         const n = index.find(en.hash);
-        if (n === NO_NODE || index.seg(n) !== id || index.off(n) !== en.pos) continue;
-        let inline: Buffer | undefined;
+        return n !== NO_NODE && index.seg(n) === id && index.off(n) === en.pos && index.seq(n) === en.seq;
+      });
+      const inline = await this.readInlineValues(
+        id,
+        live.filter((en) => en.valueLen <= cfg.maxInlineValueBytes),
+      );
+      let ops: KeyOp[] = [];
+      for (const en of live) {
+        let value: Buffer | undefined;
         if (en.valueLen <= cfg.maxInlineValueBytes) {
-          const rec = await store.read(id, en.pos, en.len);
-          inline = rec.subarray(RECORD_HEADER_BYTES + en.key.length);
+          value = inline.get(en.pos);
+          if (!value) {
+            // damaged record: never list (or serve) its bytes
+            const n = index.find(en.hash);
+            if (n !== NO_NODE)
+              this.e.dropCorrupt(n, en.hash, `record in segment ${id} at ${en.pos} unreadable`);
+            continue;
+          }
         }
-        ops.push({ kind: 'put', key: en.key, hash: en.hash, valueLen: en.valueLen, inline });
+        ops.push({ kind: 'put', key: en.key, hash: en.hash, valueLen: en.valueLen, inline: value });
         if (ops.length >= REBUILD_BATCH) {
           keyIndex.apply(ops);
           rows += ops.length;
@@ -384,5 +398,45 @@ export class Maintenance {
       rows += ops.length;
     }
     logger.info({ rows }, 'key index rebuilt from segments');
+  }
+
+  /**
+   * Reads and verifies small records of one segment, coalescing neighbours (gaps up to 64 KiB,
+   * runs up to 4 MiB) into one read. Returns pos -> value for records that verified.
+   */
+  private async readInlineValues(id: number, entries: readonly SegEntry[]): Promise<Map<number, Buffer>> {
+    const out = new Map<number, Buffer>();
+    const sorted = [...entries].sort((a, b) => a.pos - b.pos);
+    let i = 0;
+    while (i < sorted.length) {
+      const first = sorted[i]!;
+      let j = i + 1;
+      let end = first.pos + first.len;
+      while (j < sorted.length) {
+        const nx = sorted[j]!;
+        if (nx.pos - end > INLINE_GAP_BYTES || nx.pos + nx.len - first.pos > INLINE_RUN_BYTES) break;
+        end = Math.max(end, nx.pos + nx.len);
+        j++;
+      }
+      let buf: Buffer | undefined;
+      try {
+        buf = await this.e.store.read(id, first.pos, end - first.pos);
+      } catch {
+        buf = undefined; // unreadable run: its records count as damaged
+      }
+      for (let k = i; k < j && buf; k++) {
+        const en = sorted[k]!;
+        const at = en.pos - first.pos;
+        const h = decodeHeader(buf, at, this.e.cfg.maxValueBytes);
+        if (!h || h.seq !== en.seq || h.keyLen !== en.key.length || h.valueLen !== en.valueLen) continue;
+        const keyStart = at + RECORD_HEADER_BYTES;
+        if (!buf.subarray(keyStart, keyStart + h.keyLen).equals(en.key)) continue;
+        const value = buf.subarray(keyStart + h.keyLen, keyStart + h.keyLen + h.valueLen);
+        if (!payloadCrcOk(h, value)) continue;
+        out.set(en.pos, Buffer.from(value));
+      }
+      i = j;
+    }
+    return out;
   }
 }

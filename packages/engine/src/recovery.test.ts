@@ -110,4 +110,28 @@ describe('crash-only open', () => {
       await f.close();
     });
   });
+
+  it('a key index rebuild never lists bytes of a damaged small value', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, small);
+      await e.put('meta/damaged', Buffer.from('original-small-value'));
+      await e.put('meta/fine', Buffer.from('fine-small-value'));
+      await e.close();
+      const shard = join(dir, 'segments', '0000');
+      const seg = join(shard, (await readdir(shard)).find((f) => f.endsWith('.seg'))!);
+      const { readFile, rm } = await import('node:fs/promises');
+      const bytes = await readFile(seg);
+      const at = bytes.indexOf('original-small-value');
+      bytes[at + 5] = bytes[at + 5]! ^ 0x01;
+      await writeFile(seg, bytes);
+      await rm(join(dir, 'keyindex'), { recursive: true });
+      const f = await BlobEngine.open(dir, small);
+      const rows = await collect(f.keys({ withValues: true }));
+      expect(rows.map((r) => [r.key.toString(), r.value?.toString()])).toEqual([
+        ['meta/fine', 'fine-small-value'],
+      ]);
+      expect(await f.get('meta/damaged')).toBeUndefined();
+      await f.close();
+    });
+  });
 });

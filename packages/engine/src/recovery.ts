@@ -27,6 +27,15 @@ export interface Recovered {
 const WAL_RE = /^(\d+)\.wal$/;
 const SEG_RE = /^(\d+)\.seg$/;
 const META_RE = /^(\d+)\.meta$/;
+const LOAD_WINDOW = 8;
+
+interface LoadedSegment {
+  readonly id: number;
+  readonly entries: SegEntry[];
+  readonly dead: Set<string>;
+  readonly metaBytes: number;
+  readonly fileBytes: number;
+}
 
 export function walDir(dir: string): string {
   return join(dir, 'wal');
@@ -121,7 +130,8 @@ export async function recover(
   let maxSeq = 0;
   let metasRebuilt = 0;
 
-  for (const id of segIds) {
+  /** Reads (or rebuilds) one segment's footer and dead marks; undefined = unusable segment. */
+  const load = async (id: number): Promise<LoadedSegment | undefined> => {
     const segPath = store.segPath(id);
     const metaPath = store.metaPath(id);
     let entries: SegEntry[] | undefined;
@@ -162,7 +172,7 @@ export async function recover(
       }
       if (scanned.segId !== id) {
         log.warn({ segment: segPath }, 'segment with a bad header ignored');
-        continue;
+        return undefined;
       }
       entries = latestPerHash(scanned.entries);
       const footer = encodeFooter(id, entries);
@@ -170,42 +180,52 @@ export async function recover(
       metaBytes = footer.length;
       metasRebuilt++;
     }
-    store.register({
-      id,
-      fileBytes,
-      metaBytes,
-      entryCount: entries.length,
-      liveCount: 0,
-      liveBytes: 0,
-      tombstones: 0,
-      refs: 0,
-      doomed: false,
-    });
-    for (const e of entries) {
-      if (e.seq > maxSeq) maxSeq = e.seq;
-      const hs = e.hash.toString('latin1');
-      if (dead.has(hs)) continue;
-      if (e.pos + e.len > fileBytes) {
-        log.warn({ segment: id, pos: e.pos }, 'footer entry beyond end of segment ignored');
-        continue;
-      }
-      const n = index.find(e.hash);
-      const liveSeq = n === NO_NODE ? -1 : index.seq(n);
-      const tomb = tombs.get(hs);
-      const tombSeq = tomb ? tomb.seq : -1;
-      // ids ascend, so ">=" lets a rewrite's copy (same seq, higher id) win over its source
-      if (e.seq < liveSeq || e.seq < tombSeq) {
-        lose(id, e.hash);
-        continue;
-      }
-      if (n !== NO_NODE) lose(index.seg(n), e.hash);
-      if (tomb) lose(tomb.seg, e.hash);
-      if (e.tombstone) {
-        if (n !== NO_NODE) index.remove(n);
-        tombs.set(hs, { seq: e.seq, seg: id });
-      } else {
-        if (tomb) tombs.delete(hs);
-        index.upsert(e.hash, id, e.pos, e.len, e.seq);
+    return { id, entries, dead, metaBytes, fileBytes };
+  };
+
+  // Load a window of segments in parallel (bounded memory), resolve them strictly in id order.
+  for (let w = 0; w < segIds.length; w += LOAD_WINDOW) {
+    const loaded = await Promise.all(segIds.slice(w, w + LOAD_WINDOW).map(load));
+    for (const seg of loaded) {
+      if (!seg) continue;
+      const { id, entries, dead, metaBytes, fileBytes } = seg;
+      store.register({
+        id,
+        fileBytes,
+        metaBytes,
+        entryCount: entries.length,
+        liveCount: 0,
+        liveBytes: 0,
+        tombstones: 0,
+        refs: 0,
+        doomed: false,
+      });
+      for (const e of entries) {
+        if (e.seq > maxSeq) maxSeq = e.seq;
+        const hs = e.hash.toString('latin1');
+        if (dead.has(hs)) continue;
+        if (e.pos + e.len > fileBytes) {
+          log.warn({ segment: id, pos: e.pos }, 'footer entry beyond end of segment ignored');
+          continue;
+        }
+        const n = index.find(e.hash);
+        const liveSeq = n === NO_NODE ? -1 : index.seq(n);
+        const tomb = tombs.get(hs);
+        const tombSeq = tomb ? tomb.seq : -1;
+        // ids ascend, so ">=" lets a rewrite's copy (same seq, higher id) win over its source
+        if (e.seq < liveSeq || e.seq < tombSeq) {
+          lose(id, e.hash);
+          continue;
+        }
+        if (n !== NO_NODE) lose(index.seg(n), e.hash);
+        if (tomb) lose(tomb.seg, e.hash);
+        if (e.tombstone) {
+          if (n !== NO_NODE) index.remove(n);
+          tombs.set(hs, { seq: e.seq, seg: id });
+        } else {
+          if (tomb) tombs.delete(hs);
+          index.upsert(e.hash, id, e.pos, e.len, e.seq);
+        }
       }
     }
   }
