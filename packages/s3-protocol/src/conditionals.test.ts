@@ -99,4 +99,14 @@ describe('write conditionals', () => {
     expect(write({ 'if-match': '"abc"' }, undefined)).toBe('404');
     expect(write({}, obj)).toBe('200');
   });
+
+  it('names the key in the NoSuchKey of an If-Match write on a missing key', () => {
+    try {
+      evaluateWriteConditionals({ 'if-match': '"abc"' }, undefined, 'photos/cat.jpg');
+      expect.unreachable();
+    } catch (e) {
+      expect((e as S3Error).code).toBe('NoSuchKey');
+      expect((e as S3Error).extra).toEqual({ Key: 'photos/cat.jpg' });
+    }
+  });
 });

@@ -102,7 +102,12 @@ export function evaluateCopySourceConditionals(headers: Headers, source: ObjectV
  * stored under the key, if any. The caller must re-check atomically at commit time (409
  * ConditionalRequestConflict on a race).
  */
-export function evaluateWriteConditionals(headers: Headers, current: ObjectVersion | undefined): void {
+export function evaluateWriteConditionals(
+  headers: Headers,
+  current: ObjectVersion | undefined,
+  /** The key written, named in the NoSuchKey error. */
+  key?: string,
+): void {
   const ifNoneMatch = headers['if-none-match'];
   const ifMatch = headers['if-match'];
   if (ifNoneMatch !== undefined) {
@@ -118,7 +123,7 @@ export function evaluateWriteConditionals(headers: Headers, current: ObjectVersi
     if (current) throw precondition('If-None-Match');
   }
   if (ifMatch !== undefined) {
-    if (!current) throw new S3Error('NoSuchKey');
+    if (!current) throw new S3Error('NoSuchKey', undefined, key === undefined ? {} : { extra: { Key: key } });
     if (!listMatches(ifMatch, current.etag)) throw precondition('If-Match');
   }
 }

@@ -31,6 +31,13 @@ describe('parseRange', () => {
     expect(parseRange('bytes=99-99', 100)).toMatchObject({ start: 99, end: 99, length: 1 });
   });
 
+  it('compares the unit case-insensitively and tolerates whitespace around = and -', () => {
+    expect(parseRange('Bytes=0-9', 100)).toMatchObject({ start: 0, end: 9 });
+    expect(parseRange(' bytes = 5 - 6 ', 100)).toMatchObject({ start: 5, end: 6 });
+    // Whitespace inside a number is not a number.
+    expect(parseRange('bytes=1 0-20', 100)).toEqual({ kind: 'full' });
+  });
+
   it('ignores absent, unparsable and multi-range headers (full 200)', () => {
     for (const h of [
       undefined,

@@ -1,7 +1,8 @@
 // The `Range` header as S3 applies it to GET/HEAD. Invariant: the result is either the whole
 // object, one satisfiable inclusive byte range within [0, size), or an InvalidRange (416) error
 // carrying `Content-Range: bytes */<size>`. S3 serves a single range only: multi-range and
-// unparsable headers are ignored (full 200), exactly as S3 does.
+// unparsable headers are ignored (full 200), exactly as S3 does. The unit is case-insensitive
+// (RFC 9110 §14.1) and whitespace is tolerated around `=` and `-`, never inside a number.
 
 import { S3Error } from './errors.ts';
 
@@ -19,7 +20,7 @@ export type RangeResult =
       contentRange: string;
     };
 
-const SINGLE = /^bytes=(\d*)-(\d*)$/;
+const SINGLE = /^bytes\s*=\s*(\d*)\s*-\s*(\d*)$/i;
 
 function unsatisfiable(header: string, size: number): S3Error {
   return new S3Error('InvalidRange', undefined, {
@@ -32,7 +33,7 @@ function unsatisfiable(header: string, size: number): S3Error {
 export function parseRange(header: string | undefined, size: number): RangeResult {
   if (header === undefined) return { kind: 'full' };
   const h = header.trim();
-  const m = SINGLE.exec(h.replace(/\s+/g, ''));
+  const m = SINGLE.exec(h);
   if (!m) return { kind: 'full' };
   const [, first, last] = m as unknown as [string, string, string];
   if (first === '' && last === '') return { kind: 'full' };

@@ -5,14 +5,13 @@
 // checksum is never sent with a part (it cannot match the part's bytes).
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { formatHttpDate, S3Error, validateObjectKey } from '@blobcache/s3-protocol';
+import { evaluateReadConditionals, formatHttpDate, S3Error, validateObjectKey } from '@blobcache/s3-protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { ResolvedHead } from '../store/object-head.ts';
 import type { PinnedObject } from '../store/object-store.ts';
 import type { ObjectContext } from './context.ts';
 import { partNumberParam } from './multipart-common.ts';
-import { renderStandardHeaders } from './object-headers.ts';
-import { checkReadConditions } from './read-semantics.ts';
+import { objectVersion, renderStandardHeaders } from './object-headers.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
@@ -55,7 +54,7 @@ async function openPart(ctx: ObjectContext): Promise<PinnedObject> {
     throw new S3Error('NoSuchKey', undefined, { extra: { Key: ctx.key } });
   }
   try {
-    checkReadConditions(ctx.headers, obj.head);
+    evaluateReadConditionals(ctx.headers, objectVersion(obj.head));
     partRange(obj.head, n);
     return obj;
   } catch (err) {

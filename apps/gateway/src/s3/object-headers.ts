@@ -1,7 +1,7 @@
 // Object metadata in and out of HTTP headers: standard headers (Content-Type, Cache-Control,
 // Content-Disposition, Content-Encoding, Content-Language, Expires) and `x-amz-meta-*` user
 // metadata. Invariant: what a PUT stores is exactly what GET/HEAD return (names lower-cased).
-import { S3Error, stripAwsChunkedEncoding } from '@blobcache/s3-protocol';
+import { type ObjectVersion, S3Error, stripAwsChunkedEncoding } from '@blobcache/s3-protocol';
 import type { ObjectHead } from '../store/object-head.ts';
 import type { Headers } from './context.ts';
 
@@ -72,4 +72,9 @@ export function renderStandardHeaders(
     const v = query.get(param);
     if (v !== undefined) out[header] = v;
   }
+}
+
+/** What RFC 7232 conditionals (s3-protocol `evaluate*Conditionals`) compare against. */
+export function objectVersion(head: Pick<ObjectHead, 'etag' | 'lastModifiedMs'>): ObjectVersion {
+  return { etag: head.etag, lastModified: new Date(head.lastModifiedMs) };
 }

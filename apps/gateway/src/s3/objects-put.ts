@@ -6,12 +6,12 @@
 //   stays intact and readable throughout.
 // - Preconditions (If-None-Match: *, If-Match) are checked before reading the body and again,
 //   atomically, at commit.
-import { S3Error, validateObjectKey } from '@blobcache/s3-protocol';
+import { evaluateWriteConditionals, S3Error, validateObjectKey } from '@blobcache/s3-protocol';
 import type { ObjectHead } from '../store/object-head.ts';
 import type { CommitCheck } from '../store/object-store.ts';
 import { checkCapacity } from './capacity.ts';
 import type { ObjectContext } from './context.ts';
-import { readStandardHeaders } from './object-headers.ts';
+import { objectVersion, readStandardHeaders } from './object-headers.ts';
 import { receivePayload } from './payload.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse } from './responses.ts';
@@ -19,11 +19,6 @@ import type { S3Route } from './route.ts';
 
 /** S3's single-PUT limit. */
 export const MAX_PUT_OBJECT_BYTES = 5 * 1024 ** 3;
-
-function normalizeEtag(value: string): string {
-  const t = value.trim();
-  return t.startsWith('"') && t.endsWith('"') && t.length >= 2 ? t.slice(1, -1) : t;
-}
 
 /**
  * Request headers asking for features the gateway does not have. Accepting them silently would
@@ -47,22 +42,12 @@ export function rejectUnsupportedWriteHeaders(ctx: ObjectContext): void {
 /** The write preconditions of a PUT (also used by CompleteMultipartUpload). */
 export function writePrecondition(ctx: ObjectContext): CommitCheck | undefined {
   const ifNoneMatch = ctx.headers['if-none-match'];
-  const ifMatch = ctx.headers['if-match'];
-  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
-  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
-    throw new S3Error('NotImplemented', 'If-None-Match on writes supports only "*"');
-  }
-  return (current: ObjectHead | undefined) => {
-    if (ifNoneMatch !== undefined && current)
-      throw new S3Error('PreconditionFailed', undefined, { extra: { Condition: 'If-None-Match' } });
-    if (ifMatch !== undefined) {
-      if (!current) throw new S3Error('NoSuchKey', undefined, { extra: { Key: ctx.key } });
-      const wanted = ifMatch.split(',').map(normalizeEtag);
-      if (!wanted.includes('*') && !wanted.includes(current.etag)) {
-        throw new S3Error('PreconditionFailed', undefined, { extra: { Condition: 'If-Match' } });
-      }
-    }
-  };
+  if (ifNoneMatch === undefined && ctx.headers['if-match'] === undefined) return undefined;
+  // An If-None-Match other than `*` is NotImplemented whatever is stored: refuse it now, before
+  // the caller reads a body (evaluated against "no object", only that header can throw).
+  if (ifNoneMatch !== undefined) evaluateWriteConditionals({ 'if-none-match': ifNoneMatch }, undefined);
+  return (current: ObjectHead | undefined) =>
+    evaluateWriteConditionals(ctx.headers, current && objectVersion(current), ctx.key);
 }
 
 /** The payload length the client announced (decoded length for aws-chunked bodies), if any. */

@@ -7,12 +7,17 @@
 
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { formatHttpDate, S3Error, validateObjectKey } from '@blobcache/s3-protocol';
+import {
+  evaluateReadConditionals,
+  formatHttpDate,
+  parseRange,
+  S3Error,
+  validateObjectKey,
+} from '@blobcache/s3-protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { ObjectHead } from '../store/object-head.ts';
 import type { ObjectContext } from './context.ts';
-import { renderStandardHeaders } from './object-headers.ts';
-import { checkReadConditions, selectRange } from './read-semantics.ts';
+import { objectVersion, renderStandardHeaders } from './object-headers.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
@@ -52,12 +57,12 @@ async function headObject(ctx: ObjectContext): Promise<Response> {
   checkVersionId(ctx);
   const head = await ctx.store.getHead(ctx.bucket, ctx.key);
   if (!head) throw await noSuchKey(ctx);
-  checkReadConditions(ctx.headers, head);
-  const range = selectRange(ctx.headers.range, head.size);
-  const headers = objectHeaders(ctx, head, range === undefined);
-  if (range) {
-    headers['content-range'] = `bytes ${range.start}-${range.end - 1}/${head.size}`;
-    headers['content-length'] = String(range.end - range.start);
+  evaluateReadConditionals(ctx.headers, objectVersion(head));
+  const range = parseRange(ctx.headers.range, head.size);
+  const headers = objectHeaders(ctx, head, range.kind === 'full');
+  if (range.kind === 'partial') {
+    headers['content-range'] = range.contentRange;
+    headers['content-length'] = String(range.length);
     return new Response(null, { status: 206, headers });
   }
   headers['content-length'] = String(head.size);
@@ -72,17 +77,19 @@ async function getObject(ctx: ObjectContext): Promise<Response> {
   let handedOff = false;
   try {
     const head = obj.head;
-    checkReadConditions(ctx.headers, head);
-    const range = selectRange(ctx.headers.range, head.size);
-    const headers = objectHeaders(ctx, head, range === undefined);
-    const start = range?.start ?? 0;
-    const end = range?.end ?? head.size;
-    if (range) headers['content-range'] = `bytes ${start}-${end - 1}/${head.size}`;
+    evaluateReadConditionals(ctx.headers, objectVersion(head));
+    const range = parseRange(ctx.headers.range, head.size);
+    const partial = range.kind === 'partial';
+    const headers = objectHeaders(ctx, head, !partial);
+    // [start, end): parseRange's end is inclusive.
+    const start = partial ? range.start : 0;
+    const end = partial ? range.end + 1 : head.size;
+    if (partial) headers['content-range'] = range.contentRange;
     headers['content-length'] = String(end - start);
-    if (end === start) return emptyResponse(range ? 206 : 200, headers);
+    if (end === start) return emptyResponse(200, headers);
     // Stream straight to the socket: backpressure and client aborts are handled by pipeline,
     // and the pin is released whatever happens.
-    ctx.res.writeHead(range ? 206 : 200, headers);
+    ctx.res.writeHead(partial ? 206 : 200, headers);
     const state = ctx.state;
     const counted = async function* (chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
       for await (const chunk of chunks) {

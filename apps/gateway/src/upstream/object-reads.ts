@@ -12,11 +12,16 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
-import { formatHttpDate, S3Error, validateObjectKey } from '@blobcache/s3-protocol';
+import {
+  evaluateReadConditionals,
+  formatHttpDate,
+  parseRange,
+  S3Error,
+  validateObjectKey,
+} from '@blobcache/s3-protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { ObjectContext } from '../s3/context.ts';
-import { renderStandardHeaders } from '../s3/object-headers.ts';
-import { checkReadConditions, selectRange } from '../s3/read-semantics.ts';
+import { objectVersion, renderStandardHeaders } from '../s3/object-headers.ts';
 import { emptyResponse } from '../s3/responses.ts';
 import { MissingChunkError } from '../store/chunk-reader.ts';
 import type { ObjectHead } from '../store/object-head.ts';
@@ -55,8 +60,10 @@ function notFound(ctx: ObjectContext, code: 'NoSuchKey' | 'NoSuchBucket', status
 /** Conditions and range of a read against known head fields; throws 304/412/416. */
 function plan(ctx: ObjectContext, h: HeadLike, status: CacheStatus) {
   try {
-    checkReadConditions(ctx.headers, h as ObjectHead);
-    return selectRange(ctx.headers.range, h.size);
+    evaluateReadConditionals(ctx.headers, objectVersion(h));
+    const range = parseRange(ctx.headers.range, h.size);
+    // [start, end): parseRange's end is inclusive.
+    return range.kind === 'partial' ? { start: range.start, end: range.end + 1 } : undefined;
   } catch (err) {
     if (err instanceof S3Error) {
       throw new S3Error(err.code, err.message, {
