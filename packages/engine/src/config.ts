@@ -111,6 +111,11 @@ export function resolveConfig(options: EngineOptions | undefined): EngineConfig 
   }
   const o = parsed.data;
   const durable = o.durability === 'durable';
+  if (options?.memtableBytes === undefined && o.maxBytes > 0) {
+    // Unflushed memtables count as live bytes and cannot be evicted: a small store gets small
+    // memtables (1/8 of maxBytes, 64 KiB .. 32 MiB) unless the caller chose a size.
+    o.memtableBytes = Math.min(o.memtableBytes, Math.max(64 * 1024, Math.floor(o.maxBytes / 8)));
+  }
   if (o.maxBytes > 0 && o.maxBytes < 2 * o.memtableBytes) {
     throw new ConfigError(
       `maxBytes (${o.maxBytes}) must be 0 or at least 2 x memtableBytes (${o.memtableBytes}): ` +

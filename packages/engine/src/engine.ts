@@ -241,14 +241,19 @@ export class BlobEngine implements EngineInternals {
     }
     await mkdir(walDir(dir), { recursive: true });
     let failure: unknown;
+    let owner: BlobEngine | undefined;
+    // Background file deletions report here: before construction the error is kept, after it
+    // degrades the engine.
     const store = new SegmentStore(dir, marker.shards, cfg.maxOpenSegmentFiles, cfg.logger, (err) => {
-      failure ??= err;
+      if (owner) owner.fail(err);
+      else failure ??= err;
     });
     const rec = await recover(dir, cfg, store, marker.lastSegmentId, cfg.logger);
     const keyIndexPath = join(dir, 'keyindex');
     const fp = fingerprint(store, rec.index.size);
     const { index: keyIndex, fresh } = await KeyIndex.open(keyIndexPath, fp, cfg.logger);
     const engine = new BlobEngine(dir, cfg, store, rec.index, keyIndex, marker, rec);
+    owner = engine;
     if (failure) engine.fail(failure);
     try {
       if (fresh) await engine.maintenance.rebuildKeyIndex();
