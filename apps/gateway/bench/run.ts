@@ -1,0 +1,278 @@
+// Gateway benchmark: the S3 gateway in a child process (started through its CLI with --port 0 and
+// a temp data dir) under wrk, against baselines measured in the same run with the same client
+// settings: a plain node:http server answering a preallocated buffer (the ceiling) and s3rver.
+// Prints one markdown table (absolute numbers, ratio to the baseline, target). No assertions on
+// speed; correctness is checked (status of every response, body lengths, read-back of PUTs, the
+// 1 GiB object's SHA-256, every listed key). Bounded: each wrk run lasts BENCH_DURATION_SEC
+// (default 10 s), data lives in one temp dir removed at the end; loopback only.
+//
+// Usage: node bench/run.ts        (BENCH_DURATION_SEC=3 for a quick smoke run)
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { type RunningChild, startCeiling, startGateway, startS3rver } from './children.ts';
+import { closeAgent } from './http-client.ts';
+import {
+  type Detail,
+  formatBytesPerSec,
+  formatCount,
+  type Row,
+  renderDetails,
+  renderRows,
+} from './report.ts';
+import { BenchSigner, type Endpoint, writeRequestFile } from './signing.ts';
+import {
+  headerSignGets,
+  headerSignPuts,
+  keyName,
+  presignAll,
+  SMALL_BYTES,
+  seedObjects,
+  verifyPuts,
+} from './small-objects.ts';
+import {
+  bytesPerSec,
+  ensureWrk,
+  requestsPerSec,
+  runWrk,
+  type WrkResult,
+  type WrkSettings,
+  wrkVersion,
+} from './wrk.ts';
+
+const DURATION_SEC = Number(process.env.BENCH_DURATION_SEC ?? 10);
+const SMALL_LOAD: WrkSettings = { threads: 2, connections: 64, durationSec: DURATION_SEC, timeoutSec: 10 };
+const GET_OBJECTS = 2000;
+const PUT_KEYS = 40_000;
+const S3RVER_PUT_KEYS = 10_000;
+const BUCKET = 'bench';
+const GATEWAY_KEYS = { accessKeyId: 'blobcache', secretAccessKey: 'blobcache-secret', region: 'us-east-1' };
+const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' };
+
+const rows: Row[] = [];
+const details: Detail[] = [];
+const notes: string[] = [];
+const running = new Set<RunningChild>();
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function track(start: Promise<RunningChild>): Promise<RunningChild> {
+  const child = await start;
+  running.add(child);
+  return child;
+}
+
+async function stop(child: RunningChild): Promise<void> {
+  running.delete(child);
+  await child.stop();
+}
+
+function settingsText(s: WrkSettings): string {
+  return `wrk -t${s.threads} -c${s.connections} -d${s.durationSec}s`;
+}
+
+async function measure(
+  wrk: string,
+  run: string,
+  settings: WrkSettings,
+  url: string,
+  file: string,
+  opts: Parameters<typeof runWrk>[4] = {},
+): Promise<WrkResult> {
+  log(`[${run}] ${settingsText(settings)}`);
+  const result = await runWrk(wrk, settings, url, file, opts);
+  details.push({ run, result });
+  log(
+    `[${run}] ${formatCount(requestsPerSec(result), 'req/s')}, ${formatBytesPerSec(bytesPerSec(result))}, ` +
+      `non-2xx ${result.non2xx}${result.firstBad ? ` (first: ${result.firstBad.slice(0, 200)})` : ''}`,
+  );
+  return result;
+}
+
+function errorsOf(r: WrkResult): number {
+  const s = r.socketErrors;
+  return r.non2xx + s.connect + s.read + s.write + s.timeout;
+}
+
+function ratioRow(
+  metric: string,
+  gateway: WrkResult,
+  baselineName: string,
+  baseline: WrkResult | undefined,
+  target: number | undefined,
+  per: (r: WrkResult) => number = requestsPerSec,
+  format: (v: number) => string = (v) => formatCount(v, 'req/s'),
+): void {
+  const g = per(gateway);
+  const b = baseline === undefined ? undefined : per(baseline);
+  const ratio = b === undefined ? undefined : g / b;
+  rows.push({
+    metric,
+    gateway: format(g),
+    baseline: baselineName,
+    baselineValue: b === undefined ? 'not measured' : format(b),
+    ratio,
+    target: target === undefined ? '-' : `>= ${target}x`,
+    met: target === undefined || ratio === undefined ? undefined : ratio >= target && errorsOf(gateway) === 0,
+    errors: errorsOf(gateway),
+  });
+}
+
+/**
+ * Keys certainly written by a PUT run: wrk's first thread sends lines 2, 3, ... (wrk calls
+ * request() once on each thread to validate the script, which consumes line 1).
+ */
+function writtenSample(keys: string[]): string[] {
+  return [keys[1]!, keys[2]!];
+}
+
+async function smallObjectCases(wrk: string, root: string): Promise<void> {
+  const dir = path.join(root, 'small');
+  await fs.mkdir(dir);
+  const file = (name: string): string => path.join(dir, `${name}.txt`);
+
+  const gateway = await track(startGateway(path.join(root, 'gateway-data')));
+  const gw = new BenchSigner({ url: gateway.url, ...GATEWAY_KEYS } satisfies Endpoint);
+  await gw.client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  log(`[setup] seeding ${GET_OBJECTS} x 4 KiB objects into the gateway, presigning ${PUT_KEYS} PUT keys`);
+  const getKeys = await seedObjects(gw, BUCKET, 'get', GET_OBJECTS);
+  await writeRequestFile(file('gw-get'), await presignAll(gw, 'GET', BUCKET, getKeys));
+  const putKeys = Array.from({ length: PUT_KEYS }, (_, i) => keyName('put', i));
+  await writeRequestFile(file('gw-put'), await presignAll(gw, 'PUT', BUCKET, putKeys));
+
+  // The ceiling answers any path: it replays the gateway's request files (same request bytes).
+  const ceiling = await track(startCeiling(SMALL_BYTES));
+  const ceilGet = await measure(wrk, 'ceiling GET 4 KiB', SMALL_LOAD, ceiling.url, file('gw-get'), {
+    expectBodyBytes: SMALL_BYTES,
+  });
+  const ceilPut = await measure(wrk, 'ceiling PUT 4 KiB', SMALL_LOAD, ceiling.url, file('gw-put'), {
+    bodyBytes: SMALL_BYTES,
+  });
+  await stop(ceiling);
+
+  const gwGet = await measure(wrk, 'gateway GET 4 KiB presigned', SMALL_LOAD, gateway.url, file('gw-get'), {
+    expectBodyBytes: SMALL_BYTES,
+  });
+  // Header signatures expire with the clock-skew window: made right before use.
+  await writeRequestFile(file('gw-get-hdr'), await headerSignGets(gw, BUCKET, getKeys));
+  const gwGetHdr = await measure(
+    wrk,
+    'gateway GET 4 KiB header-signed',
+    SMALL_LOAD,
+    gateway.url,
+    file('gw-get-hdr'),
+    {
+      expectBodyBytes: SMALL_BYTES,
+    },
+  );
+  const gwPut = await measure(wrk, 'gateway PUT 4 KiB presigned', SMALL_LOAD, gateway.url, file('gw-put'), {
+    bodyBytes: SMALL_BYTES,
+  });
+  if (gwPut.requests > PUT_KEYS)
+    notes.push(`The presigned PUT run wrapped around its ${PUT_KEYS} keys (later PUTs replaced objects).`);
+  await verifyPuts(gw, BUCKET, writtenSample(putKeys));
+  const hdrKeys = Array.from({ length: PUT_KEYS / 2 }, (_, i) => keyName('put-hdr', i));
+  await writeRequestFile(file('gw-put-hdr'), await headerSignPuts(gw, BUCKET, hdrKeys));
+  const gwPutHdr = await measure(
+    wrk,
+    'gateway PUT 4 KiB header-signed',
+    SMALL_LOAD,
+    gateway.url,
+    file('gw-put-hdr'),
+    {
+      bodyBytes: SMALL_BYTES,
+    },
+  );
+  if (gwPutHdr.requests > hdrKeys.length) {
+    notes.push(
+      `The header-signed PUT run wrapped around its ${hdrKeys.length} keys (later PUTs replaced objects).`,
+    );
+  }
+  await verifyPuts(gw, BUCKET, writtenSample(hdrKeys));
+  await stop(gateway);
+
+  // s3rver: the same workload with its own keys (it checks no signature, but gets valid ones).
+  const s3rver = await track(startS3rver(path.join(root, 's3rver-data'), [BUCKET]));
+  const s3 = new BenchSigner({ url: s3rver.url, ...S3RVER_KEYS });
+  log(`[setup] seeding ${GET_OBJECTS} x 4 KiB objects into s3rver`);
+  const s3GetKeys = await seedObjects(s3, BUCKET, 'get', GET_OBJECTS);
+  await writeRequestFile(file('s3-get'), await presignAll(s3, 'GET', BUCKET, s3GetKeys));
+  const s3PutKeys = Array.from({ length: S3RVER_PUT_KEYS }, (_, i) => keyName('put', i));
+  await writeRequestFile(file('s3-put'), await presignAll(s3, 'PUT', BUCKET, s3PutKeys));
+  const s3Get = await measure(wrk, 's3rver GET 4 KiB presigned', SMALL_LOAD, s3rver.url, file('s3-get'), {
+    expectBodyBytes: SMALL_BYTES,
+  });
+  const s3Put = await measure(wrk, 's3rver PUT 4 KiB presigned', SMALL_LOAD, s3rver.url, file('s3-put'), {
+    bodyBytes: SMALL_BYTES,
+  });
+  await stop(s3rver);
+  if (errorsOf(s3Get) + errorsOf(s3Put) > 0)
+    notes.push('s3rver answered some requests with errors: see the wrk runs.');
+
+  ratioRow('GET 4 KiB, SigV4 presigned', gwGet, 'node:http ceiling', ceilGet, 0.7);
+  ratioRow('GET 4 KiB, SigV4 header-signed', gwGetHdr, 'node:http ceiling', ceilGet, 0.7);
+  ratioRow('GET 4 KiB, SigV4 presigned', gwGet, 's3rver 3.7.1', s3Get, 5);
+  ratioRow(
+    'PUT 4 KiB durable, presigned (UNSIGNED-PAYLOAD)',
+    gwPut,
+    'node:http ceiling (drains body)',
+    ceilPut,
+    0.4,
+  );
+  ratioRow(
+    'PUT 4 KiB durable, header-signed (payload SHA-256)',
+    gwPutHdr,
+    'node:http ceiling (drains body)',
+    ceilPut,
+    0.4,
+  );
+  ratioRow('PUT 4 KiB durable, presigned (UNSIGNED-PAYLOAD)', gwPut, 's3rver 3.7.1', s3Put, 5);
+}
+
+const root = await fs.mkdtemp(path.join(os.tmpdir(), 'gateway-bench-'));
+const started = Date.now();
+let wrkLine = 'wrk not available';
+try {
+  const wrk = ensureWrk(log);
+  if (wrk === undefined) {
+    notes.push('wrk could not be installed: every HTTP load case was SKIPPED.');
+  } else {
+    wrkLine = wrkVersion(wrk);
+    await smallObjectCases(wrk, root);
+  }
+
+  const out: string[] = [];
+  out.push('# @blobcache/gateway benchmark');
+  out.push('');
+  out.push(
+    `Date ${new Date().toISOString()}; ${os.cpus()[0]?.model ?? 'cpu'}; nproc ${os.availableParallelism()}; ` +
+      `${Math.round(os.totalmem() / 1024 ** 3)} GiB RAM; node ${process.version}; ${os.platform()} ${os.release()}; ` +
+      `${wrkLine}; data in ${os.tmpdir()}; total ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+  );
+  out.push('');
+  out.push(
+    `Load: ${settingsText(SMALL_LOAD)} for 4 KiB cases. Every server (gateway, ceiling, s3rver) runs in its own ` +
+      'child process on loopback; wrk replays requests signed beforehand by the AWS SDK (presigned: query auth, ' +
+      '7-day expiry; header-signed: Authorization header, replayed within the clock-skew window). Ratios compare ' +
+      'numbers measured in this run. A row is met only with zero non-2xx responses.',
+  );
+  out.push('');
+  out.push(...renderRows(rows));
+  out.push('');
+  if (notes.length > 0) {
+    out.push(...notes.map((n) => `- ${n}`));
+    out.push('');
+  }
+  out.push('wrk runs:');
+  out.push('');
+  out.push(...renderDetails(details));
+  out.push('');
+  process.stdout.write(`${out.join('\n')}\n`);
+} finally {
+  for (const child of running) await child.stop();
+  closeAgent();
+  await fs.rm(root, { recursive: true, force: true });
+}
