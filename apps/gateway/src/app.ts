@@ -17,6 +17,7 @@ import { parseRequestTarget, type RequestTarget } from './s3/request-target.ts';
 import { errorResponse, toGatewayError } from './s3/responses.ts';
 import { levelOf, matchRoute } from './s3/route.ts';
 import type { ObjectStore } from './store/object-store.ts';
+import type { UpstreamLayer } from './upstream/upstream-layer.ts';
 
 export type AppDeps = {
   config: GatewayConfig;
@@ -24,6 +25,8 @@ export type AppDeps = {
   logger: Logger;
   authenticator: Authenticator;
   readiness: () => Readiness;
+  /** The read-through cache, when an upstream is configured (mapped buckets go through it). */
+  upstream?: UpstreamLayer | undefined;
 };
 
 export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
@@ -42,6 +45,13 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     }
     let target: RequestTarget | undefined;
     try {
+      if (deps.upstream && pathOnly?.startsWith('/_blobcache/')) {
+        const admin = await deps.upstream.admin(req, deps.authenticator);
+        if (admin) {
+          state.operation = 'CacheAdmin';
+          return admin;
+        }
+      }
       const headers = flattenHeaders(req);
       target = parseRequestTarget(rawUrl, headers.host, deps.config.domain);
       if (target.bucket !== undefined) state.bucket = target.bucket;
@@ -61,7 +71,9 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
       };
       const route = matchRoute(S3_ROUTES, ctx, levelOf(target.bucket, target.key));
       state.operation = route.operation;
-      return await route.handle({ ...ctx, bucket: target.bucket, key: target.key });
+      // Mapped buckets are read-through caches: their operations go through the upstream layer.
+      const handle = deps.upstream?.handlerFor(route.operation, target.bucket) ?? route.handle;
+      return await handle({ ...ctx, bucket: target.bucket, key: target.key } as Parameters<typeof handle>[0]);
     } catch (err) {
       const s3err = toGatewayError(err, deps.config);
       if (s3err.code === 'InternalError')

@@ -3,6 +3,7 @@
 // flag name and description in its `.meta()`, so nothing about a setting is written twice.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { upstreamConfigFields } from './upstream/config-fields.ts';
 
 /** A configured access key pair. Secrets may contain `/`, `+`, `=`, and `:`. */
 export type Credential = { accessKeyId: string; secretAccessKey: string };
@@ -164,13 +165,15 @@ export const configSchema = z.object({
         env: 'BLOBCACHE_MAX_BYTES',
         flag: '--max-bytes',
         description:
-          'Disk budget (e.g. `20GiB`); writes past it fail with 400 EntityTooLarge (nothing is evicted). 0 = unbounded.',
+          'Disk budget (e.g. `20GiB`); writes past it fail with 400 EntityTooLarge (nothing is evicted). 0 = unbounded. With an upstream it is also the budget of the read-through cache, which evicts (SIEVE) instead.',
       }),
     ),
   logLevel: z
     .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
     .default('info')
     .meta(meta({ env: 'BLOBCACHE_LOG_LEVEL', flag: '--log-level', description: 'pino log level.' })),
+  // Read-through cache ("upstream mode"); absent endpoint = store mode.
+  ...upstreamConfigFields,
 });
 
 export type GatewayConfig = z.output<typeof configSchema>;
@@ -188,6 +191,7 @@ const configKeys = Object.keys(configSchema.shape) as ConfigKey[];
 function defaultText(key: ConfigKey): string {
   const value = configSchema.parse({})[key];
   if (Array.isArray(value)) return '(development pair)';
+  if (value === undefined) return '(unset)';
   return String(value);
 }
 

@@ -11,6 +11,7 @@ import { preflight } from './s3/preflight.ts';
 import { errorParts } from './s3/responses.ts';
 import { createGatewayServer, listen, stopServer } from './server.ts';
 import { openStore } from './store/open-store.ts';
+import { openUpstreamLayer } from './upstream/upstream-layer.ts';
 
 export type RunningGateway = {
   /** `http://<host>:<port>` */
@@ -31,6 +32,13 @@ export async function startGateway(
   const credentials = effectiveCredentials(config);
   const logger = opts.logger ?? createLogger(config.logLevel);
   const store = await openStore({ dataDir: config.dataDir, maxBytes: config.maxBytes, logger });
+  let upstream: Awaited<ReturnType<typeof openUpstreamLayer>>;
+  try {
+    upstream = await openUpstreamLayer({ config, logger });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   let ready = false;
   const authenticator = createAuthenticator(credentials, config.region);
   const appDeps = {
@@ -38,6 +46,7 @@ export async function startGateway(
     store,
     logger,
     authenticator,
+    upstream,
     readiness: () => {
       if (!ready) return { ready: false, reason: 'not accepting requests' };
       // A degraded engine still serves reads but refuses every write: not healthy.
@@ -59,6 +68,7 @@ export async function startGateway(
     address = await listen(server, config.host, config.port);
   } catch (err) {
     await store.close();
+    await upstream?.close();
     throw err;
   }
   ready = true;
@@ -79,6 +89,7 @@ export async function startGateway(
         ready = false;
         await stopServer(server, opts.shutdownGraceMs ?? 10_000);
         await store.close();
+        await upstream?.close();
         logger.info('blobcache stopped');
       })();
       return closing;

@@ -13,7 +13,7 @@ import { parseRequestTarget, type RequestTarget } from './request-target.ts';
 import { errorParts } from './responses.ts';
 
 export async function preflight(
-  deps: Pick<AppDeps, 'config' | 'store' | 'authenticator' | 'logger'>,
+  deps: Pick<AppDeps, 'config' | 'store' | 'authenticator' | 'logger' | 'upstream'>,
   req: IncomingMessage,
   state: RequestState,
 ): Promise<ContinueDecision> {
@@ -25,7 +25,14 @@ export async function preflight(
     if (target.bucket !== undefined) state.bucket = target.bucket;
     if (target.key !== undefined) state.key = target.key;
     authenticateRequest(deps.authenticator, method, target, headers);
-    if (target.bucket !== undefined && target.key !== undefined && (method === 'PUT' || method === 'POST')) {
+    // A mapped bucket (read-through cache) has no local record and no local budget: upstream decides.
+    const mapped = deps.upstream?.maps(target.bucket) === true;
+    if (
+      !mapped &&
+      target.bucket !== undefined &&
+      target.key !== undefined &&
+      (method === 'PUT' || method === 'POST')
+    ) {
       if (!(await deps.store.getBucket(target.bucket))) {
         throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: target.bucket } });
       }

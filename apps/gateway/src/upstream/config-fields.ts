@@ -3,6 +3,7 @@
 // from the same place as every other setting.
 // Invariant: no endpoint = no upstream = store mode; nothing here changes store mode.
 import { z } from 'zod';
+import { parseBucketMap } from './bucket-map.ts';
 
 /** Parses `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds, into milliseconds. */
 export function parseDurationMs(text: string): number {
@@ -92,6 +93,13 @@ export const upstreamConfigFields = {
   ),
   upstreamBuckets: z
     .string()
+    .superRefine((text, ctx) => {
+      try {
+        parseBucketMap(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
     .default('*')
     .meta(
       meta({

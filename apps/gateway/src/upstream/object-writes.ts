@@ -119,7 +119,8 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
       ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
     };
     up.counters.inc('upstreamRequests');
-    const sent = up.client.send(new PutObjectCommand(input));
+    const abort = new AbortController();
+    const sent = up.client.send(new PutObjectCommand(input), { abortSignal: abort.signal });
     // An early refusal (auth, missing bucket) must also stop the pump waiting for `drain`.
     sent.catch(() => body.destroy());
     const pumped = holdBackLast(payload.body, body);
@@ -128,7 +129,8 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
       await pumped;
     } catch (err) {
       // Cut the upstream request short: it never sees the declared length, so it stores nothing.
-      body.destroy(err instanceof Error ? err : new Error(String(err)));
+      abort.abort();
+      body.destroy();
       await sent.catch(() => {});
       throw err;
     }

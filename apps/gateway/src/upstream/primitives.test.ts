@@ -91,6 +91,27 @@ describe('SingleFlight', () => {
     expect(c.leader).toBe(true);
     expect(await c.value).toBe(8);
   });
+  it('stays joinable until the work its result started has ended', async () => {
+    const sf = new SingleFlight<string>();
+    let finish!: () => void;
+    const work = new Promise<void>((r) => {
+      finish = r;
+    });
+    const a = sf.run(
+      'k',
+      async () => 'fill',
+      () => work,
+    );
+    expect(await a.value).toBe('fill');
+    const b = sf.run('k', async () => 'second');
+    expect(b.leader).toBe(false);
+    expect(await b.value).toBe('fill');
+    finish();
+    await work;
+    await Promise.resolve();
+    expect(sf.run('k', async () => 'third').leader).toBe(true);
+  });
+
   it('forgets failed flights and detached flights', async () => {
     const sf = new SingleFlight<number>();
     const a = sf.run('k', async () => {

@@ -140,7 +140,11 @@ export class UpstreamCache {
     cached: ObjectHead | undefined,
   ): { value: Promise<Refresh>; leader: boolean } {
     const ck = cacheKey(ub, key);
-    const joined = this.#gets.run(ck, () => this.#refresh(ub, key, cached));
+    const joined = this.#gets.run(
+      ck,
+      () => this.#refresh(ub, key, cached),
+      (r) => (r.kind === 'fill' ? r.fill.done : undefined),
+    );
     if (!joined.leader) this.counters.inc('coalesced');
     return joined;
   }
