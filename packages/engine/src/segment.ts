@@ -36,6 +36,8 @@ export class SegmentStore {
   private readonly maxOpen: number;
   private readonly logger: Logger;
   readonly segments = new Map<number, SegmentInfo>();
+  /** Doomed segments still pinned by readers (their files go when the last one unpins). */
+  private readonly doomedPinned = new Map<number, SegmentInfo>();
   private readonly handles = new Map<number, Promise<FileHandle>>();
   private pendingMarks = new Map<number, PendingMarks>();
   private marksScheduled = false;
@@ -95,7 +97,10 @@ export class SegmentStore {
       return await readExact(fh, pos, len);
     } finally {
       info.refs--;
-      if (info.doomed && info.refs === 0) void this.deleteFiles(id);
+      if (info.doomed && info.refs === 0) {
+        this.doomedPinned.delete(id);
+        void this.deleteFiles(id);
+      }
     }
   }
 
@@ -106,6 +111,7 @@ export class SegmentStore {
     this.segments.delete(id);
     info.doomed = true;
     if (info.refs === 0) await this.deleteFiles(id);
+    else this.doomedPinned.set(id, info);
   }
 
   /** Appends dead marks to a segment's `.meta`; resolves after fdatasync. */
@@ -196,8 +202,8 @@ export class SegmentStore {
   private evictHandle(): void {
     for (const [id, p] of this.handles) {
       if (this.handles.size <= this.maxOpen) break;
-      const info = this.segments.get(id);
-      if (info && info.refs > 0) continue;
+      const info = this.segments.get(id) ?? this.doomedPinned.get(id);
+      if (info && info.refs > 0) continue; // never close a handle under an in-flight read
       this.handles.delete(id);
       void p.then((fh) => fh.close()).catch(() => undefined);
     }
