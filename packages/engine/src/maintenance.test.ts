@@ -195,6 +195,47 @@ describe('single-segment rewrite (durable mode)', () => {
   });
 });
 
+describe('eviction yields to the event loop', () => {
+  it('reads complete while a long eviction runs in small batches', async () => {
+    await withTempDir(async (dir) => {
+      const base = { durability: 'cache' as const, memtableBytes: 64 * KiB, coolingSegments: 1000 };
+      const e = await BlobEngine.open(dir, { ...base, maxBytes: 4096 * KiB });
+      for (let i = 0; i < 1500; i++) await e.put(`k${i}`, value(i, 1000));
+      await e.close();
+      const f = await BlobEngine.open(dir, { ...base, maxBytes: 256 * KiB, evictionBatchItems: 8 });
+      const evicting = f.runMaintenance();
+      let readsDuring = 0;
+      let done = false;
+      void evicting.then(() => {
+        done = true;
+      });
+      while (!done) {
+        await f.get('k1499');
+        if (!done) readsDuring++;
+      }
+      await evicting;
+      expect(readsDuring).toBeGreaterThan(3); // the loop did not hold the event loop for 1000+ victims
+      expect(f.stats().liveBytes).toBeLessThanOrEqual(256 * KiB);
+      await f.close();
+    });
+  });
+});
+
+describe('bloom ghost accounting', () => {
+  it('a deleted key still in the bloom filter counts as a ghost on lookup', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, { memtableBytes: 64 * KiB });
+      await e.put('gone', Buffer.from('v'));
+      await e.flush();
+      await e.delete('gone');
+      await e.flush();
+      expect(await e.get('gone')).toBeUndefined();
+      expect(e.stats().bloomGhosts).toBe(1);
+      await e.close();
+    });
+  });
+});
+
 describe('bloom filter rebuild', () => {
   it('rebuilds after many deletions without false negatives', async () => {
     await withTempDir(async (dir) => {
