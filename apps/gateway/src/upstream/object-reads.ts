@@ -245,7 +245,6 @@ export async function getObjectThroughCache(
   if (q.has('partNumber') || q.has('versionId')) return relayGet(up, ctx, ub);
   const ck = cacheKey(ub, ctx.key);
   const ranged = ctx.headers.range !== undefined;
-  let label: CacheStatus | undefined;
   for (let round = 0; round < MAX_READ_ROUNDS; round++) {
     const cached = await up.store.getHead(ub, ctx.key);
     if (!cached && up.isKnownMissing(ck)) {
@@ -253,9 +252,9 @@ export async function getObjectThroughCache(
       throw notFound(ctx, 'NoSuchKey', 'HIT');
     }
     if (cached && up.isFresh(ck, cached)) {
-      const served = await serveCached(up, ctx, ub, label ?? 'HIT');
+      const served = await serveCached(up, ctx, ub, 'HIT');
       if (served) {
-        if (label === undefined) up.counters.inc('hits');
+        up.counters.inc('hits');
         return served;
       }
       continue;
@@ -268,7 +267,9 @@ export async function getObjectThroughCache(
       }
       const r = await up.headRefresh(ub, ctx.key, cached);
       if (r.kind === 'notModified') {
-        label = 'REVALIDATED';
+        // Served now, not via the freshness check: with a TTL of 0 nothing is ever "fresh".
+        const served = await serveCached(up, ctx, ub, 'REVALIDATED');
+        if (served) return served;
         continue;
       }
       if (r.kind === 'unavailable') {
@@ -285,9 +286,11 @@ export async function getObjectThroughCache(
     const joined = up.refresh(ub, ctx.key, cached);
     const r = await joined.value;
     switch (r.kind) {
-      case 'notModified':
-        label = 'REVALIDATED';
+      case 'notModified': {
+        const served = await serveCached(up, ctx, ub, 'REVALIDATED');
+        if (served) return served;
         continue;
+      }
       case 'missing':
         throw notFound(ctx, r.code, 'MISS');
       case 'rejected':
@@ -309,8 +312,10 @@ export async function getObjectThroughCache(
           up.counters.inc('misses');
           return serveFillLeader(ctx, r.fill);
         }
-        label = 'MISS';
-        await r.fill.done;
+        if (await r.fill.done) {
+          const served = await serveCached(up, ctx, ub, 'MISS');
+          if (served) return served;
+        }
         continue;
     }
   }
