@@ -162,6 +162,60 @@ describe('UploadStore', () => {
   });
 });
 
+describe('a 10,000-part upload', () => {
+  it('commits parts concurrently, completes with the part list in l/<versionId>, and reads back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'blobcache-mp-10k-'));
+    const store = await openStore({ dataDir: dir, maxBytes: 0, logger });
+    try {
+      await store.createBucket(B, 'us-east-1');
+      const uploads = UploadStore.of(store);
+      const id = await uploads.create(B, { ...uploadFields, key: 'many' });
+      const N = 10_000;
+      const partBytes = (n: number) => Buffer.from([n & 0xff, (n >> 8) & 0xff]);
+      let next = 1;
+      const worker = async () => {
+        for (let n = next++; n <= N; n = next++) await putPart(uploads, 'many', id, n, partBytes(n));
+      };
+      await Promise.all(Array.from({ length: 64 }, worker));
+      const requested = [];
+      for (let after = 0; ; ) {
+        const page = await uploads.listParts(id, after, 1000);
+        for (const p of page.parts) requested.push({ partNumber: p.partNumber, etag: p.record.etag });
+        if (!page.truncated) break;
+        after = page.parts[page.parts.length - 1]!.partNumber;
+      }
+      expect(requested).toHaveLength(N);
+      const head = await uploads.complete({
+        bucket: B,
+        key: 'many',
+        uploadId: id,
+        requested,
+        check: undefined,
+        build: (_u, parts) => ({
+          ...uploadFields,
+          size: parts.reduce((s, p) => s + p.record.bytes, 0),
+          etag: `x-${parts.length}`,
+          lastModifiedMs: 1,
+          checksums: {},
+          partCount: parts.length,
+        }),
+      });
+      expect(head.partsRef).toBe(true);
+      expect(head.parts).toBeUndefined();
+      expect(await keysUnder(store, 'p/')).toEqual([]);
+      const obj = await store.openObject(B, 'many');
+      expect(obj!.head.parts).toHaveLength(N);
+      const chunks: Buffer[] = [];
+      for await (const c of obj!.read(2 * 4999, 2 * 5001)) chunks.push(c);
+      obj!.release();
+      expect(Buffer.concat(chunks)).toEqual(Buffer.concat([partBytes(5000), partBytes(5001)]));
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 describe('multipart crash recovery', () => {
   it('reclaims unacknowledged part data and finishes an interrupted completion on reopen', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'blobcache-mp-crash-'));

@@ -3,9 +3,11 @@
 // - A part's data is written under a fresh data id, then its part record is put (the commit point
 //   of the part); the data of a part it replaced is deleted right after. An intent (`g/<dataId>`,
 //   kind `part`) covers the whole write, so a crash leaves nothing recovery cannot reclaim.
-// - Every step that reads or changes an upload's part records runs under that upload's lock: a part
-//   commit, CompleteMultipartUpload and AbortMultipartUpload never interleave, so a completion can
-//   never reference data that a concurrent part re-upload is deleting. Part data is never read
+// - Every step that reads or changes an upload's part records runs under that upload's lock: part
+//   commits hold it shared (plus a per-part-number lock, so two uploads of one part number commit
+//   one after the other), CompleteMultipartUpload and AbortMultipartUpload exclusive. So a completion
+//   never references data that a concurrent part re-upload is deleting, and many parts of one
+//   upload still commit concurrently (their durable writes share syncs). Part data is never read
 //   before completion, so no reader pins are needed here; once completed, the object's version pin
 //   (ObjectStore.openObject) protects it like any other object.
 // - Completion never copies: the new head lists the parts' data ids. The upload record is deleted
@@ -33,6 +35,9 @@ import {
 import { dropParts } from './multipart-recovery.ts';
 import type { DataPart, ObjectHead } from './object-head.ts';
 import type { CommitCheck, HeadFields, ObjectStore } from './object-store.ts';
+import { SharedLock } from './shared-lock.ts';
+
+type UploadLocks = { uploads: SharedLock; parts: KeyLock };
 
 export type StoredPart = { partNumber: number; record: PartRecord };
 
@@ -64,7 +69,7 @@ const stores = new WeakMap<ObjectStore, UploadStore>();
 export class UploadStore {
   readonly #store: ObjectStore;
   readonly #logger: Logger | undefined;
-  readonly #locks = new KeyLock();
+  readonly #locks: UploadLocks = { uploads: new SharedLock(), parts: new KeyLock() };
 
   constructor(store: ObjectStore, logger?: Logger) {
     this.#store = store;
@@ -180,7 +185,7 @@ export class UploadStore {
 
   /** Aborts an upload: the record goes first (the commit point), then every part and its data. */
   abort(bucket: string, key: string, uploadId: string): Promise<void> {
-    return this.#locks.run(uploadId, async () => {
+    return this.#locks.uploads.exclusive(uploadId, async () => {
       await this.require(bucket, uploadId, key);
       const engine = this.#store.engine;
       const id = newId();
@@ -208,7 +213,7 @@ export class UploadStore {
     check: CommitCheck | undefined;
   }): Promise<ObjectHead> {
     const { bucket, key, uploadId } = opts;
-    return this.#locks.run(uploadId, async () => {
+    return this.#locks.uploads.exclusive(uploadId, async () => {
       const upload = await this.require(bucket, uploadId, key);
       const chosen = await this.#matchParts(uploadId, opts.requested);
       const fields = opts.build(upload, chosen);
@@ -296,14 +301,14 @@ export class UploadStore {
 export class PendingPart {
   readonly dataId: string;
   readonly #store: ObjectStore;
-  readonly #locks: KeyLock;
+  readonly #locks: UploadLocks;
   readonly #target: { bucket: string; key: string; uploadId: string; partNumber: number; intent: Intent };
   #bytes: number | undefined;
   #done = false;
 
   constructor(
     store: ObjectStore,
-    locks: KeyLock,
+    locks: UploadLocks,
     target: {
       bucket: string;
       key: string;
@@ -334,7 +339,7 @@ export class PendingPart {
     const engine = this.#store.engine;
     let committed = false;
     try {
-      return await this.#locks.run(uploadId, async () => {
+      const commitPart = async (): Promise<PartRecord> => {
         if (!(await UploadStore.of(this.#store).get(bucket, uploadId, key)))
           throw new NoSuchUploadError(uploadId);
         const oldBytes = await engine.get(partKey(uploadId, partNumber));
@@ -350,7 +355,10 @@ export class PendingPart {
         if (old) await this.#store.deleteData(old.dataId, old.bytes);
         await engine.delete(intentKey(this.dataId));
         return record;
-      });
+      };
+      return await this.#locks.uploads.shared(uploadId, () =>
+        this.#locks.parts.run(`${uploadId}/${partNumber}`, commitPart),
+      );
     } catch (err) {
       // After the record put the data is the part's: the intent (still present) lets recovery
       // finish reclaiming the replaced data.
