@@ -79,6 +79,17 @@ export type OpenUpstreamOptions = {
   client?: S3Client;
 };
 
+const MiB = 1024 * 1024;
+
+/**
+ * Memtables are never evicted, so they must be a small part of the budget for SIEVE to have
+ * something to choose from: an eighth of it, within the engine's 64 KiB … 32 MiB default range.
+ */
+export function cacheMemtableBytes(maxBytes: number): number {
+  if (maxBytes === 0) return 32 * MiB;
+  return Math.min(32 * MiB, Math.max(64 * 1024, Math.floor(maxBytes / 8)));
+}
+
 /** Opens the cache layer, or returns undefined in store mode (no upstream endpoint). */
 export async function openUpstreamLayer(o: OpenUpstreamOptions): Promise<UpstreamLayer | undefined> {
   const c = o.config;
@@ -92,6 +103,7 @@ export async function openUpstreamLayer(o: OpenUpstreamOptions): Promise<Upstrea
     durability: 'cache',
     maxBytes: c.maxBytes,
     onFull: 'evict',
+    memtableBytes: cacheMemtableBytes(c.maxBytes),
     maxInlineValueBytes: MAX_INLINE_HEAD_BYTES,
     logger: logger.child({ component: 'cache-engine' }),
   });
