@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import {
   AbortMultipartUploadCommand,
@@ -293,6 +294,57 @@ describe('multipart uploads', () => {
     expect(e.name).toBe('InvalidPart');
   });
 
+  it('checks what CompleteMultipartUpload claims about the object: full-object checksum and size', async () => {
+    const body = pattern(3000, 21);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    const attempt = async (Key: string, extra: Record<string, unknown>) => {
+      const up = await upload(Key, [body], { ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT' });
+      return s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId: up.UploadId,
+          MultipartUpload: { Parts: up.parts },
+          ChecksumType: 'FULL_OBJECT',
+          ...extra,
+        }),
+      );
+    };
+    const ok = await attempt('claims-ok', { ChecksumCRC32: crc.toString('base64'), MpuObjectSize: 3000 });
+    expect(ok.ChecksumCRC32).toBe(crc.toString('base64'));
+    expect((await s3ErrorOf(attempt('claims-crc', { ChecksumCRC32: 'AAAAAA==' }))).name).toBe('BadDigest');
+    expect((await s3ErrorOf(attempt('claims-size', { MpuObjectSize: 2999 }))).name).toBe('InvalidRequest');
+  });
+
+  it('UploadPart takes an aws-chunked stream body with a trailing checksum (SDK default for streams)', async () => {
+    const Key = 'streamed-part';
+    const data = pattern(300_000, 22);
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const r = await s3.send(
+      new UploadPartCommand({
+        Bucket,
+        Key,
+        UploadId,
+        PartNumber: 1,
+        Body: Readable.from([data.subarray(0, 1000), data.subarray(1000)]),
+        ContentLength: data.length,
+      }),
+    );
+    expect(r.ETag).toBe(`"${md5(data).toString('hex')}"`);
+    expect(r.ChecksumCRC32).toBe(toBase64(hashBytes('CRC32', data)));
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 }] },
+      }),
+    );
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
+  });
+
   it('conditional completion: If-None-Match: * on an existing key is 412, and the upload stays', async () => {
     const Key = 'cond';
     await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'x' }));
@@ -392,6 +444,12 @@ describe('multipart uploads', () => {
     expect(page2.IsTruncated).toBe(false);
     const afterKey = await s3.send(new ListMultipartUploadsCommand({ Bucket, KeyMarker: 'b' }));
     expect(afterKey.Uploads?.map((u) => u.Key)).toEqual(['c']);
+
+    await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'd+e f%' }));
+    const encoded = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket, EncodingType: 'url', Prefix: 'd' }),
+    );
+    expect(encoded.Uploads?.map((u) => u.Key)).toEqual(['d%2Be+f%25']);
   });
 
   async function rawSigned(method: string, path: string, body: string) {

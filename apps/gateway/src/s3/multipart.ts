@@ -39,7 +39,7 @@ import {
   uploadsOf,
   withUploadErrors,
 } from './multipart-common.ts';
-import { effectiveChecksumType, summarizeParts } from './multipart-summary.ts';
+import { effectiveChecksumType, type MultipartSummary, summarizeParts } from './multipart-summary.ts';
 import { readStandardHeaders } from './object-headers.ts';
 import { declaredLength, rejectUnsupportedWriteHeaders, writePrecondition } from './objects-put.ts';
 import { ownerElement } from './owner.ts';
@@ -176,6 +176,59 @@ function objectUrl(ctx: ObjectContext): string {
   return `http://${host}${path}`;
 }
 
+/**
+ * On CompleteMultipartUpload, `x-amz-checksum-<alg>` and `x-amz-mp-object-size` describe the
+ * completed OBJECT, not the XML body: they are taken out before the body is verified and checked
+ * against the summary instead.
+ */
+function objectClaims(ctx: ObjectContext): {
+  bodyHeaders: Record<string, string | undefined>;
+  check: (summary: MultipartSummary) => void;
+} {
+  const bodyHeaders: Record<string, string | undefined> = { ...ctx.headers };
+  const claimed: Array<{ algorithm: ChecksumAlgorithm; value: string }> = [];
+  for (const algorithm of CHECKSUM_ALGORITHMS) {
+    const name = checksumHeaderName(algorithm);
+    const value = bodyHeaders[name];
+    if (value === undefined) continue;
+    claimed.push({ algorithm, value: value.trim() });
+    delete bodyHeaders[name];
+  }
+  if (claimed.length > 0) delete bodyHeaders['x-amz-sdk-checksum-algorithm'];
+  const sizeHeader = ctx.headers['x-amz-mp-object-size'];
+  if (sizeHeader !== undefined && !/^\d{1,16}$/.test(sizeHeader.trim())) {
+    throw new S3Error('InvalidArgument', 'The x-amz-mp-object-size header is not a valid size', {
+      extra: { ArgumentName: 'x-amz-mp-object-size', ArgumentValue: sizeHeader },
+    });
+  }
+  return {
+    bodyHeaders,
+    check: (summary) => {
+      if (sizeHeader !== undefined && Number(sizeHeader.trim()) !== summary.size) {
+        throw new S3Error(
+          'InvalidRequest',
+          `The provided 'x-amz-mp-object-size' header value ${sizeHeader.trim()} does not match what was computed: ${summary.size}`,
+        );
+      }
+      for (const c of claimed) {
+        if (c.algorithm !== summary.algorithm) {
+          throw new S3Error(
+            'InvalidRequest',
+            `The upload was created using the ${summary.algorithm} checksum algorithm, not ${c.algorithm}.`,
+          );
+        }
+        const bare = (v: string) => v.replace(/-\d+$/, '');
+        if (bare(c.value) !== bare(summary.checksum)) {
+          throw new S3Error(
+            'BadDigest',
+            `The ${checksumHeaderName(c.algorithm)} you specified did not match the calculated checksum.`,
+          );
+        }
+      }
+    },
+  };
+}
+
 async function completeMultipartUpload(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
   await requireBucket(ctx);
@@ -184,9 +237,10 @@ async function completeMultipartUpload(ctx: ObjectContext): Promise<Response> {
   await uploads.require(ctx.bucket, uploadId, ctx.key);
   const check = writePrecondition(ctx);
   if (check) check(await ctx.store.getHead(ctx.bucket, ctx.key));
-  const body = await readVerifiedSmallBody(ctx, MAX_COMPLETE_BODY_BYTES);
+  const claims = objectClaims(ctx);
+  const body = await readVerifiedSmallBody({ ...ctx, headers: claims.bodyHeaders }, MAX_COMPLETE_BODY_BYTES);
   const requested = parseCompleteMultipartUpload(body);
-  let summary: ReturnType<typeof summarizeParts> | undefined;
+  let summary: MultipartSummary | undefined;
   let upload: UploadRecord | undefined;
   const head = await uploads.complete({
     bucket: ctx.bucket,
@@ -197,6 +251,7 @@ async function completeMultipartUpload(ctx: ObjectContext): Promise<Response> {
     build: (record: UploadRecord, parts: readonly StoredPart[]) => {
       upload = record;
       summary = summarizeParts(record, requested, parts);
+      claims.check(summary);
       return {
         contentType: record.contentType,
         meta: record.meta,
