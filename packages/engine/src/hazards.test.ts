@@ -290,3 +290,50 @@ describe('key index rebuild', () => {
     });
   });
 });
+
+describe('hazard 5.2-12: read-after-write never depends on a cache setting', () => {
+  it('a value is readable from the moment put resolves, through sealing and flushing', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, { ...small, maxInflightMemtables: 4 });
+      for (let i = 0; i < 100; i++) {
+        await e.put(`k${i}`, Buffer.alloc(2000, i));
+        expect((await e.get(`k${i}`))?.equals(Buffer.alloc(2000, i))).toBe(true);
+      }
+      expect(e.stats().memtables).toBeGreaterThan(0);
+      await e.close();
+    });
+  });
+});
+
+describe('hazard 5.2-13: a maintenance failure is loud, not a silently dead worker', () => {
+  it('a failing rewrite degrades the engine: writes reject with the cause, reads keep working', async () => {
+    await withTempDir(async (dir) => {
+      const opts = {
+        ...small,
+        shards: 1,
+        coolingSegments: 0,
+        maxInflightMemtables: 1,
+        maintenanceEverySegments: 1000,
+      };
+      const e = await BlobEngine.open(dir, opts);
+      for (let i = 0; i < 10; i++) await e.put(`k${i}`, Buffer.alloc(3000, i));
+      await e.flush();
+      for (let i = 0; i < 8; i++) await e.delete(`k${i}`);
+      for (let i = 0; i < 60; i++) await e.put(`f${i}`, Buffer.alloc(3000, i));
+      await e.flush();
+      const shard = join(dir, 'segments', '0000');
+      const firstMeta = (await readdir(shard)).filter((f) => f.endsWith('.meta')).sort()[0]!;
+      await rm(join(shard, firstMeta)); // external damage under a running engine
+      await e.runMaintenance();
+      expect(e.degraded).toBe(true);
+      expect(e.stats().degradedReason).toMatch(/ENOENT/);
+      await expect(e.put('x', Buffer.from('y'))).rejects.toBeInstanceOf(EngineDegradedError);
+      expect((await e.get('k9'))?.equals(Buffer.alloc(3000, 9))).toBe(true);
+      await e.close();
+      const f = await BlobEngine.open(dir, opts); // the .meta is rebuilt from the segment
+      expect((await f.get('k9'))?.equals(Buffer.alloc(3000, 9))).toBe(true);
+      expect(await f.get('k0')).toBeUndefined();
+      await f.close();
+    });
+  });
+});

@@ -204,7 +204,10 @@ export class Maintenance {
   private async drainPass(): Promise<void> {
     const { cfg, store } = this.e;
     const cooled = this.cooledIds();
-    // fully dead segments are free to drop in any case
+    // Dropping whole segments (tombstone records included) is safe here, unlike in a rewrite
+    // that must respect the tail rule: cache mode's superseded versions were dead-marked in their
+    // own segments when the newer version committed, and reclaim() waited for those marks.
+    // Fully dead segments are free to drop in any case.
     for (const id of cooled) {
       const info = store.get(id);
       if (info && info.liveCount === 0 && !this.stopped) await this.drainSegment(id);
