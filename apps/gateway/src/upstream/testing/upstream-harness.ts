@@ -81,7 +81,10 @@ export type CountingProxy = {
   close(): Promise<void>;
 };
 
-export async function startCountingProxy(targetPort: number): Promise<CountingProxy> {
+export async function startCountingProxy(
+  targetPort: number,
+  targetHost = '127.0.0.1',
+): Promise<CountingProxy> {
   const seen: SeenRequest[] = [];
   let holdMatch: ((r: SeenRequest) => boolean) | undefined;
   let held: Array<() => void> = [];
@@ -107,7 +110,7 @@ export async function startCountingProxy(targetPort: number): Promise<CountingPr
         return;
       }
       const up = httpRequest(
-        { host: '127.0.0.1', port: targetPort, method: req.method, path: url, headers: req.headers },
+        { host: targetHost, port: targetPort, method: req.method, path: url, headers: req.headers },
         (upRes) => {
           const deliver = (): void => {
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);
