@@ -296,4 +296,62 @@ describe('multipart crash recovery', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('a large completed object replaced just before a crash has all its part data reclaimed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'blobcache-mp-crash-'));
+    try {
+      let store = await openStore({ dataDir: dir, maxBytes: 0, logger });
+      await store.createBucket(B, 'us-east-1');
+      const uploads = UploadStore.of(store);
+      const id = await uploads.create(B, { ...uploadFields, key: 'k' });
+      const N = 200; // enough parts for the head to keep its part list apart (l/<versionId>)
+      const records = await Promise.all(
+        Array.from({ length: N }, (_, i) => putPart(uploads, 'k', id, i + 1, bytes(10, i))),
+      );
+      const head = await uploads.complete({
+        bucket: B,
+        key: 'k',
+        uploadId: id,
+        requested: records.map((r, i) => ({ partNumber: i + 1, etag: r.etag })),
+        check: undefined,
+        build: () => ({ ...uploadFields, size: 10 * N, etag: `e-${N}`, lastModifiedMs: 1, checksums: {} }),
+      });
+      expect(head.partsRef).toBe(true);
+      // An overwrite's durable steps (intent naming the replaced version, then the new head), and the
+      // process dies before the replaced chunks are reclaimed.
+      const { encodeIntent } = await import('./intent.ts');
+      const { intentKey, headKey } = await import('./layout.ts');
+      const { encodeHead } = await import('./object-head.ts');
+      const newVersion = 'e'.repeat(32);
+      await store.engine.put(
+        intentKey(newVersion),
+        encodeIntent({
+          bucket: B,
+          key: 'k',
+          dataIds: [newVersion],
+          replaces: [{ versionId: head.versionId, dataIds: [], partsRef: true }],
+        }),
+      );
+      await store.engine.put(
+        headKey(B, 'k'),
+        encodeHead({
+          ...uploadFields,
+          versionId: newVersion,
+          size: 0,
+          etag: 'x',
+          lastModifiedMs: 2,
+          checksums: {},
+          parts: [{ id: newVersion, bytes: 0 }],
+        }),
+      );
+      await store.engine.close();
+      store = await openStore({ dataDir: dir, maxBytes: 0, logger });
+      expect(await keysUnder(store, 'd/')).toEqual([]);
+      expect(await keysUnder(store, 'l/')).toEqual([]);
+      expect(await keysUnder(store, 'g/')).toEqual([]);
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

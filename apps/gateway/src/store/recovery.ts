@@ -6,6 +6,7 @@ import type { EnginePort } from './engine-port.ts';
 import { type DataRef, decodeIntent } from './intent.ts';
 import { INTENT_PREFIX, partListKey } from './layout.ts';
 import { recoverUploadIntent } from './multipart-recovery.ts';
+import { decodePartList } from './object-head.ts';
 import type { ObjectStore } from './object-store.ts';
 
 export type RecoveryReport = { intents: number; reclaimedVersions: number };
@@ -37,16 +38,22 @@ export async function recoverIntents(
         } else if (intent) {
           const head = await store.getHead(intent.bucket, intent.key);
           const dead: DataRef[] = [];
+          let own: DataRef | undefined;
           if (intent.deletes) {
             if (intent.replaces[0] && head?.versionId !== intent.replaces[0].versionId)
               dead.push(...intent.replaces);
           } else if (head?.versionId === versionId) {
             dead.push(...intent.replaces);
           } else {
-            dead.push({ versionId, dataIds: intent.dataIds, partsRef: true });
+            own = { versionId, dataIds: intent.dataIds, partsRef: true };
+            dead.push(own);
           }
           for (const ref of dead) {
-            for (const dataId of ref.dataIds) await store.deleteData(dataId);
+            // A replaced version was committed, so its part list (kept apart when large) names
+            // exactly its data; an uncommitted version's own list may name data it never owned
+            // (a failed multipart completion lists the upload's parts), so it is never expanded.
+            const listed = ref !== own && ref.partsRef ? await partListIds(engine, ref.versionId) : [];
+            for (const dataId of new Set([...ref.dataIds, ...listed])) await store.deleteData(dataId);
             if (ref.partsRef) await engine.delete(partListKey(ref.versionId));
             report.reclaimedVersions++;
           }
@@ -56,4 +63,10 @@ export async function recoverIntents(
       report.intents++;
     }
   }
+}
+
+/** The data ids named by a stored part list `l/<versionId>` (none if it is gone). */
+async function partListIds(engine: EnginePort, versionId: string): Promise<string[]> {
+  const bytes = await engine.get(partListKey(versionId));
+  return bytes ? decodePartList(bytes).map((p) => p.id) : [];
 }
