@@ -75,8 +75,10 @@ describe.concurrent('aws-cli against the gateway', () => {
     await writeFile(file, 'hello from aws-cli\n');
     await aws.run(['s3', 'cp', file, 's3://cli-basic/docs/hello.txt']);
     await aws.run(['s3', 'cp', file, 's3://cli-basic/top.txt']);
+    // Bucket to bucket: a CopyObject.
+    await aws.run(['s3', 'cp', 's3://cli-basic/docs/hello.txt', 's3://cli-basic/docs/copy.txt']);
     const down = join(work, 'hello-down.txt');
-    await aws.run(['s3', 'cp', 's3://cli-basic/docs/hello.txt', down]);
+    await aws.run(['s3', 'cp', 's3://cli-basic/docs/copy.txt', down]);
     expect(await readFile(down, 'utf8')).toBe('hello from aws-cli\n');
 
     const flat = await aws.run(['s3', 'ls', 's3://cli-basic/']);
@@ -88,7 +90,7 @@ describe.concurrent('aws-cli against the gateway', () => {
         .trim()
         .split('\n')
         .map((l) => l.split(/\s+/).pop()),
-    ).toEqual(['docs/hello.txt', 'top.txt']);
+    ).toEqual(['docs/copy.txt', 'docs/hello.txt', 'top.txt']);
 
     const removed = await aws.run(['s3', 'rm', '--recursive', 's3://cli-basic/']);
     expect(removed).toContain('delete: s3://cli-basic/docs/hello.txt');
@@ -122,7 +124,7 @@ describe.concurrent('aws-cli against the gateway', () => {
     expect(await aws.run(['s3', 'sync', 's3://cli-sync/tree', dst])).toBe('');
   });
 
-  it('a 100 MiB file goes up in parts (-N ETag) and comes back byte-identical', async () => {
+  it('a 100 MiB file goes up in parts (-N ETag), is copied server-side part by part, and comes back byte-identical', async () => {
     await aws.run(['s3', 'mb', 's3://cli-big']);
     const big = join(work, 'big.bin');
     await writeRandomFile(big, 100 * MiB);
@@ -133,8 +135,14 @@ describe.concurrent('aws-cli against the gateway', () => {
     expect(head.ContentLength).toBe(100 * MiB);
     // s3transfer's defaults: 8 MiB threshold and part size.
     expect(head.ETag).toBe(await multipartEtagOfFile(big, 8 * MiB));
+    // A server-side copy of a multipart-sized object: s3transfer uses UploadPartCopy per 8 MiB.
+    await aws.run(['s3', 'cp', 's3://cli-big/big.bin', 's3://cli-big/copy.bin']);
+    const copyHead = JSON.parse(
+      await aws.run(['s3api', 'head-object', '--bucket', 'cli-big', '--key', 'copy.bin']),
+    );
+    expect(copyHead.ETag).toBe(head.ETag);
     const back = join(work, 'big-back.bin');
-    await aws.run(['s3', 'cp', 's3://cli-big/big.bin', back]);
+    await aws.run(['s3', 'cp', 's3://cli-big/copy.bin', back]);
     expect((await stat(back)).size).toBe(100 * MiB);
     expect(await md5File(back)).toBe(await md5File(big));
     await rm(big);

@@ -6,7 +6,7 @@ export default defineProject({
     name: '@blobcache/e2e',
     include: ['**/*.test.ts'],
     exclude: ['**/node_modules/**'],
-    testTimeout: 120_000,
+    testTimeout: 240_000,
     hookTimeout: 60_000,
   },
 });
