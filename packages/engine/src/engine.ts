@@ -376,8 +376,21 @@ export class BlobEngine implements EngineInternals {
     // ---- atomic section
     this.checkWritable();
     const cur = this.locate(hs);
-    if (!cur) return false;
-    if (cur.where === 'mem' && !cur.e.key.equals(k)) return false;
+    if (!cur || (cur.where === 'mem' && !cur.e.key.equals(k))) {
+      // "Not there" may rest on a tombstone that is not durable yet (an earlier delete still in
+      // its group commit): acknowledge only once that tombstone is, or a crash could bring the
+      // value back after this delete was acknowledged.
+      const ov = this.overlay(hs);
+      if (ov?.mt.wal) {
+        try {
+          await ov.mt.wal.syncThrough(ov.e.pos + ov.e.len);
+        } catch (err) {
+          this.fail(err);
+          throw new WriteFailedError(err);
+        }
+      }
+      return false;
+    }
     if (cur.where === 'disk' && this.cfg.verifyKeys) {
       const row = this.keyIndex.get(k);
       if (!row?.hash.equals(hash)) return false; // a colliding foreign key: never delete it

@@ -139,6 +139,21 @@ describe('hazard 5.2-5: tombstones are durable once a delete resolves', () => {
     });
   });
 
+  it('a delete answered "not there" from a pending tombstone waits for that tombstone to be durable', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, small);
+      await e.put('k', Buffer.from('v'));
+      await e.flush();
+      const before = e.stats().walSyncs;
+      const first = e.delete('k'); // appends a tombstone, group commit pending
+      const second = e.delete('k'); // sees the tombstone: "not there"
+      expect(await second).toBe(false);
+      expect(e.stats().walSyncs).toBeGreaterThan(before); // ...but only acknowledged after the sync
+      expect(await first).toBe(true);
+      await e.close();
+    });
+  });
+
   it('cache mode: delete of flushed data survives SIGKILL before the next flush', async () => {
     await withTempDir(async (dir) => {
       const opts = { durability: 'cache' as const, ...small };
