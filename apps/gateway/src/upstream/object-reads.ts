@@ -11,7 +11,12 @@
 //   purged, never padded or served wrong.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+} from '@aws-sdk/client-s3';
 import {
   evaluateReadConditionals,
   formatHttpDate,
@@ -367,9 +372,7 @@ export async function headObjectThroughCache(
   checkKey(ctx);
   const ck = cacheKey(ub, ctx.key);
   const cached = await up.store.getHead(ub, ctx.key);
-  if (ctx.target.query.has('partNumber') || ctx.target.query.has('versionId')) {
-    throw new S3Error('NotImplemented', 'HeadObject with partNumber or versionId is not cached; use GET');
-  }
+  if (ctx.target.query.has('partNumber') || ctx.target.query.has('versionId')) return relayHead(up, ctx, ub);
   if (!cached && up.isKnownMissing(ck)) {
     up.counters.inc('negativeHits');
     throw notFound(ctx, 'NoSuchKey', 'HIT');
@@ -396,6 +399,38 @@ export async function headObjectThroughCache(
       }
       throw upstreamUnavailable(up.endpoint, r.detail, { 'x-cache': 'MISS' });
   }
+}
+
+/** Part-scoped or versioned HEADs: asked of the upstream, never cached. */
+async function relayHead(up: UpstreamCache, ctx: ObjectContext, ub: string): Promise<Response> {
+  const q = ctx.target.query;
+  const partNumber = q.get('partNumber');
+  const versionId = q.get('versionId');
+  up.counters.inc('upstreamRequests');
+  up.counters.inc('passthrough');
+  let out: HeadObjectCommandOutput;
+  try {
+    out = await up.client.send(
+      new HeadObjectCommand({
+        Bucket: ub,
+        Key: ctx.key,
+        ...(partNumber !== undefined ? { PartNumber: Number(partNumber) } : {}),
+        ...(versionId !== undefined ? { VersionId: versionId } : {}),
+      }),
+    );
+  } catch (err) {
+    const o = classifyUpstreamError(err);
+    if (o.kind === 'missing') throw notFound(ctx, o.code, 'MISS');
+    if (o.kind === 'rejected') throw o.error;
+    if (o.kind === 'notModified') throw new S3Error('NotModified');
+    up.counters.inc('upstreamErrors');
+    throw upstreamUnavailable(up.endpoint, o.detail, { 'x-cache': 'MISS' });
+  }
+  const fields = headFieldsFrom(out);
+  if (out.PartsCount !== undefined) fields.partCount = out.PartsCount;
+  const headers = responseHeaders(ctx, fields, 'MISS');
+  headers['content-length'] = String(fields.size);
+  return new Response(null, { status: out.ContentRange ? 206 : 200, headers });
 }
 
 async function mustHead(up: UpstreamCache, ub: string, ctx: ObjectContext): Promise<ObjectHead> {

@@ -35,7 +35,12 @@ import { upstreamWriteError } from './upstream-errors.ts';
 const MAX_DELETE_BODY_BYTES = 4 * 1024 * 1024;
 
 /** Holds the fence for `keys` (sorted, deduplicated) around `fn`, then drops the cached copies. */
-async function fenced<T>(up: UpstreamCache, ub: string, keys: string[], fn: () => Promise<T>): Promise<T> {
+export async function fenced<T>(
+  up: UpstreamCache,
+  ub: string,
+  keys: string[],
+  fn: () => Promise<T>,
+): Promise<T> {
   const unique = [...new Set(keys)].sort();
   const ends = unique.map((k) => {
     const ck = cacheKey(ub, k);
@@ -56,20 +61,20 @@ async function fenced<T>(up: UpstreamCache, ub: string, keys: string[], fn: () =
 }
 
 /** The decoded length a PutObject announced; S3 itself requires one (411 otherwise). */
-function announcedLength(ctx: ObjectContext): number {
+export function announcedLength(ctx: ObjectContext, maxBytes = MAX_PUT_OBJECT_BYTES): number {
   const raw = ctx.headers['x-amz-decoded-content-length'] ?? ctx.headers['content-length'];
   if (raw === undefined || !/^\d+$/.test(raw.trim())) throw new S3Error('MissingContentLength');
   const n = Number(raw.trim());
-  if (n > MAX_PUT_OBJECT_BYTES) {
+  if (n > maxBytes) {
     throw new S3Error('EntityTooLarge', undefined, {
-      extra: { ProposedSize: String(n), MaxSizeAllowed: String(MAX_PUT_OBJECT_BYTES) },
+      extra: { ProposedSize: String(n), MaxSizeAllowed: String(maxBytes) },
     });
   }
   return n;
 }
 
 /** Verified body → upstream stream, holding back the final piece until verification passed. */
-function holdBackLast(source: AsyncIterable<Uint8Array>, into: PassThrough): Promise<void> {
+export function holdBackLast(source: AsyncIterable<Uint8Array>, into: PassThrough): Promise<void> {
   return (async () => {
     let held: Uint8Array | undefined;
     for await (const piece of source) {
@@ -93,6 +98,37 @@ function holdBackLast(source: AsyncIterable<Uint8Array>, into: PassThrough): Pro
   })();
 }
 
+/**
+ * Sends a client's body upstream through `send` (which gets the stream and an abort signal),
+ * holding back the last piece until the verifier accepted the whole body; on any verification
+ * failure the upstream request is aborted, so the upstream never stores it.
+ */
+export async function sendVerifiedBody<T>(
+  up: UpstreamCache,
+  key: string,
+  source: AsyncIterable<Uint8Array>,
+  send: (body: PassThrough, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const body = new PassThrough();
+  const abort = new AbortController();
+  const sent = send(body, abort.signal);
+  // An early refusal (auth, missing bucket) must also stop the pump waiting for `drain`.
+  sent.catch(() => body.destroy());
+  try {
+    await holdBackLast(source, body);
+  } catch (err) {
+    abort.abort();
+    body.destroy();
+    await sent.catch(() => {});
+    throw err;
+  }
+  try {
+    return await sent;
+  } catch (err) {
+    throw upstreamWriteError(up.endpoint, err, key);
+  }
+}
+
 export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub: string): Promise<Response> {
   validateObjectKey(ctx.key);
   const fields = readStandardHeaders(ctx.headers);
@@ -101,11 +137,9 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
   const ifMatch = ctx.headers['if-match'];
   const payload = receivePayload(ctx, MAX_PUT_OBJECT_BYTES);
   return fenced(up, ub, [ctx.key], async () => {
-    const body = new PassThrough();
     const input: PutObjectCommandInput = {
       Bucket: ub,
       Key: ctx.key,
-      Body: body,
       ContentLength: length,
       ContentType: fields.contentType,
       Metadata: fields.meta,
@@ -119,26 +153,9 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
       ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
     };
     up.counters.inc('upstreamRequests');
-    const abort = new AbortController();
-    const sent = up.client.send(new PutObjectCommand(input), { abortSignal: abort.signal });
-    // An early refusal (auth, missing bucket) must also stop the pump waiting for `drain`.
-    sent.catch(() => body.destroy());
-    const pumped = holdBackLast(payload.body, body);
-    let out: Awaited<typeof sent>;
-    try {
-      await pumped;
-    } catch (err) {
-      // Cut the upstream request short: it never sees the declared length, so it stores nothing.
-      abort.abort();
-      body.destroy();
-      await sent.catch(() => {});
-      throw err;
-    }
-    try {
-      out = await sent;
-    } catch (err) {
-      throw upstreamWriteError(up.endpoint, err, ctx.key);
-    }
+    const out = await sendVerifiedBody(up, ctx.key, payload.body, (Body, abortSignal) =>
+      up.client.send(new PutObjectCommand({ ...input, Body }), { abortSignal }),
+    );
     const digests = payload.finish();
     up.counters.inc('writeThrough');
     const headers: Record<string, string> = {

@@ -3,7 +3,10 @@
 // coalescing, revalidation and negative caching.
 import { createHash, createHmac } from 'node:crypto';
 import {
+  AbortMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -11,6 +14,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_CREDENTIAL } from '../config.ts';
@@ -317,6 +321,57 @@ describe('write-through', { timeout: 30_000 }, () => {
     const after = await gwFetch(gw, 'wt/raced');
     expect(after.status).toBe(404);
     expect(after.headers.get('x-cache')).toBe('MISS');
+  });
+});
+
+describe('multipart and copy write-through', { timeout: 30_000 }, () => {
+  it('a multipart upload through the gateway lands upstream and replaces the cached copy', async () => {
+    await seed('mp/obj', Buffer.from('old small object'));
+    expect((await gwFetch(gw, 'mp/obj')).headers.get('x-cache')).toBe('MISS');
+    const body = bytes(11 * 1024 * 1024 + 3, 8);
+    const upload = new Upload({
+      client,
+      params: { Bucket: BUCKET, Key: 'mp/obj', Body: body, ContentType: 'video/x-test' },
+      partSize: 5 * 1024 * 1024,
+      queueSize: 2,
+    });
+    const done = await upload.done();
+    const up = await upstream.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'mp/obj' }));
+    expect(Buffer.from(await (up.Body?.transformToByteArray() ?? [])).equals(body)).toBe(true);
+    expect(up.ContentType).toBe('video/x-test');
+    expect(done.ETag).toBe(up.ETag);
+    const after = await gwFetch(gw, 'mp/obj');
+    expect(after.headers.get('x-cache')).toBe('MISS');
+    expect(after.body.equals(body)).toBe(true);
+  });
+
+  it('AbortMultipartUpload is carried to the upstream, whose answer the client gets', async () => {
+    const created = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'mp/aborted' }),
+    );
+    expect(created.UploadId).toBeTruthy();
+    // s3rver does not implement AbortMultipartUpload (405 MethodNotAllowed): the gateway must
+    // relay that answer, not pretend the abort happened.
+    const abort = client.send(
+      new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'mp/aborted', UploadId: created.UploadId }),
+    );
+    await expect(abort).rejects.toMatchObject({ name: 'MethodNotAllowed' });
+    const seen = proxy.seen.filter((r) => r.method === 'DELETE' && r.path === objectPath('mp/aborted'));
+    expect(seen.map((r) => new URLSearchParams(r.query).get('uploadId'))).toEqual([created.UploadId]);
+  });
+
+  it('CopyObject copies upstream (server side) and drops the stale cached destination', async () => {
+    await seed('cp/src', Buffer.from('copy me'));
+    await seed('cp/dst', Buffer.from('old destination'));
+    expect((await gwFetch(gw, 'cp/dst')).body.toString()).toBe('old destination');
+    await client.send(
+      new CopyObjectCommand({ Bucket: BUCKET, Key: 'cp/dst', CopySource: `${BUCKET}/cp/src` }),
+    );
+    const up = await upstream.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'cp/dst' }));
+    expect(await up.Body?.transformToString()).toBe('copy me');
+    const after = await gwFetch(gw, 'cp/dst');
+    expect(after.headers.get('x-cache')).toBe('MISS');
+    expect(after.body.toString()).toBe('copy me');
   });
 });
 

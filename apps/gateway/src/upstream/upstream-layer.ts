@@ -25,6 +25,16 @@ import { parseBucketMap } from './bucket-map.ts';
 import type { UpstreamConfig } from './config-fields.ts';
 import { CacheCounters } from './counters.ts';
 import { listObjectsV1Through, listObjectsV2Through } from './listing.ts';
+import {
+  abortMultipartThrough,
+  completeMultipartThrough,
+  copyObjectThrough,
+  createMultipartThrough,
+  listPartsThrough,
+  listUploadsThrough,
+  uploadPartCopyThrough,
+  uploadPartThrough,
+} from './multipart-through.ts';
 import { getObjectThroughCache, headObjectThroughCache } from './object-reads.ts';
 import { deleteObjectsThrough, deleteObjectThrough, putObjectThrough } from './object-writes.ts';
 import { UpstreamCache } from './upstream-cache.ts';
@@ -56,6 +66,14 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   ListObjectsV2: listObjectsV2Through,
   ListObjects: listObjectsV1Through,
   HeadBucket: headBucketThrough,
+  CreateMultipartUpload: createMultipartThrough,
+  UploadPart: uploadPartThrough,
+  CompleteMultipartUpload: completeMultipartThrough,
+  AbortMultipartUpload: abortMultipartThrough,
+  ListParts: listPartsThrough,
+  ListMultipartUploads: listUploadsThrough,
+  CopyObject: copyObjectThrough,
+  UploadPartCopy: uploadPartCopyThrough,
 };
 
 export type UpstreamLayer = {
