@@ -27,18 +27,21 @@ async function readAll(engine: BlobEngine, w: Workload): Promise<void> {
 
 /**
  * Cache mode: the put phase includes the final flush(), so the bytes have reached the OS like
- * LMDB's noSync commits and the raw write. Durable mode: every put resolves after fdatasync.
+ * LMDB's noSync commits and the raw write. Durable mode: every put resolves after fdatasync, so
+ * the phase ends when the last put resolves (the flush that renames the WAL comes after).
  */
 export async function benchEngine(dir: string, w: Workload, options: EngineOptions): Promise<EngineResults> {
   let engine = await BlobEngine.open(dir, options);
   const n = w.keys.length;
+  const durable = options.durability !== 'cache';
   const put = await timed(n, w.totalBytes, async () => {
     await inFlight(n, PUT_DEPTH, (j) => {
       const i = w.putOrder[j]!;
       return engine.put(w.keys[i]!, w.value(i));
     });
-    await engine.flush();
+    if (!durable) await engine.flush();
   });
+  if (durable) await engine.flush();
   const getHot = await timed(n, w.totalBytes, () => readAll(engine, w));
   await engine.close();
   engine = await BlobEngine.open(dir, options);

@@ -39,6 +39,7 @@ await inFlight(items, 256, (i) => engine.put(key(i), VALUE));
 await engine.flush();
 const putMs = Number(process.hrtime.bigint() - t0) / 1e6;
 const after = settle();
+const indexMemoryBytes = engine.stats().indexMemoryBytes;
 
 let listed = 0;
 const t1 = process.hrtime.bigint();
@@ -75,6 +76,7 @@ process.stdout.write(
     heapBytesPerItem: (after.heapUsed - before.heapUsed) / items,
     externalBytesPerItem: (after.external - before.external) / items,
     rssBytesPerItem: (after.rss - before.rss) / items,
+    engineReportedIndexBytesPerItem: indexMemoryBytes / (items + WARMUP),
     iterateMs,
     lmdbIterateMs,
   })}\n`,

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { benchFiles, benchLmdb, benchRawSequential } from './baselines.ts';
 import { benchEngine, PUT_DEPTH } from './engine-cases.ts';
 import { formatRate, type Measurement, opsPerSec } from './measure.ts';
-import { makeWorkload } from './workload.ts';
+import { makeWorkload, type Workload } from './workload.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -74,6 +74,17 @@ async function freshDir(root: string, name: string): Promise<string> {
   return d;
 }
 
+/** The physical limit is a maximum: the faster of two runs (the page cache makes single runs noisy). */
+async function bestRaw(root: string, w: Workload, syncEvery: number): Promise<Measurement> {
+  let best: Measurement | undefined;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const m = await benchRawSequential(path.join(await freshDir(root, 'raw'), 'raw.bin'), w, syncEvery);
+    await freshDir(root, 'raw');
+    if (best === undefined || m.ms < best.ms) best = m;
+  }
+  return best!;
+}
+
 async function runSize(root: string, size: (typeof SIZES)[number], seed: number): Promise<void> {
   const w = makeWorkload(size.label.replace(' ', ''), size.bytes, size.count, seed);
   const tag = `${size.label} x ${size.count}`;
@@ -88,8 +99,7 @@ async function runSize(root: string, size: (typeof SIZES)[number], seed: number)
   const fCache = await benchFiles(await freshDir(root, 'files'), w, 64, false);
   await freshDir(root, 'files');
   log(`[${tag}] raw sequential write`);
-  const rawSeq = await benchRawSequential(path.join(await freshDir(root, 'raw'), 'raw.bin'), w, 0);
-  await freshDir(root, 'raw');
+  const rawSeq = await bestRaw(root, w, 0);
 
   log(`[${tag}] engine durable mode, ${PUT_DEPTH} puts in flight`);
   const eDur = await benchEngine(await freshDir(root, 'engine-durable'), w, { durability: 'durable' });
@@ -135,6 +145,7 @@ interface MemoryResult {
   heapBytesPerItem: number;
   externalBytesPerItem: number;
   rssBytesPerItem: number;
+  engineReportedIndexBytesPerItem: number;
   iterateMs: number;
   lmdbIterateMs: number;
   putMs: number;
@@ -175,7 +186,9 @@ try {
   rows.push({
     metric: 'index memory (heap + external)',
     size: `${(mem.items / 1e6).toFixed(2)} M items`,
-    engine: `${perItem.toFixed(1)} B/item (heap ${mem.heapBytesPerItem.toFixed(1)}, external ${mem.externalBytesPerItem.toFixed(1)}, RSS ${mem.rssBytesPerItem.toFixed(1)})`,
+    engine:
+      `${perItem.toFixed(1)} B/item (heap ${mem.heapBytesPerItem.toFixed(1)}, external ${mem.externalBytesPerItem.toFixed(1)}; ` +
+      `RSS ${mem.rssBytesPerItem.toFixed(1)}; stats().indexMemoryBytes ${mem.engineReportedIndexBytesPerItem.toFixed(1)})`,
     baseline: '-',
     baselineValue: '-',
     ratio: undefined,
@@ -195,7 +208,8 @@ try {
   out.push(
     'Ratios compare ops/s with the baseline measured in the same run on the same keys (random order) and bytes. ' +
       'Cache-mode put phases include the final flush(); durable puts resolve after fdatasync. ' +
-      `Gets run ${64} in flight (LMDB gets are synchronous). Cold = after close + reopen (OS page cache not dropped).`,
+      `Gets run ${64} in flight (LMDB gets are synchronous). Cold = after close + reopen (OS page cache not dropped). ` +
+      'Raw sequential writes: the faster of two runs.',
   );
   out.push('');
   out.push('| Metric | Size | Engine | Baseline | Baseline value | Ratio | Target | Met |');

@@ -6,18 +6,21 @@
 // synchronous on Linux, so a SIGKILL can never lose an `I` line of an issued op nor reveal an ack
 // that did not happen.
 //
-// argv: <dir> <round> <seed> <keyCount> <inFlight> <maxValueBytes> <engineOptionsJson>
+// argv: <dir> <round> <seed> <keyCount> <inFlight> <maxValueBytes> <engineOptionsJson> [flushEveryMs]
 // Lines:  S                      about to open (recovery of the previous kill starts now)
 //         R                      engine open, ops start
 //         I <op> p|d <key#> <v>  op issued (put of version v, or delete tagged v)
 //         A <op> [0|1]           op acknowledged (delete: whether the key existed)
 //         E <op> <message>       op rejected (the parent treats any rejection as a failure)
 //         X <message>            the child read something that contradicts its own acks
+//         FS <n> / FD <n>        explicit flush() number n started / resolved
+//         T <compactions> <flushes> <drains> <degraded 0|1>   engine stats, every 250 ms
 
 import { BlobEngine } from '../src/index.ts';
 import { keyName, makeValue, Rng } from './model.ts';
 
-const [dir, roundArg, seedArg, keyCountArg, inFlightArg, maxValueArg, optionsJson] = process.argv.slice(2);
+const [dir, roundArg, seedArg, keyCountArg, inFlightArg, maxValueArg, optionsJson, flushArg] =
+  process.argv.slice(2);
 if (
   dir === undefined ||
   roundArg === undefined ||
@@ -37,6 +40,7 @@ const keyCount = Number(keyCountArg);
 const inFlight = Number(inFlightArg);
 const maxValueBytes = Number(maxValueArg);
 const extraOptions = optionsJson ? (JSON.parse(optionsJson) as Record<string, unknown>) : {};
+const flushEveryMs = Number(flushArg ?? 0);
 
 // Hazard: if the parent dies without killing us we must not run forever.
 setTimeout(() => process.exit(3), 60_000).unref();
@@ -55,6 +59,7 @@ emit('R');
 // while no other op on that key is in flight (then a read must return exactly that).
 const acked = new Map<number, { v: number; deleted: boolean }>();
 const pendingPerKey = new Map<number, number>();
+const issuedPerKey = new Map<number, number>();
 let nextOp = 0;
 let versionCounter = 0;
 let running = 0;
@@ -90,12 +95,22 @@ async function oneOp(): Promise<void> {
   const key = keyName(k);
   const op = nextOp++;
   const v = newVersion();
+  // When nothing else is in flight on this key, its state is known exactly, and so is what a
+  // delete must answer.
+  const known = (pendingPerKey.get(k) ?? 0) === 0 ? acked.get(k) : undefined;
+  const issuedBefore = issuedPerKey.get(k) ?? 0;
+  issuedPerKey.set(k, issuedBefore + 1);
   pendingPerKey.set(k, (pendingPerKey.get(k) ?? 0) + 1);
   try {
     if (rng.chance(0.15)) {
       emit(`I ${op} d ${k} ${v}`);
       const existed = await engine.delete(key);
       emit(`A ${op} ${existed ? 1 : 0}`);
+      if (known !== undefined && issuedPerKey.get(k) === issuedBefore + 1 && existed === known.deleted) {
+        emit(
+          `X delete ${key} answered ${existed} but the key was ${known.deleted ? 'deleted' : `v${known.v}`}`,
+        );
+      }
       recordAck(k, v, true);
     } else {
       const value = makeValue(key, v, maxValueBytes);
@@ -112,6 +127,8 @@ async function oneOp(): Promise<void> {
   if (rng.chance(0.2)) await checkRead(rng.int(keyCount));
 }
 
+// Writes continue while a flush() is pending: flush() is a barrier for what was written before
+// it, and rotation under load is the harder case for the engine.
 function pump(): void {
   while (running < inFlight) {
     running++;
@@ -124,3 +141,26 @@ function pump(): void {
   }
 }
 pump();
+
+setInterval(() => {
+  const st = engine.stats();
+  emit(`T ${st.compactions} ${st.flushes} ${st.drains} ${st.degraded ? 1 : 0}`);
+}, 250);
+
+if (flushEveryMs > 0) {
+  let flushNo = 0;
+  let flushing = false;
+  setInterval(() => {
+    if (flushing) return;
+    flushing = true;
+    const n = ++flushNo;
+    emit(`FS ${n}`);
+    engine.flush().then(
+      () => {
+        emit(`FD ${n}`);
+        flushing = false;
+      },
+      (err: unknown) => emit(`E flush ${String((err as Error)?.message ?? err)}`),
+    );
+  }, flushEveryMs);
+}

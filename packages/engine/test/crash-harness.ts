@@ -27,6 +27,15 @@ export interface IssuedOp {
   kind: 'p' | 'd';
   version: number;
   acked: boolean;
+  /** Output line number of the ack (orders acks against flush starts). */
+  ackLine: number;
+}
+
+export interface ChildStats {
+  compactions: number;
+  flushes: number;
+  drains: number;
+  degraded: boolean;
 }
 
 export interface RoundLog {
@@ -39,6 +48,21 @@ export interface RoundLog {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   stderr: string;
+  lines: number;
+  /** Line number of the start of each explicit flush, and which flushes resolved. */
+  flushStartLine: Map<number, number>;
+  flushDone: Set<number>;
+  lastStats: ChildStats | undefined;
+}
+
+/**
+ * Line number before which every acknowledged op was covered by a completed flush() (the start
+ * of the last flush that resolved); 0 when no flush completed.
+ */
+export function flushedWatermark(log: RoundLog): number {
+  let wm = 0;
+  for (const n of log.flushDone) wm = Math.max(wm, log.flushStartLine.get(n) ?? 0);
+  return wm;
 }
 
 export interface ChildParams {
@@ -55,9 +79,20 @@ export interface ChildParams {
   killAfterReadyMs?: number;
   /** Give up waiting for readiness after this many ms. */
   readyTimeoutMs: number;
+  /** The child calls flush() this often (0 = never). */
+  flushEveryMs?: number;
 }
 
 function parseLine(line: string, log: RoundLog): void {
+  const lineNo = ++log.lines;
+  if (line.startsWith('FS ')) {
+    log.flushStartLine.set(Number(line.slice(3)), lineNo);
+    return;
+  }
+  if (line.startsWith('FD ')) {
+    log.flushDone.add(Number(line.slice(3)));
+    return;
+  }
   if (line === 'R') {
     log.ready = true;
     return;
@@ -77,16 +112,28 @@ function parseLine(line: string, log: RoundLog): void {
       key: Number(key),
       version: Number(version),
       acked: false,
+      ackLine: 0,
     });
   } else if (tag === 'A') {
     const [op] = rest.split(' ');
     const entry = log.ops.get(Number(op));
     if (entry === undefined) log.childErrors.push(`ack of unknown op: ${line}`);
-    else entry.acked = true;
+    else {
+      entry.acked = true;
+      entry.ackLine = lineNo;
+    }
   } else if (tag === 'E') {
     log.rejections.push(rest);
   } else if (tag === 'X') {
     log.childErrors.push(rest);
+  } else if (tag === 'T') {
+    const [compactions, flushes, drains, degraded] = rest.split(' ').map(Number);
+    log.lastStats = {
+      compactions: compactions ?? 0,
+      flushes: flushes ?? 0,
+      drains: drains ?? 0,
+      degraded: degraded === 1,
+    };
   }
 }
 
@@ -101,6 +148,10 @@ export async function runChildRound(p: ChildParams): Promise<RoundLog> {
     exitCode: null,
     signal: null,
     stderr: '',
+    lines: 0,
+    flushStartLine: new Map(),
+    flushDone: new Set(),
+    lastStats: undefined,
   };
   const child: ChildProcess = spawn(
     process.execPath,
@@ -113,6 +164,7 @@ export async function runChildRound(p: ChildParams): Promise<RoundLog> {
       String(p.inFlight),
       String(p.maxValueBytes),
       JSON.stringify(p.engineOptions),
+      String(p.flushEveryMs ?? 0),
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
@@ -163,11 +215,19 @@ export async function runChildRound(p: ChildParams): Promise<RoundLog> {
   return log;
 }
 
-/** Candidate states of one key after recovery, given its state at the start of the round. */
-export function allowedStates(opsForKey: IssuedOp[], before: KeyState): KeyState[] {
+/**
+ * Candidate states of one key after recovery, given its state at the start of the round.
+ * `guaranteed` says which ops the mode promises to keep (durable: every acknowledged op; cache:
+ * ops acknowledged before a flush() that completed).
+ */
+export function allowedStates(
+  opsForKey: IssuedOp[],
+  before: KeyState,
+  guaranteed: (o: IssuedOp) => boolean = (o) => o.acked,
+): KeyState[] {
   const ordered = [...opsForKey].sort((a, b) => a.op - b.op);
   let lastAcked = -1;
-  for (let i = 0; i < ordered.length; i++) if (ordered[i]!.acked) lastAcked = i;
+  for (let i = 0; i < ordered.length; i++) if (guaranteed(ordered[i]!)) lastAcked = i;
   const out: KeyState[] = [];
   if (lastAcked < 0) out.push(before);
   for (let i = Math.max(lastAcked, 0); i < ordered.length; i++) {
@@ -198,6 +258,10 @@ export interface CrashVerifyParams {
   log: RoundLog | undefined;
   /** Keys whose records were deliberately damaged: absent or any issued version is accepted. */
   relaxed?: Set<string>;
+  /** Which acknowledged ops must survive (default: all of them, the durable-mode promise). */
+  guaranteed?: (o: IssuedOp) => boolean;
+  /** Every put version ever issued per key (all rounds), only to explain a failure. */
+  versionsSeen?: Map<number, number[]>;
 }
 
 /** Reopens the directory and checks every key against the rule at the top of this file. */
@@ -212,6 +276,8 @@ export async function verifyAfterCrash(
     else perKey.set(o.key, [o]);
   }
   const engine = await BlobEngine.open(p.dir, { durability: 'durable', ...p.engineOptions });
+  // Hazard: in cache mode an unflushed delete is lost, so an older version may come back; the
+  // rule above allows exactly that (the delete was not guaranteed), nothing older.
   const observed = new Map<number, KeyState>();
   const live = new Map<string, Buffer>();
   try {
@@ -222,7 +288,7 @@ export async function verifyAfterCrash(
       const relaxed = p.relaxed?.has(key) ?? false;
       const allowed = relaxed
         ? [before, ...ops.map((o): KeyState => ({ version: o.version, deleted: o.kind === 'd' })), undefined]
-        : allowedStates(ops, before);
+        : allowedStates(ops, before, p.guaranteed);
       const got = await engine.get(key);
       if (got === undefined) {
         if (!allowed.some(isAbsent)) {
@@ -238,8 +304,17 @@ export async function verifyAfterCrash(
         if (makeValue(key, s.version, p.maxValueBytes).equals(got)) match = s;
       }
       if (match === undefined) {
+        // Diagnose: which version (if any) the bytes are, and what happened to the key.
+        const known = p.versionsSeen?.get(k) ?? [];
+        const which = known.find((v) => makeValue(key, v, p.maxValueBytes).equals(got));
+        const history = ops
+          .sort((a, b) => a.op - b.op)
+          .map((o) => `${o.kind}${o.version}${o.acked ? '(acked)' : ''}`)
+          .join(' ');
         problems.push(
-          `${key}: read ${got.length} bytes matching no allowed state (${allowed.map(describeState).join(', ')})`,
+          `${key}: read ${got.length} bytes matching no allowed state (${allowed.map(describeState).join(', ')});` +
+            ` the bytes are ${which === undefined ? 'no version ever written' : `v${which}`};` +
+            ` state before the round: ${describeState(before)}; this round: ${history}`,
         );
       }
       observed.set(k, match);
