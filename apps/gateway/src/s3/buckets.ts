@@ -9,6 +9,7 @@ import {
   type XmlElement,
 } from '@blobcache/s3-protocol';
 import type { BucketContext, S3Context } from './context.ts';
+import { uploadsOf } from './multipart-common.ts';
 import { ownerElement } from './owner.ts';
 import { readVerifiedSmallBody } from './payload.ts';
 import { requireBucket } from './require-bucket.ts';
@@ -90,6 +91,8 @@ async function deleteBucket(ctx: BucketContext): Promise<Response> {
     throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });
   if (outcome === 'not-empty')
     throw new S3Error('BucketNotEmpty', undefined, { extra: { BucketName: ctx.bucket } });
+  // As S3: uploads in progress do not keep a bucket alive; they go with it.
+  await uploadsOf(ctx).abortAll(ctx.bucket, Date.now());
   return emptyResponse(204);
 }
 

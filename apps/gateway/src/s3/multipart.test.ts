@@ -6,6 +6,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -388,6 +389,19 @@ describe('multipart uploads', () => {
       s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: 'x' })),
     );
     expect(part.name).toBe('NoSuchUpload');
+  });
+
+  it('DeleteBucket drops the uploads in progress; a bucket created again under the name has none', async () => {
+    const B = 'mpu-gone';
+    await s3.send(new CreateBucketCommand({ Bucket: B }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'k' }));
+    await s3.send(new UploadPartCommand({ Bucket: B, Key: 'k', UploadId, PartNumber: 1, Body: 'part' }));
+    await s3.send(new DeleteBucketCommand({ Bucket: B }));
+    await s3.send(new CreateBucketCommand({ Bucket: B }));
+    const listed = await s3.send(new ListMultipartUploadsCommand({ Bucket: B }));
+    expect(listed.Uploads ?? []).toEqual([]);
+    const e = await s3ErrorOf(s3.send(new ListPartsCommand({ Bucket: B, Key: 'k', UploadId })));
+    expect(e.name).toBe('NoSuchUpload');
   });
 
   it('validates part numbers', async () => {

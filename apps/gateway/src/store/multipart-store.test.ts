@@ -145,6 +145,26 @@ describe('UploadStore', () => {
     expect(await keysUnder(store, 'g/')).toEqual([]);
   });
 
+  it('uploads older than their bucket are never served, and abortAll reclaims them', async () => {
+    const uploads = UploadStore.of(store);
+    const id = await uploads.create(B, { ...uploadFields, key: 'k' });
+    const part = await putPart(uploads, 'k', id, 1, bytes(CHUNK_BYTES + 1, 1));
+    // The bucket is deleted and created again without the uploads being dropped (a crash between).
+    await store.engine.delete(`b/${B}`);
+    await new Promise((r) => setTimeout(r, 5));
+    await store.createBucket(B, 'us-east-1');
+    expect(await uploads.get(B, id, 'k')).toBeUndefined();
+    const listed: string[] = [];
+    for await (const u of uploads.uploads(B)) listed.push(u.uploadId);
+    expect(listed).toEqual([]);
+    const fresh = await uploads.create(B, { ...uploadFields, key: 'k' });
+    expect(await uploads.abortAll(B, Date.now() - 10_000)).toBe(0);
+    expect(await uploads.abortAll(B, (await store.getBucket(B))!.createdMs - 1)).toBe(1);
+    expect(await keysUnder(store, `d/${part.dataId}/`)).toEqual([]);
+    expect(await keysUnder(store, `p/${id}/`)).toEqual([]);
+    expect(await uploads.get(B, fresh, 'k')).toBeDefined();
+  });
+
   it('lists parts in part-number order with pagination, and uploads oldest first', async () => {
     const uploads = UploadStore.of(store);
     const id = await uploads.create(B, { ...uploadFields, key: 'k' });

@@ -104,7 +104,9 @@ export class UploadStore {
     const bytes = await this.#store.engine.get(uploadKey(bucket, uploadId));
     if (!bytes) return undefined;
     const record = decodeUpload(bytes);
-    return record.key === key ? record : undefined;
+    if (record.key !== key) return undefined;
+    const created = (await this.#store.getBucket(bucket))?.createdMs;
+    return created !== undefined && record.initiatedMs >= created ? record : undefined;
   }
 
   async require(bucket: string, uploadId: string, key: string): Promise<UploadRecord> {
@@ -146,6 +148,18 @@ export class UploadStore {
 
   /** Every upload of a bucket, in upload-id order (initiation time), a page of records at a time. */
   async *uploads(bucket: string): AsyncGenerator<{ uploadId: string; record: UploadRecord }> {
+    const created = (await this.#store.getBucket(bucket))?.createdMs;
+    if (created === undefined) return;
+    for await (const u of this.#records(bucket)) if (u.record.initiatedMs >= created) yield u;
+  }
+
+  /**
+   * Every upload record under the bucket name, including stale ones: records left by a bucket that
+   * was deleted (and maybe created again) while a crash interrupted abortAll. Those are never
+   * served (get/uploads compare with the bucket's creation time) and are dropped by the next
+   * abortAll of that name.
+   */
+  async *#records(bucket: string): AsyncGenerator<{ uploadId: string; record: UploadRecord }> {
     const prefix = uploadPrefix(bucket);
     let after: Buffer | undefined;
     for (;;) {
@@ -187,16 +201,39 @@ export class UploadStore {
   abort(bucket: string, key: string, uploadId: string): Promise<void> {
     return this.#locks.uploads.exclusive(uploadId, async () => {
       await this.require(bucket, uploadId, key);
-      const engine = this.#store.engine;
-      const id = newId();
-      await engine.put(
-        intentKey(id),
-        encodeIntent({ bucket, key, dataIds: [], replaces: [], upload: { uploadId, op: 'abort' } }),
-      );
-      await engine.delete(uploadKey(bucket, uploadId));
-      await dropParts(this.#store, uploadId, new Set());
-      await engine.delete(intentKey(id));
+      await this.#drop(bucket, key, uploadId);
     });
+  }
+
+  /**
+   * Aborts every upload of a deleted bucket initiated at or before `beforeMs` (S3 deletes a bucket
+   * with uploads in progress and drops them; a bucket of the same name created since keeps its own).
+   */
+  async abortAll(bucket: string, beforeMs: number): Promise<number> {
+    const doomed: Array<{ uploadId: string; key: string }> = [];
+    for await (const u of this.#records(bucket)) {
+      if (u.record.initiatedMs <= beforeMs) doomed.push({ uploadId: u.uploadId, key: u.record.key });
+    }
+    for (const { uploadId, key } of doomed) {
+      await this.#locks.uploads.exclusive(uploadId, async () => {
+        if (await this.#store.engine.get(uploadKey(bucket, uploadId)))
+          await this.#drop(bucket, key, uploadId);
+      });
+    }
+    return doomed.length;
+  }
+
+  /** Under the upload's exclusive lock: the record goes first (the commit point), then the parts. */
+  async #drop(bucket: string, key: string, uploadId: string): Promise<void> {
+    const engine = this.#store.engine;
+    const id = newId();
+    await engine.put(
+      intentKey(id),
+      encodeIntent({ bucket, key, dataIds: [], replaces: [], upload: { uploadId, op: 'abort' } }),
+    );
+    await engine.delete(uploadKey(bucket, uploadId));
+    await dropParts(this.#store, uploadId, new Set());
+    await engine.delete(intentKey(id));
   }
 
   /**
