@@ -1,6 +1,9 @@
 // An object's head: everything about an object except its bytes. The head put is the commit point
 // of a write: the object is exactly what its head says, and its chunks are never modified (a new
-// write gets new ids). Invariant: `size` equals the sum of the parts' bytes.
+// write gets new ids). Invariant: `size` equals the sum of the parts' bytes, or, for a small object
+// stored inline (`inline`), the length of the inline bytes (and `parts` is empty).
+// Encoding: the head JSON, then — for an inline object only — one `\n` and the raw bytes.
+// JSON.stringify never emits a raw newline, so the first 0x0A byte always ends the JSON.
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 
@@ -36,17 +39,34 @@ export const objectHeadSchema = z.object({
   ext: z.record(z.string(), z.unknown()).optional(),
 });
 
-export type ObjectHead = z.infer<typeof objectHeadSchema>;
+export type ObjectHead = z.infer<typeof objectHeadSchema> & {
+  /** The whole object's bytes, for a small object stored in its head record (no chunks). */
+  inline?: Buffer;
+};
 /** A head whose parts are resolved (loaded from `l/<versionId>` if needed). */
 export type ResolvedHead = ObjectHead & { parts: DataPart[] };
 
+const NEWLINE = 0x0a;
+
 export function encodeHead(head: ObjectHead): Buffer {
-  return Buffer.from(JSON.stringify(head), 'utf8');
+  const { inline, ...fields } = head;
+  const json = Buffer.from(JSON.stringify(fields), 'utf8');
+  if (inline === undefined) return json;
+  assert(head.parts?.length === 0 && inline.length === head.size, 'an inline head has no parts');
+  return Buffer.concat([json, Buffer.of(NEWLINE), inline]);
 }
 
 export function decodeHead(bytes: Uint8Array): ObjectHead {
-  const head = objectHeadSchema.parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const nl = buf.indexOf(NEWLINE);
+  const head: ObjectHead = objectHeadSchema.parse(
+    JSON.parse(buf.toString('utf8', 0, nl < 0 ? buf.length : nl)),
+  );
   assert(head.parts !== undefined || head.partsRef === true, 'a head has parts inline or by reference');
+  if (nl >= 0) {
+    head.inline = buf.subarray(nl + 1);
+    assert(head.parts?.length === 0 && head.inline.length === head.size, 'inline bytes match the size');
+  }
   return head;
 }
 

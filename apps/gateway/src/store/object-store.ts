@@ -7,10 +7,15 @@
 //   recovery cannot reclaim.
 // - Commits on one key are serialized (KeyLock): preconditions are checked against the head the
 //   commit replaces.
+// - A small object (<= MAX_INLINE_DATA_BYTES) is stored inside its head record: its write is ONE
+//   engine put, atomic by construction, and needs no intent unless the commit makes chunk data
+//   dead. Why not pipeline chunk + head puts instead: the engine group-commits in call order only
+//   within one WAL file; after a memtable rotation a later put (in the new WAL) may be fsynced
+//   before an earlier one (in the old WAL), so a crash could keep a head whose chunks are lost.
 import assert from 'node:assert/strict';
 import type { Logger } from '../observability/logger.ts';
 import { readChunks } from './chunk-reader.ts';
-import { type ChunkWriteResult, writeChunks } from './chunk-writer.ts';
+import { BodyTooLargeError, type ChunkWriteResult, writeChunks } from './chunk-writer.ts';
 import type { EnginePort } from './engine-port.ts';
 import { type DataRef, encodeIntent, type Intent } from './intent.ts';
 import { KeyLock } from './key-lock.ts';
@@ -38,10 +43,24 @@ import {
   type ObjectHead,
   type ResolvedHead,
 } from './object-head.ts';
+import { OpenGate } from './open-gate.ts';
 import { VersionRefs } from './version-refs.ts';
 
-/** Fields a writer provides; the store fills in versionId and parts. */
-export type HeadFields = Omit<ObjectHead, 'versionId' | 'parts' | 'partsRef'>;
+/**
+ * Bodies up to this size are stored in the head record (when the whole head stays within the
+ * engine's inline value limit, so listings still read no segments).
+ */
+export const MAX_INLINE_DATA_BYTES = 6144;
+
+/** Fields a writer provides; the store fills in versionId, parts and inline data. */
+export type HeadFields = Omit<ObjectHead, 'versionId' | 'parts' | 'partsRef' | 'inline'>;
+
+/** How a commit's data was written (PendingWrite); absent: chunks, intent already written. */
+export type CommitWrite = { inline?: Buffer; intentWritten: boolean };
+
+function hasData(ref: DataRef): boolean {
+  return ref.dataIds.length > 0 || ref.partsRef === true;
+}
 
 /** Called under the key lock with the head being replaced; throw to refuse the commit. */
 export type CommitCheck = (current: ObjectHead | undefined) => void;
@@ -60,6 +79,7 @@ export class ObjectStore {
   /** Largest head (bytes) kept inline; bigger part lists move to `l/<versionId>`. */
   readonly #maxInlineHeadBytes: number;
   readonly #refs = new VersionRefs();
+  readonly #opens = new OpenGate();
   readonly #locks = new KeyLock();
   /** Reclaims scheduled or running, by the version being reclaimed. */
   readonly #reclaims = new Map<string, Promise<void>>();
@@ -162,59 +182,61 @@ export class ObjectStore {
 
   /**
    * Returns the current version of an object, pinned against reclaim until `release()`.
-   * Hazard: between reading a head and pinning it, an overwrite may commit and reclaim that version;
-   * so the head is read again after pinning and the pin kept only if it is still current.
+   * Hazard: between reading a head and pinning it, an overwrite may commit and reclaim that version.
+   * The head is read once: reclaims wait for the opens in flight when they were scheduled
+   * (OpenGate), and this open pins what it read before it leaves the gate.
    */
   async openObject(bucket: string, key: string): Promise<PinnedObject | undefined> {
-    for (;;) {
-      const head = await this.getHead(bucket, key);
-      if (!head) return undefined;
-      this.#refs.pin(head.versionId);
-      let again: ObjectHead | undefined;
-      try {
-        again = await this.getHead(bucket, key);
-      } catch (err) {
-        this.#refs.unpin(head.versionId);
-        throw err;
-      }
-      if (again?.versionId !== head.versionId) {
-        this.#refs.unpin(head.versionId);
-        continue;
-      }
-      let resolved: ResolvedHead;
-      try {
-        resolved = await this.resolveParts(head);
-      } catch (err) {
-        this.#refs.unpin(head.versionId);
-        throw err;
-      }
-      let released = false;
-      return {
-        head: resolved,
-        read: (start, end) => readChunks(this.engine, resolved.parts, start, end),
-        release: () => {
-          if (released) return;
-          released = true;
-          this.#refs.unpin(head.versionId);
-        },
-      };
+    const opening = this.#opens.enter();
+    let head: ObjectHead | undefined;
+    try {
+      head = await this.getHead(bucket, key);
+      if (head) this.#refs.pin(head.versionId);
+    } finally {
+      this.#opens.leave(opening);
     }
+    if (!head) return undefined;
+    const versionId = head.versionId;
+    let resolved: ResolvedHead;
+    try {
+      resolved = await this.resolveParts(head);
+    } catch (err) {
+      this.#refs.unpin(versionId);
+      throw err;
+    }
+    const inline = resolved.inline;
+    let released = false;
+    return {
+      head: resolved,
+      read: inline
+        ? (start, end) => readInline(inline, start, end)
+        : (start, end) => readChunks(this.engine, resolved.parts, start, end),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#refs.unpin(versionId);
+      },
+    };
   }
 
   // ---- objects: writes ----
 
-  /** Starts a new version: records the intent so a crash mid-write is reclaimed on restart. */
+  /**
+   * Starts a new version. Its intent (so a crash mid-write is reclaimed on restart) is recorded by
+   * PendingWrite before the first chunk, i.e. only once the body is too large to be stored inline.
+   */
   async beginWrite(bucket: string, key: string): Promise<PendingWrite> {
     await this.enterWriter(bucket);
     const versionId = newId();
     const intent: Intent = { bucket, key, dataIds: [versionId], replaces: [] };
-    try {
-      await this.engine.put(intentKey(versionId), encodeIntent(intent));
-    } catch (err) {
-      this.leaveWriter(bucket);
-      throw err;
-    }
     return new PendingWrite(this, versionId, intent);
+  }
+
+  /** @internal used by PendingWrite: would a head with `bytes` of inline data fit the limit? */
+  fitsInline(fields: HeadFields, versionId: string, bytes: number): boolean {
+    const { inline: _ignored, ...plain } = fields as HeadFields & { inline?: Buffer };
+    const json = encodeHead({ ...plain, versionId, parts: [] });
+    return json.length + 1 + bytes <= this.#maxInlineHeadBytes;
   }
 
   /** @internal used by PendingWrite */
@@ -235,26 +257,34 @@ export class ObjectStore {
     check: CommitCheck | undefined,
     /** Runs under the key lock right after the head put (multipart: drop the upload record). */
     afterHeadPut?: () => Promise<void>,
+    /** How the data was written; default: in chunks, with the intent already recorded. */
+    write: CommitWrite = { intentWritten: true },
   ): Promise<ObjectHead> {
     const { bucket, key } = intent;
+    // A caller may hand over a whole head as fields: only `write.inline` decides inline data.
+    const { inline: _ignored, ...plain } = fields as HeadFields & { inline?: Buffer };
     return this.#locks.run(headKey(bucket, key).toString('latin1'), async () => {
       const current = await this.getHead(bucket, key);
       check?.(current);
-      let head: ObjectHead = { ...fields, versionId, parts };
+      let head: ObjectHead = { ...plain, versionId, parts };
+      if (write.inline) head.inline = write.inline;
       let encoded = encodeHead(head);
       if (encoded.length > this.#maxInlineHeadBytes) {
+        assert(!write.inline, 'PendingWrite spills inline data that would not fit');
         await this.engine.put(partListKey(versionId), encodePartList(parts));
-        head = { ...fields, versionId, partsRef: true };
+        head = { ...plain, versionId, partsRef: true };
         encoded = encodeHead(head);
       }
       const replaces = current ? this.#replacedBy(current) : [];
-      // The intent written by beginWrite already says "replaces nothing": rewrite it only when the
-      // commit makes another version dead (one durable write fewer for new keys).
+      // The intent is (re)written only when the commit makes data dead: the one written before the
+      // first chunk says "replaces nothing", and an inline write has none and needs none (one
+      // durable write for a small PUT of a new key or over a small object).
+      const hasIntent = write.intentWritten || replaces.length > 0;
       if (replaces.length > 0)
         await this.engine.put(intentKey(versionId), encodeIntent({ ...intent, replaces }));
       // The commit point.
       await this.engine.put(headKey(bucket, key), encoded);
-      this.#afterCommit(versionId, current, replaces);
+      this.#afterCommit(versionId, current, replaces, hasIntent);
       await afterHeadPut?.();
       return head;
     });
@@ -268,17 +298,23 @@ export class ObjectStore {
       if (!current) return false;
       const deleteId = newId();
       const replaces = this.#replacedBy(current);
-      await this.engine.put(
-        intentKey(deleteId),
-        encodeIntent({ bucket, key, dataIds: [], deletes: true, replaces }),
-      );
+      // Deleting an inline object (with nothing inherited to reclaim) makes no data dead: no intent.
+      if (replaces.length > 0)
+        await this.engine.put(
+          intentKey(deleteId),
+          encodeIntent({ bucket, key, dataIds: [], deletes: true, replaces }),
+        );
       await this.engine.delete(headKey(bucket, key));
-      this.#afterCommit(deleteId, current, replaces);
+      this.#afterCommit(deleteId, current, replaces, replaces.length > 0);
       return true;
     });
   }
 
-  /** The data made dead by replacing `current`, plus what its own intent still has to reclaim. */
+  /**
+   * The data made dead by replacing `current`, plus what its own intent still has to reclaim; empty
+   * when none of it has data (an inline object with nothing inherited). The replaced version's own
+   * ref stays first (recovery of a delete tells by it whether the delete committed).
+   */
   #replacedBy(current: ObjectHead): DataRef[] {
     const own: DataRef = {
       versionId: current.versionId,
@@ -288,20 +324,30 @@ export class ObjectStore {
     const inherited = (this.#intentReplaces.get(current.versionId) ?? []).filter((r) =>
       this.#reclaims.has(r.versionId),
     );
-    return [own, ...inherited];
+    const refs = [own, ...inherited];
+    return refs.some(hasData) ? refs : [];
   }
 
-  #afterCommit(versionId: string, replaced: ObjectHead | undefined, replaces: DataRef[]): void {
-    this.#intentReplaces.set(versionId, replaces);
-    if (replaced) {
+  #afterCommit(
+    versionId: string,
+    replaced: ObjectHead | undefined,
+    replaces: DataRef[],
+    hasIntent: boolean,
+  ): void {
+    if (replaces.length > 0) this.#intentReplaces.set(versionId, replaces);
+    if (replaced && (replaced.partsRef === true || (replaced.parts?.length ?? 0) > 0)) {
       const reclaim = new Promise<void>((resolve) => {
-        this.#refs.whenUnread(replaced.versionId, () => {
-          this.#track(this.#reclaimVersion(replaced)).finally(resolve);
+        // Opens in flight may have read `replaced` and not pinned it yet: wait for them first.
+        this.#opens.afterOpensInFlight(() => {
+          this.#refs.whenUnread(replaced.versionId, () => {
+            this.#track(this.#reclaimVersion(replaced)).finally(resolve);
+          });
         });
       });
       this.#reclaims.set(replaced.versionId, reclaim);
       reclaim.finally(() => this.#reclaims.delete(replaced.versionId));
     }
+    if (!hasIntent) return;
     // The intent goes once everything it lists as dead has been reclaimed.
     // Tracked (and so awaited by drain) only once runnable: a reclaim blocked on a slow reader
     // must not block shutdown; recovery replays the intent instead.
@@ -371,6 +417,10 @@ export class PendingWrite {
   readonly #store: ObjectStore;
   readonly #intent: Intent;
   #written: ChunkWriteResult | undefined;
+  /** The whole body when it stayed small enough to be stored in the head (nothing written yet). */
+  #inline: Buffer | undefined;
+  /** Set before the intent put is issued: from then on, discarding must clean up. */
+  #intentWritten = false;
   #done = false;
 
   constructor(store: ObjectStore, versionId: string, intent: Intent) {
@@ -379,9 +429,38 @@ export class PendingWrite {
     this.#intent = intent;
   }
 
+  /**
+   * Reads the body. Up to MAX_INLINE_DATA_BYTES it is only buffered (memory bound: that many
+   * bytes); past it, the intent is recorded and the body streams to chunks as before.
+   */
   async write(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<ChunkWriteResult> {
     assert(!this.#written && !this.#done, 'write once');
-    this.#written = await this.#store.writeData(this.versionId, body, maxBytes);
+    const it = body[Symbol.asyncIterator]();
+    const small = Buffer.allocUnsafe(MAX_INLINE_DATA_BYTES);
+    let filled = 0;
+    let overflow: Uint8Array | undefined;
+    for (;;) {
+      const next = await it.next();
+      if (next.done) {
+        this.#inline = small.subarray(0, filled);
+        this.#written = { bytes: filled, chunks: 0 };
+        return this.#written;
+      }
+      const piece = next.value;
+      if (filled + piece.byteLength > maxBytes) throw new BodyTooLargeError(maxBytes);
+      if (filled + piece.byteLength > MAX_INLINE_DATA_BYTES) {
+        overflow = piece;
+        break;
+      }
+      small.set(piece, filled);
+      filled += piece.byteLength;
+    }
+    await this.#writeIntent();
+    this.#written = await this.#store.writeData(
+      this.versionId,
+      prefixed([small.subarray(0, filled), overflow], it),
+      maxBytes,
+    );
     return this.#written;
   }
 
@@ -390,12 +469,29 @@ export class PendingWrite {
     assert.equal(fields.size, this.#written.bytes, 'head size matches written bytes');
     this.#done = true;
     try {
+      let inline = this.#inline;
+      if (inline && !this.#store.fitsInline(fields, this.versionId, inline.length)) {
+        // A head with large metadata leaves no room: store the bytes as a chunk after all.
+        await this.#writeIntent();
+        const bytes = inline;
+        this.#written = await this.#store.writeData(
+          this.versionId,
+          (async function* () {
+            yield bytes;
+          })(),
+          bytes.length,
+        );
+        this.#inline = undefined;
+        inline = undefined;
+      }
       return await this.#store.commit(
         this.versionId,
         this.#intent,
         fields,
-        [{ id: this.versionId, bytes: this.#written.bytes }],
+        inline ? [] : [{ id: this.versionId, bytes: this.#written.bytes }],
         check,
+        undefined,
+        inline ? { inline, intentWritten: this.#intentWritten } : { intentWritten: this.#intentWritten },
       );
     } catch (err) {
       await this.#discard();
@@ -416,10 +512,41 @@ export class PendingWrite {
     }
   }
 
+  async #writeIntent(): Promise<void> {
+    this.#intentWritten = true;
+    await this.#store.engine.put(intentKey(this.versionId), encodeIntent(this.#intent));
+  }
+
   async #discard(): Promise<void> {
-    await this.#store.deleteData(this.versionId, this.#written?.bytes);
+    // Chunks exist only after the intent was written; a commit may have written the intent itself
+    // (an inline write replacing chunk data), so the intent is deleted either way (a no-op if absent).
+    if (this.#intentWritten)
+      await this.#store.deleteData(this.versionId, this.#inline ? undefined : this.#written?.bytes);
     await this.#store.engine.delete(intentKey(this.versionId));
   }
+}
+
+/** The buffered start of a body (skipping undefined), then the rest of it. */
+async function* prefixed(
+  first: ReadonlyArray<Uint8Array | undefined>,
+  rest: AsyncIterator<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  try {
+    for (const piece of first) if (piece && piece.byteLength > 0) yield piece;
+    for (;;) {
+      const next = await rest.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // Stopped early (e.g. BodyTooLargeError): let the body's source clean up.
+    await rest.return?.();
+  }
+}
+
+async function* readInline(bytes: Buffer, start: number, end: number): AsyncGenerator<Buffer> {
+  assert(start >= 0 && start <= end && end <= bytes.length, 'valid byte range of an inline object');
+  if (end > start) yield bytes.subarray(start, end);
 }
 
 /** The bucket was deleted (or is being deleted) under a write. */
