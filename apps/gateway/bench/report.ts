@@ -41,7 +41,7 @@ export function renderRows(rows: Row[]): string[] {
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
-    const ratio = r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`;
+    const ratio = r.ratio === undefined ? '-' : `${r.ratio.toFixed(r.ratio < 0.1 ? 3 : 2)}x`;
     const met = r.met === undefined ? '' : r.met ? 'yes' : '**NO**';
     const errors = r.errors === undefined ? '' : String(r.errors);
     out.push(

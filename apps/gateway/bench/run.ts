@@ -12,11 +12,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { type RunningChild, startCeiling, startGateway, startS3rver } from './children.ts';
-import { closeAgent } from './http-client.ts';
+import { closeAgent, getHashed } from './http-client.ts';
+import { measureMemoryPeak, putLargeVerified } from './large-object.ts';
+import { LIST_KEYS, listKeys, listWithSdk, PAGE_KEYS, presignPages, seedListBucket } from './listing.ts';
 import {
   type Detail,
   formatBytesPerSec,
   formatCount,
+  formatMiB,
   type Row,
   renderDetails,
   renderRows,
@@ -43,6 +46,14 @@ import {
 
 const DURATION_SEC = Number(process.env.BENCH_DURATION_SEC ?? 10);
 const SMALL_LOAD: WrkSettings = { threads: 2, connections: 64, durationSec: DURATION_SEC, timeoutSec: 10 };
+const LARGE_LOAD: WrkSettings = { threads: 2, connections: 8, durationSec: DURATION_SEC, timeoutSec: 30 };
+const LIST_LOAD: WrkSettings = { threads: 2, connections: 8, durationSec: DURATION_SEC, timeoutSec: 10 };
+const WARMUP_SEC = 2;
+const MiB = 2 ** 20;
+const LARGE_BYTES = 64 * MiB;
+const MEMORY_BYTES = 1024 * MiB;
+const MAX_PEAK_RSS_BYTES = 300 * MiB;
+const MIN_LIST_KEYS_PER_SEC = 50_000;
 const GET_OBJECTS = 2000;
 const PUT_KEYS = 40_000;
 const S3RVER_PUT_KEYS = 10_000;
@@ -90,6 +101,16 @@ async function measure(
       `non-2xx ${result.non2xx}${result.firstBad ? ` (first: ${result.firstBad.slice(0, 200)})` : ''}`,
   );
   return result;
+}
+
+/** A short unrecorded run first, so no server is measured while its code is still cold (JIT). */
+async function warm(
+  wrk: string,
+  url: string,
+  file: string,
+  opts: Parameters<typeof runWrk>[4] = {},
+): Promise<void> {
+  await runWrk(wrk, { ...SMALL_LOAD, durationSec: WARMUP_SEC }, url, file, opts);
 }
 
 function errorsOf(r: WrkResult): number {
@@ -145,6 +166,7 @@ async function smallObjectCases(wrk: string, root: string): Promise<void> {
 
   // The ceiling answers any path: it replays the gateway's request files (same request bytes).
   const ceiling = await track(startCeiling(SMALL_BYTES));
+  await warm(wrk, ceiling.url, file('gw-get'));
   const ceilGet = await measure(wrk, 'ceiling GET 4 KiB', SMALL_LOAD, ceiling.url, file('gw-get'), {
     expectBodyBytes: SMALL_BYTES,
   });
@@ -153,6 +175,7 @@ async function smallObjectCases(wrk: string, root: string): Promise<void> {
   });
   await stop(ceiling);
 
+  await warm(wrk, gateway.url, file('gw-get'));
   const gwGet = await measure(wrk, 'gateway GET 4 KiB presigned', SMALL_LOAD, gateway.url, file('gw-get'), {
     expectBodyBytes: SMALL_BYTES,
   });
@@ -202,6 +225,7 @@ async function smallObjectCases(wrk: string, root: string): Promise<void> {
   await writeRequestFile(file('s3-get'), await presignAll(s3, 'GET', BUCKET, s3GetKeys));
   const s3PutKeys = Array.from({ length: S3RVER_PUT_KEYS }, (_, i) => keyName('put', i));
   await writeRequestFile(file('s3-put'), await presignAll(s3, 'PUT', BUCKET, s3PutKeys));
+  await warm(wrk, s3rver.url, file('s3-get'));
   const s3Get = await measure(wrk, 's3rver GET 4 KiB presigned', SMALL_LOAD, s3rver.url, file('s3-get'), {
     expectBodyBytes: SMALL_BYTES,
   });
@@ -232,6 +256,138 @@ async function smallObjectCases(wrk: string, root: string): Promise<void> {
   ratioRow('PUT 4 KiB durable, presigned (UNSIGNED-PAYLOAD)', gwPut, 's3rver 3.7.1', s3Put, 5);
 }
 
+async function largeAndListCases(wrk: string, root: string): Promise<void> {
+  const dir = path.join(root, 'large');
+  await fs.mkdir(dir);
+  const file = (name: string): string => path.join(dir, `${name}.txt`);
+  const gateway = await track(startGateway(path.join(root, 'gateway-large-data')));
+  const gw = new BenchSigner({ url: gateway.url, ...GATEWAY_KEYS });
+  await gw.client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  log('[setup] one 64 MiB object (streamed, read back and hashed)');
+  await putLargeVerified(gw, BUCKET, 'large.bin', LARGE_BYTES);
+  await writeRequestFile(file('large'), await presignAll(gw, 'GET', BUCKET, ['large.bin']));
+
+  log(`[setup] ${LIST_KEYS} keys in bucket "list"`);
+  await gw.client.send(new CreateBucketCommand({ Bucket: 'list' }));
+  const keys = listKeys();
+  await seedListBucket(gw, 'list', keys);
+  const sdkRuns = 3;
+  let sdkMs = 0;
+  let tokens: string[] = [];
+  for (let i = 0; i < sdkRuns; i++) {
+    const listing = await listWithSdk(gw, 'list', keys);
+    sdkMs += listing.ms;
+    tokens = listing.tokens;
+  }
+  const pages = await presignPages(gw, 'list', tokens);
+  await writeRequestFile(file('list'), pages);
+  const pageBytes = (await getHashed(gw.url(pages[1]!))).bytes;
+
+  // 64 MiB bodies are not copied into Lua (that would cost wrk more than the server): wrk counts
+  // status >= 400 itself, and the byte count per response is checked here.
+  const noCopy = { checkBodies: false };
+  await warm(wrk, gateway.url, file('large'), noCopy);
+  const gwLarge = await measure(wrk, 'gateway GET 64 MiB', LARGE_LOAD, gateway.url, file('large'), noCopy);
+  await warm(wrk, gateway.url, file('list'));
+  const gwList = await measure(
+    wrk,
+    `gateway ListObjectsV2 ${PAGE_KEYS}/page`,
+    LIST_LOAD,
+    gateway.url,
+    file('list'),
+  );
+  await stop(gateway);
+
+  let ceiling = await track(startCeiling(LARGE_BYTES));
+  await warm(wrk, ceiling.url, file('large'), noCopy);
+  const ceilLarge = await measure(wrk, 'ceiling GET 64 MiB', LARGE_LOAD, ceiling.url, file('large'), noCopy);
+  await stop(ceiling);
+  ceiling = await track(startCeiling(pageBytes));
+  await warm(wrk, ceiling.url, file('list'));
+  const ceilList = await measure(
+    wrk,
+    `ceiling GET ${(pageBytes / 1024).toFixed(0)} KiB (one list page's size)`,
+    LIST_LOAD,
+    ceiling.url,
+    file('list'),
+  );
+  await stop(ceiling);
+
+  for (const r of [gwLarge, ceilLarge]) {
+    // wrk's bytes include responses still in flight at the end: at least a full body per response.
+    const perResponse = r.bytes / r.requests;
+    if (r.requests > 0 && perResponse < LARGE_BYTES)
+      throw new Error(`64 MiB GET: only ${perResponse.toFixed(0)} bytes per response`);
+  }
+  ratioRow(
+    'GET 64 MiB (bytes/s)',
+    gwLarge,
+    'node:http ceiling, 64 MiB buffer',
+    ceilLarge,
+    0.6,
+    bytesPerSec,
+    formatBytesPerSec,
+  );
+
+  const keysPerSec = (r: WrkResult): number => requestsPerSec(r) * PAGE_KEYS;
+  const listRate = keysPerSec(gwList);
+  rows.push({
+    metric: `ListObjectsV2, ${LIST_KEYS} keys, ${PAGE_KEYS}/page, presigned (wrk ${LIST_LOAD.connections} conns)`,
+    gateway: formatCount(listRate, 'keys/s'),
+    baseline: 'node:http ceiling, same-size body',
+    baselineValue: formatCount(keysPerSec(ceilList), 'keys/s'),
+    ratio: listRate / keysPerSec(ceilList),
+    target: `>= ${formatCount(MIN_LIST_KEYS_PER_SEC, 'keys/s')}`,
+    met: listRate >= MIN_LIST_KEYS_PER_SEC && errorsOf(gwList) === 0,
+    errors: errorsOf(gwList),
+  });
+  rows.push({
+    metric: `ListObjectsV2, ${LIST_KEYS} keys, SDK paging one client (every key checked)`,
+    gateway: formatCount((sdkRuns * LIST_KEYS) / (sdkMs / 1000), 'keys/s'),
+    baseline: '-',
+    baselineValue: '-',
+    ratio: undefined,
+    target: 'info (client-bound)',
+    met: undefined,
+    errors: 0,
+  });
+}
+
+async function memoryCase(root: string): Promise<void> {
+  const dataDir = path.join(root, 'gateway-memory-data');
+  const gateway = await track(startGateway(dataDir));
+  try {
+    const gw = new BenchSigner({ url: gateway.url, ...GATEWAY_KEYS });
+    await gw.client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    log('[memory] 1 GiB streamed upload, then download (hashed and compared), gateway RSS sampled');
+    const m = await measureMemoryPeak(gateway, gw, BUCKET, MEMORY_BYTES);
+    log(`[memory] peak RSS ${formatMiB(m.peakRssBytes)} (idle ${formatMiB(m.idleRssBytes)})`);
+    rows.push({
+      metric: 'Gateway peak RSS (VmHWM), 1 GiB upload + download',
+      gateway: `${formatMiB(m.peakRssBytes)} (sampled max ${formatMiB(m.sampledMaxRssBytes)})`,
+      baseline: 'idle RSS after start',
+      baselineValue: formatMiB(m.idleRssBytes),
+      ratio: m.peakRssBytes / m.idleRssBytes,
+      target: `<= ${formatMiB(MAX_PEAK_RSS_BYTES)}`,
+      met: m.peakRssBytes <= MAX_PEAK_RSS_BYTES,
+      errors: 0,
+    });
+    rows.push({
+      metric: '1 GiB PutObject streamed (presigned, durable) / GetObject',
+      gateway: `${formatBytesPerSec(MEMORY_BYTES / (m.uploadMs / 1000))} / ${formatBytesPerSec(MEMORY_BYTES / (m.downloadMs / 1000))}`,
+      baseline: '-',
+      baselineValue: '-',
+      ratio: undefined,
+      target: 'info (one client)',
+      met: undefined,
+      errors: 0,
+    });
+  } finally {
+    await stop(gateway);
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'gateway-bench-'));
 const started = Date.now();
 let wrkLine = 'wrk not available';
@@ -242,7 +398,12 @@ try {
   } else {
     wrkLine = wrkVersion(wrk);
     await smallObjectCases(wrk, root);
+    await fs.rm(path.join(root, 'gateway-data'), { recursive: true, force: true });
+    await fs.rm(path.join(root, 's3rver-data'), { recursive: true, force: true });
+    await largeAndListCases(wrk, root);
+    await fs.rm(path.join(root, 'gateway-large-data'), { recursive: true, force: true });
   }
+  await memoryCase(root);
 
   const out: string[] = [];
   out.push('# @blobcache/gateway benchmark');
@@ -254,7 +415,8 @@ try {
   );
   out.push('');
   out.push(
-    `Load: ${settingsText(SMALL_LOAD)} for 4 KiB cases. Every server (gateway, ceiling, s3rver) runs in its own ` +
+    `Load: ${settingsText(SMALL_LOAD)} for 4 KiB cases, ${settingsText(LARGE_LOAD)} for 64 MiB, ` +
+      `${settingsText(LIST_LOAD)} for listing; each after a ${WARMUP_SEC} s unrecorded warm-up. Every server (gateway, ceiling, s3rver) runs in its own ` +
       'child process on loopback; wrk replays requests signed beforehand by the AWS SDK (presigned: query auth, ' +
       '7-day expiry; header-signed: Authorization header, replayed within the clock-skew window). Ratios compare ' +
       'numbers measured in this run. A row is met only with zero non-2xx responses.',

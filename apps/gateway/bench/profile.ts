@@ -1,0 +1,163 @@
+// CPU profile of the gateway's hot path: the gateway child runs with `node --cpu-prof` while wrk
+// replays presigned 4 KiB GETs (or PUTs) for BENCH_DURATION_SEC; on SIGTERM the child exits and
+// writes its .cpuprofile, which is summarised here (self time per function and per package).
+// Not part of `npm run bench`: run it when a target is missed.
+//
+// Usage: node bench/profile.ts [get|put] [--log-level <level>]
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { startGateway } from './children.ts';
+import { closeAgent } from './http-client.ts';
+import { BenchSigner, writeRequestFile } from './signing.ts';
+import { keyName, presignAll, SMALL_BYTES, seedObjects } from './small-objects.ts';
+import { ensureWrk, requestsPerSec, runWrk } from './wrk.ts';
+
+const mode = process.argv[2] === 'put' ? 'put' : 'get';
+const levelAt = process.argv.indexOf('--log-level');
+const flags = levelAt > 0 ? ['--log-level', process.argv[levelAt + 1] ?? 'info'] : [];
+const DURATION_SEC = Number(process.env.BENCH_DURATION_SEC ?? 10);
+const TOP = 30;
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function where(url: string): string {
+  if (url === '') return '(native)';
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + 'node_modules/'.length).split('/');
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  if (url.startsWith('node:')) return 'node core';
+  const repo = url.indexOf('/work/main/');
+  return repo >= 0
+    ? url
+        .slice(repo + '/work/main/'.length)
+        .split('/')
+        .slice(0, 2)
+        .join('/')
+    : url;
+}
+
+function summarise(profile: CpuProfile): string[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i]!;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  let total = 0;
+  const byFunction = new Map<string, number>();
+  const byPackage = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)!.callFrame;
+    total += us;
+    const file = frame.url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '');
+    const fn = `${frame.functionName || '(anonymous)'} ${file ? `${file.replace('/work/main/', '')}:${frame.lineNumber + 1}` : ''}`;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
+    const pkg = ['(idle)', '(program)', '(garbage collector)'].includes(frame.functionName)
+      ? frame.functionName
+      : where(frame.url.replace(/^file:\/\//, ''));
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
+  }
+  // Inclusive time: each sample counts once for every distinct function on its stack.
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (n: ProfileNode): string => {
+    const file = n.callFrame.url
+      .replace(/^file:\/\//, '')
+      .replace(/^.*node_modules\//, '')
+      .replace('/work/main/', '');
+    return `${n.callFrame.functionName || '(anonymous)'} ${file ? `${file}:${n.callFrame.lineNumber + 1}` : ''}`;
+  };
+  const inclusive = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const onStack = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur))
+      onStack.add(label(byId.get(cur)!));
+    for (const fn of onStack) inclusive.set(fn, (inclusive.get(fn) ?? 0) + us);
+  }
+  const pct = (us: number): string => `${((100 * us) / total).toFixed(1)}%`;
+  const out = [
+    `Total sampled: ${(total / 1e6).toFixed(1)} s`,
+    '',
+    '| Self | Package / area |',
+    '| --- | --- |',
+  ];
+  for (const [pkg, us] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 15))
+    out.push(`| ${pct(us)} | ${pkg} |`);
+  out.push('', '| Self | Function |', '| --- | --- |');
+  for (const [fn, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, TOP))
+    out.push(`| ${pct(us)} | \`${fn}\` |`);
+  out.push('', '| Inclusive | Function (self + callees) |', '| --- | --- |');
+  for (const [fn, us] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, TOP * 2))
+    out.push(`| ${pct(us)} | \`${fn}\` |`);
+  return out;
+}
+
+const root = await fs.mkdtemp(path.join(os.tmpdir(), 'gateway-profile-'));
+const keys = { accessKeyId: 'blobcache', secretAccessKey: 'blobcache-secret', region: 'us-east-1' };
+try {
+  const wrk = ensureWrk((l) => process.stderr.write(`${l}\n`));
+  if (wrk === undefined) throw new Error('wrk is needed to profile');
+  const dataDir = path.join(root, 'data');
+  const file = path.join(root, 'requests.txt');
+  // Seed with an unprofiled gateway, so the profile holds only startup and the measured load.
+  const seeder = await startGateway(dataDir);
+  try {
+    const gw = new BenchSigner({ url: seeder.url, ...keys });
+    await gw.client.send(new CreateBucketCommand({ Bucket: 'bench' }));
+    if (mode === 'get') await seedObjects(gw, 'bench', 'get', 2000);
+  } finally {
+    await seeder.stop();
+  }
+  const profDir = path.join(root, 'prof');
+  const gateway = await startGateway(dataDir, {
+    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    flags,
+  });
+  let rps = 0;
+  try {
+    const gw = new BenchSigner({ url: gateway.url, ...keys });
+    const names =
+      mode === 'get'
+        ? Array.from({ length: 2000 }, (_, i) => keyName('get', i))
+        : Array.from({ length: 40_000 }, (_, i) => keyName('put', i));
+    await writeRequestFile(file, await presignAll(gw, mode === 'get' ? 'GET' : 'PUT', 'bench', names));
+    const settings = { threads: 2, connections: 64, durationSec: DURATION_SEC, timeoutSec: 10 };
+    const r = await runWrk(wrk, settings, gateway.url, file, {
+      bodyBytes: mode === 'put' ? SMALL_BYTES : 0,
+      expectBodyBytes: mode === 'get' ? SMALL_BYTES : 0,
+    });
+    rps = requestsPerSec(r);
+    if (r.non2xx > 0) throw new Error(`non-2xx responses while profiling: ${r.firstBad}`);
+  } finally {
+    await gateway.stop();
+    closeAgent();
+  }
+  const [name] = await fs.readdir(profDir);
+  if (name === undefined)
+    throw new Error('the gateway wrote no .cpuprofile (did it exit cleanly on SIGTERM?)');
+  const profile = JSON.parse(await fs.readFile(path.join(profDir, name), 'utf8')) as CpuProfile;
+  if (process.env.BENCH_KEEP_PROFILE)
+    await fs.copyFile(path.join(profDir, name), process.env.BENCH_KEEP_PROFILE);
+  const lines = [
+    `# Gateway CPU profile: ${mode.toUpperCase()} 4 KiB presigned, wrk -t2 -c64 -d${DURATION_SEC}s, ` +
+      `${rps.toFixed(0)} req/s while profiling${flags.length ? ` (${flags.join(' ')})` : ''}`,
+    '',
+    ...summarise(profile),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+} finally {
+  await fs.rm(root, { recursive: true, force: true });
+}
