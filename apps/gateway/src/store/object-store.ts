@@ -435,7 +435,13 @@ export class PendingWrite {
    */
   async write(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<ChunkWriteResult> {
     assert(!this.#written && !this.#done, 'write once');
-    const it = body[Symbol.asyncIterator]();
+    // `for await` (the chunk writer) also takes sync iterables; so must this.
+    const it: AsyncIterator<Uint8Array> =
+      Symbol.asyncIterator in body
+        ? body[Symbol.asyncIterator]()
+        : (async function* () {
+            yield* body as Iterable<Uint8Array>;
+          })();
     const small = Buffer.allocUnsafe(MAX_INLINE_DATA_BYTES);
     let filled = 0;
     let overflow: Uint8Array | undefined;
