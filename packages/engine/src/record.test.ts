@@ -63,6 +63,16 @@ describe('record codec', () => {
     expect(decodeHeader(b2.subarray(0, 20), 0, 1024)).toBeUndefined();
   });
 
+  it('the header CRC covers the key: a flipped key byte is detected', () => {
+    const buf = Buffer.alloc(recordBytes(5, 3));
+    encodeRecord(buf, 0, 1, Buffer.from('hello'), Buffer.from('abc'));
+    expect(decodeHeader(buf, 0, 1024)).toBeDefined();
+    buf[RECORD_HEADER_BYTES + 2] = buf[RECORD_HEADER_BYTES + 2]! ^ 0x01;
+    expect(decodeHeader(buf, 0, 1024)).toBeUndefined();
+    // and a buffer cut inside the key cannot verify
+    expect(decodeHeader(buf.subarray(0, RECORD_HEADER_BYTES + 2), 0, 1024)).toBeUndefined();
+  });
+
   it('rejects sizes over maxValueBytes even with a valid CRC', () => {
     const value = Buffer.alloc(100);
     const buf = Buffer.alloc(recordBytes(1, 100));

@@ -1,11 +1,12 @@
 // Invariant: no length field of a record is trusted (for allocation, slicing or skipping) before
-// the header CRC over bytes 8..41 verified (hazard 5.1-5). The payload CRC has ONE domain: CRC32
-// of the stored value bytes (hazard 5.2-8); the key is covered by the header CRC's keyLen and by
-// key comparison on read.
+// the header CRC verified (hazard 5.1-5). The header CRC covers header bytes 8..41 AND the key
+// (the key length is a u16, so reading up to 64 KiB of key before the check is bounded); the
+// payload CRC has ONE domain: CRC32 of the stored value bytes (hazard 5.2-8). A damaged key can
+// therefore never be mistaken for another key, even when a segment is rescanned.
 //
 // Record layout (little-endian), identical in WAL files and segments:
 //   0  u32 magic 0xB10BCAFE
-//   4  u32 headerCrc = crc32(bytes 8..41)
+//   4  u32 headerCrc = crc32(bytes 8..41 || key)
 //   8  u64 flags: bits 63..60 codec (always 0: no compression), bit 33 tombstone,
 //                 bit 32 "payload CRC unset", bits 31..0 payload CRC32
 //   16 u64 seq
@@ -60,28 +61,30 @@ export function encodeRecord(
   dst.writeUInt16LE(key.length, pos + 24);
   writeU64(dst, pos + 26, valueLen);
   writeU64(dst, pos + 34, valueLen);
-  dst.writeUInt32LE(crc32(dst.subarray(pos + 8, pos + RECORD_HEADER_BYTES)) >>> 0, pos + 4);
   dst.set(key, pos + RECORD_HEADER_BYTES);
+  dst.writeUInt32LE(headerCrc(dst, pos, key.length), pos + 4);
   if (value) dst.set(value, pos + RECORD_HEADER_BYTES + key.length);
   return total;
 }
 
 /**
- * Decodes and verifies a header at `pos`. Returns undefined when the magic or header CRC is
- * wrong, or when the sizes are implausible (over `maxValueBytes`).
+ * Decodes and verifies a header at `pos`; `buf` must also hold the key (header CRC domain).
+ * Returns undefined when the magic or header CRC is wrong, the bytes are short, or the sizes are
+ * implausible (over `maxValueBytes`).
  */
 export function decodeHeader(buf: Buffer, pos: number, maxValueBytes: number): RecordHeader | undefined {
   if (pos + RECORD_HEADER_BYTES > buf.length) return undefined;
   if (buf.readUInt32LE(pos) !== RECORD_MAGIC) return undefined;
-  const want = buf.readUInt32LE(pos + 4);
-  if (crc32(buf.subarray(pos + 8, pos + RECORD_HEADER_BYTES)) >>> 0 !== want) return undefined;
+  const keyLenUnverified = buf.readUInt16LE(pos + 24); // u16: bounded, safe to look at
+  if (keyLenUnverified === 0 || pos + RECORD_HEADER_BYTES + keyLenUnverified > buf.length) return undefined;
+  if (headerCrc(buf, pos, keyLenUnverified) !== buf.readUInt32LE(pos + 4)) return undefined;
   // Sizes are trusted only from here on.
   const flagsLo = buf.readUInt32LE(pos + 8);
   const flagsHi = buf.readUInt32LE(pos + 12);
   const seq = readU64(buf, pos + 16);
-  const keyLen = buf.readUInt16LE(pos + 24);
+  const keyLen = keyLenUnverified;
   const valueLen = readU64(buf, pos + 26);
-  if (keyLen === 0 || valueLen > maxValueBytes || (flagsHi & 0xf0000000) !== 0) return undefined;
+  if (valueLen > maxValueBytes || (flagsHi & 0xf0000000) !== 0) return undefined;
   return {
     seq,
     keyLen,
@@ -91,6 +94,17 @@ export function decodeHeader(buf: Buffer, pos: number, maxValueBytes: number): R
     flagsHi,
     flagsLo,
   };
+}
+
+/** Bytes a reader needs before decodeHeader can verify: header + (unverified, u16) key length. */
+export function headerAndKeyBytes(buf: Buffer, pos: number): number {
+  return RECORD_HEADER_BYTES + buf.readUInt16LE(pos + 24);
+}
+
+function headerCrc(buf: Buffer, pos: number, keyLen: number): number {
+  const head = crc32(buf.subarray(pos + 8, pos + RECORD_HEADER_BYTES));
+  const keyStart = pos + RECORD_HEADER_BYTES;
+  return crc32(buf.subarray(keyStart, keyStart + keyLen), head) >>> 0;
 }
 
 export function payloadCrcOk(h: RecordHeader, value: Uint8Array): boolean {

@@ -9,7 +9,14 @@
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { hashKey } from './keyhash.ts';
-import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES, readU64, writeU64 } from './record.ts';
+import {
+  decodeHeader,
+  headerAndKeyBytes,
+  payloadCrcOk,
+  RECORD_HEADER_BYTES,
+  readU64,
+  writeU64,
+} from './record.ts';
 
 export const SEG_MAGIC = Buffer.from('BLOBSEG1', 'latin1');
 export const SEG_VERSION = 1;
@@ -109,7 +116,9 @@ export async function scanSegmentFile(
   for (;;) {
     const h = await r.read(pos, RECORD_HEADER_BYTES);
     if (!h) break;
-    const rh = decodeHeader(h, 0, maxValueBytes);
+    const hk = await r.read(pos, headerAndKeyBytes(h, 0));
+    if (!hk) break;
+    const rh = decodeHeader(hk, 0, maxValueBytes);
     if (!rh) break;
     const len = RECORD_HEADER_BYTES + rh.keyLen + rh.valueLen;
     const body = await r.read(pos + RECORD_HEADER_BYTES, rh.keyLen + rh.valueLen);

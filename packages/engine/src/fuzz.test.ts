@@ -1,0 +1,123 @@
+// Randomised damage to the parsers: they must never throw, never allocate from unverified sizes,
+// and never return a record past the first damaged byte.
+import { open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hashKey, initKeyHash } from './keyhash.ts';
+import { Memtable } from './memtable.ts';
+import { decodeMeta, encodeFooter, encodeTombstoneBatch } from './meta.ts';
+import { scanSegmentFile } from './segfile.ts';
+import { withTempDir } from './testutil.ts';
+
+await initKeyHash();
+
+function rng(seed: number): (n: number) => number {
+  let s = seed >>> 0 || 1;
+  return (n) => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s % n;
+  };
+}
+
+function buildSegment(): { bytes: Buffer; ends: number[] } {
+  const mt = new Memtable(4, 256 * 1024);
+  const ends: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const key = Buffer.from(`key/${i}`);
+    const h = hashKey(key);
+    const e = mt.append(
+      i + 1,
+      key,
+      h,
+      h.toString('latin1'),
+      i % 9 === 0 ? undefined : Buffer.alloc(50 + i * 37, i),
+    );
+    ends.push(e.pos + e.len);
+  }
+  return { bytes: Buffer.from(mt.slab.subarray(0, mt.used)), ends };
+}
+
+describe('parser fuzzing', () => {
+  it('scanSegmentFile stops at the first damaged record and never throws', async () => {
+    await withTempDir(async (dir) => {
+      const { bytes, ends } = buildSegment();
+      const next = rng(42);
+      const path = join(dir, 'f.seg');
+      for (let round = 0; round < 150; round++) {
+        const damaged = Buffer.from(bytes);
+        let first = damaged.length;
+        const mode = next(4);
+        if (mode === 3) {
+          // a key byte: covered by the header CRC, so the record (and all after it) must go
+          const r = next(ends.length);
+          const start = r === 0 ? 32 : ends[r - 1]!;
+          first = start + 42 + next(4);
+          damaged[first] = damaged[first]! ^ (1 + next(255));
+        } else if (mode === 0) {
+          first = next(damaged.length);
+          damaged[first] = damaged[first]! ^ (1 + next(255));
+        } else if (mode === 1) {
+          first = next(damaged.length);
+          for (let i = first; i < Math.min(damaged.length, first + 1 + next(64)); i++) damaged[i] = next(256);
+        }
+        const cut = mode === 2 ? next(damaged.length) : damaged.length;
+        if (mode === 3) expect(first).toBeLessThan(cut);
+        await writeFile(path, damaged.subarray(0, cut));
+        const fh = await open(path, 'r');
+        const scan = await scanSegmentFile(fh, 1 << 20);
+        await fh.close();
+        const limit = Math.min(first, cut);
+        // every returned record ends before the damage, and no intact record before it is lost
+        for (const e of scan.entries) expect(e.pos + e.len).toBeLessThanOrEqual(limit);
+        if (scan.segId !== undefined) {
+          expect(scan.entries.length).toBe(ends.filter((end) => end <= limit).length);
+        }
+      }
+    });
+  });
+
+  it('decodeMeta never throws on damaged input and keeps only intact tombstone batches', () => {
+    const entries = buildSegmentEntries();
+    const footer = encodeFooter(9, entries);
+    const batches = [
+      encodeTombstoneBatch([entries[0]!.hash]),
+      encodeTombstoneBatch([entries[1]!.hash, entries[2]!.hash]),
+    ];
+    const whole = Buffer.concat([footer, ...batches]);
+    const next = rng(7);
+    for (let round = 0; round < 400; round++) {
+      const d = Buffer.from(whole);
+      const at = next(d.length);
+      d[at] = d[at]! ^ (1 + next(255));
+      const cut = next(4) === 0 ? next(d.length) : d.length;
+      const m = decodeMeta(d.subarray(0, cut), 1000);
+      if (at < footer.length && cut > at) {
+        expect(m).toBeUndefined();
+      } else if (m) {
+        expect(m.footer.entries.length).toBe(entries.length);
+        expect(m.dead.size).toBeLessThanOrEqual(3);
+      }
+    }
+  });
+});
+
+function buildSegmentEntries() {
+  const out = [];
+  for (let i = 0; i < 12; i++) {
+    const key = Buffer.from(`m/${i}`);
+    out.push({
+      key,
+      hash: hashKey(key),
+      pos: 32 + i * 100,
+      len: 42 + key.length + 10,
+      valueLen: 10,
+      seq: i + 1,
+      tombstone: false,
+    });
+  }
+  return out;
+}
