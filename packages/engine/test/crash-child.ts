@@ -2,9 +2,12 @@
 // the parent SIGKILLs it.
 //
 // Invariant: a line `A <op>` is written only after the engine's promise for that op resolved, and
-// a line `I <op> ...` is written before the op is issued. stdout is a pipe, and pipe writes are
-// synchronous on Linux, so a SIGKILL can never lose an `I` line of an issued op nor reveal an ack
-// that did not happen.
+// a line `I <op> ...` is in the parent's pipe before the op is issued, so a SIGKILL can never lose
+// an `I` line of an issued op nor reveal an ack that did not happen.
+// Hazard: process.stdout is NOT synchronous on a pipe once the pipe is full — libuv queues the
+// rest in this process's memory, and SIGKILL drops it (seen: ops issued whose `I` lines never
+// arrived, which looked like the engine inventing versions). So lines go out with a blocking
+// write(2) on fd 1 (libuv hands a child blocking stdio fds) and process.stdout is never touched.
 //
 // argv: <dir> <round> <seed> <keyCount> <inFlight> <maxValueBytes> <engineOptionsJson> [flushEveryMs]
 // Lines:  S                      about to open (recovery of the previous kill starts now)
@@ -16,6 +19,7 @@
 //         FS <n> / FD <n>        explicit flush() number n started / resolved
 //         T <compactions> <flushes> <drains> <degraded 0|1>   engine stats, every 250 ms
 
+import { writeSync } from 'node:fs';
 import { BlobEngine } from '../src/index.ts';
 import { keyName, makeValue, Rng } from './model.ts';
 
@@ -48,7 +52,16 @@ process.stdin.on('end', () => process.exit(4));
 process.stdin.resume();
 
 function emit(line: string): void {
-  process.stdout.write(`${line}\n`);
+  const buf = Buffer.from(`${line}\n`);
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(1, buf, off, buf.length - off);
+    } catch (err) {
+      // Only if something made fd 1 non-blocking: spin until the parent drains the pipe.
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    }
+  }
 }
 
 emit('S');

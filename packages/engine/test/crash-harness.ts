@@ -81,6 +81,8 @@ export interface ChildParams {
   readyTimeoutMs: number;
   /** The child calls flush() this often (0 = never). */
   flushEveryMs?: number;
+  /** Never kill (after readiness) before at least one flush() completed. */
+  killAfterFlush?: boolean;
 }
 
 function parseLine(line: string, log: RoundLog): void {
@@ -171,6 +173,7 @@ export async function runChildRound(p: ChildParams): Promise<RoundLog> {
   let pending = '';
   let onReady: (() => void) | undefined;
   let onStart: (() => void) | undefined;
+  let onFlushDone: (() => void) | undefined;
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (chunk: string) => {
     pending += chunk;
@@ -181,6 +184,7 @@ export async function runChildRound(p: ChildParams): Promise<RoundLog> {
       parseLine(line, log);
       if (line === 'R' && onReady) onReady();
       if (line === 'S' && onStart) onStart();
+      if (line.startsWith('FD ') && onFlushDone) onFlushDone();
       nl = pending.indexOf('\n');
     }
   });
@@ -204,7 +208,14 @@ export async function runChildRound(p: ChildParams): Promise<RoundLog> {
   } else {
     onReady = () => {
       clearTimeout(readyTimeout);
-      timer = setTimeout(kill, p.killAfterReadyMs ?? 0);
+      timer = setTimeout(() => {
+        // With killAfterFlush, a round without a completed flush() would prove nothing about
+        // cache mode: wait for the next one (bounded by the ready timeout).
+        if (p.killAfterFlush && log.flushDone.size === 0) {
+          onFlushDone = kill;
+          timer = setTimeout(kill, p.readyTimeoutMs);
+        } else kill();
+      }, p.killAfterReadyMs ?? 0);
     };
   }
   const [code, signal] = (await closed) as [number | null, NodeJS.Signals | null];
