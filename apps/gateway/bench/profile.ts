@@ -3,18 +3,20 @@
 // writes its .cpuprofile, which is summarised here (self time per function and per package).
 // Not part of `npm run bench`: run it when a target is missed.
 //
-// Usage: node bench/profile.ts [get|put] [--log-level <level>]
+// Usage: node bench/profile.ts [get|put|list] [--log-level <level>]
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { startGateway } from './children.ts';
 import { closeAgent } from './http-client.ts';
+import { listKeys, listWithSdk, presignPages, seedListBucket } from './listing.ts';
 import { BenchSigner, writeRequestFile } from './signing.ts';
 import { keyName, presignAll, SMALL_BYTES, seedObjects } from './small-objects.ts';
 import { ensureWrk, requestsPerSec, runWrk } from './wrk.ts';
 
-const mode = process.argv[2] === 'put' ? 'put' : 'get';
+const MODES = ['get', 'put', 'list'] as const;
+const mode: (typeof MODES)[number] = MODES.find((m) => m === process.argv[2]) ?? 'get';
 const levelAt = process.argv.indexOf('--log-level');
 const flags = levelAt > 0 ? ['--log-level', process.argv[levelAt + 1] ?? 'info'] : [];
 const DURATION_SEC = Number(process.env.BENCH_DURATION_SEC ?? 10);
@@ -114,10 +116,15 @@ try {
   const file = path.join(root, 'requests.txt');
   // Seed with an unprofiled gateway, so the profile holds only startup and the measured load.
   const seeder = await startGateway(dataDir);
+  let tokens: string[] = [];
   try {
     const gw = new BenchSigner({ url: seeder.url, ...keys });
     await gw.client.send(new CreateBucketCommand({ Bucket: 'bench' }));
     if (mode === 'get') await seedObjects(gw, 'bench', 'get', 2000);
+    if (mode === 'list') {
+      await seedListBucket(gw, 'bench', listKeys());
+      tokens = (await listWithSdk(gw, 'bench', listKeys())).tokens;
+    }
   } finally {
     await seeder.stop();
   }
@@ -129,12 +136,21 @@ try {
   let rps = 0;
   try {
     const gw = new BenchSigner({ url: gateway.url, ...keys });
-    const names =
-      mode === 'get'
-        ? Array.from({ length: 2000 }, (_, i) => keyName('get', i))
-        : Array.from({ length: 40_000 }, (_, i) => keyName('put', i));
-    await writeRequestFile(file, await presignAll(gw, mode === 'get' ? 'GET' : 'PUT', 'bench', names));
-    const settings = { threads: 2, connections: 64, durationSec: DURATION_SEC, timeoutSec: 10 };
+    if (mode === 'list') {
+      await writeRequestFile(file, await presignPages(gw, 'bench', tokens));
+    } else {
+      const names =
+        mode === 'get'
+          ? Array.from({ length: 2000 }, (_, i) => keyName('get', i))
+          : Array.from({ length: 40_000 }, (_, i) => keyName('put', i));
+      await writeRequestFile(file, await presignAll(gw, mode === 'get' ? 'GET' : 'PUT', 'bench', names));
+    }
+    const settings = {
+      threads: 2,
+      connections: mode === 'list' ? 8 : 64,
+      durationSec: DURATION_SEC,
+      timeoutSec: 10,
+    };
     const r = await runWrk(wrk, settings, gateway.url, file, {
       bodyBytes: mode === 'put' ? SMALL_BYTES : 0,
       expectBodyBytes: mode === 'get' ? SMALL_BYTES : 0,
@@ -152,7 +168,8 @@ try {
   if (process.env.BENCH_KEEP_PROFILE)
     await fs.copyFile(path.join(profDir, name), process.env.BENCH_KEEP_PROFILE);
   const lines = [
-    `# Gateway CPU profile: ${mode.toUpperCase()} 4 KiB presigned, wrk -t2 -c64 -d${DURATION_SEC}s, ` +
+    `# Gateway CPU profile: ${mode === 'list' ? 'ListObjectsV2 pages of 1000 keys' : `${mode.toUpperCase()} 4 KiB`} ` +
+      `presigned, wrk -t2 -c${mode === 'list' ? 8 : 64} -d${DURATION_SEC}s, ` +
       `${rps.toFixed(0)} req/s while profiling${flags.length ? ` (${flags.join(' ')})` : ''}`,
     '',
     ...summarise(profile),

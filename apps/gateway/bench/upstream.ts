@@ -1,5 +1,5 @@
-// Upstream-mode (read-through cache) benchmark, with s3rver as the upstream (child process, behind
-// the counting proxy of the upstream tests). Prints markdown tables; no assertions on speed, but
+// Upstream-mode (read-through cache) benchmark: the gateway (CLI child process) with s3rver as the
+// upstream (child process, behind the counting proxy of the upstream tests). Prints markdown tables; no assertions on speed, but
 // every response is checked (status, length) and upstream request counts are exact.
 //   1. Hit vs miss latency (p50/p90/p99) for 64 KiB and 1 MiB objects, one request at a time.
 //   2. Throughput at 16 concurrent requests: hits, misses (each key cold), and s3rver directly.
@@ -14,8 +14,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { pino } from 'pino';
-import { DEV_CREDENTIAL, parseConfig } from '../src/config.ts';
-import { startGateway } from '../src/gateway.ts';
+import { parseConfig } from '../src/config.ts';
 import { s3Client } from '../src/testing/harness.ts';
 import {
   S3RVER_KEY,
@@ -24,17 +23,19 @@ import {
   upstreamClient,
 } from '../src/upstream/testing/upstream-harness.ts';
 import { openUpstreamLayer } from '../src/upstream/upstream-layer.ts';
+import { startGateway } from './children.ts';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_SEC ?? 5) * 1000;
 const CONCURRENCY = 16;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const BUCKET = 'bench-upstream';
-const LATENCY_KEYS = 100;
-const COLD_KEYS = 600;
+const LOCAL_BUCKET = 'bench-local';
+const LATENCY_KEYS = 50;
+const COLD_KEYS = 300;
 const ZIPF_KEYS = 1000;
 const ZIPF_OBJECT_BYTES = 16 * KiB;
-const ZIPF_READS = 20_000;
+const ZIPF_READS = 10_000;
 const ZIPF_CACHE_BYTES = [1 * MiB, 2 * MiB, 4 * MiB, 8 * MiB];
 
 let agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
@@ -57,7 +58,9 @@ function get(url: string): Promise<number> {
       res.on('data', (d: Buffer) => {
         n += d.length;
       });
-      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`status ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(n) : reject(new Error(`status ${res.statusCode}`)),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -83,7 +86,9 @@ async function seed(client: S3Client, prefix: string, count: number, bytes: numb
   const body = Buffer.alloc(bytes, 0x61);
   for (let i = 0; i < keys.length; i += 16) {
     await Promise.all(
-      keys.slice(i, i + 16).map((Key) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: body }))),
+      keys
+        .slice(i, i + 16)
+        .map((Key) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: body }))),
     );
   }
   return keys;
@@ -91,12 +96,18 @@ async function seed(client: S3Client, prefix: string, count: number, bytes: numb
 
 async function presign(client: S3Client, keys: string[]): Promise<string[]> {
   return Promise.all(
-    keys.map((Key) => getSignedUrl(client, new GetObjectCommand({ Bucket: BUCKET, Key }), { expiresIn: 3600 })),
+    keys.map((Key) =>
+      getSignedUrl(client, new GetObjectCommand({ Bucket: BUCKET, Key }), { expiresIn: 3600 }),
+    ),
   );
 }
 
 /** Requests/s with CONCURRENCY workers: over `urls` in a loop until DURATION_MS, or once each. */
-async function throughput(urls: string[], bytes: number, once: boolean): Promise<{ rps: number; bps: number }> {
+async function throughput(
+  urls: string[],
+  bytes: number,
+  once: boolean,
+): Promise<{ rps: number; bps: number }> {
   let next = 0;
   let done = 0;
   const t0 = Date.now();
@@ -150,23 +161,27 @@ async function main(): Promise<void> {
     await upstream.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const dataDir = await mkdtemp(join(tmpdir(), 'blobcache-bench-up-'));
     dirs.push(dataDir);
-    const gw = await startGateway(
-      {
-        host: '127.0.0.1',
-        port: 0,
-        dataDir,
-        logLevel: 'silent',
-        maxBytes: 512 * MiB,
-        cacheTtlMs: 3_600_000,
-        upstreamEndpoint: `http://127.0.0.1:${proxy.port}`,
-        upstreamAccessKeyId: S3RVER_KEY.accessKeyId,
-        upstreamSecretAccessKey: S3RVER_KEY.secretAccessKey,
-        upstreamForcePathStyle: true,
-      },
-      { logger: pino({ level: 'silent' }), shutdownGraceMs: 2000 },
-    );
-    const client = s3Client(gw);
-    void DEV_CREDENTIAL;
+    // The gateway runs in a child process (through its CLI and flags), like s3rver: the load
+    // generator never shares its event loop.
+    const gw = await startGateway(dataDir, {
+      flags: [
+        '--max-bytes',
+        '512MiB',
+        '--cache-ttl',
+        '1h',
+        '--upstream-endpoint',
+        `http://127.0.0.1:${proxy.port}`,
+        '--upstream-access-key-id',
+        S3RVER_KEY.accessKeyId,
+        '--upstream-secret-access-key',
+        S3RVER_KEY.secretAccessKey,
+        '--upstream-force-path-style',
+        'true',
+        '--upstream-buckets',
+        BUCKET,
+      ],
+    });
+    const client = s3Client({ port: Number(new URL(gw.url).port) });
     try {
       // 1. Latency.
       const out: string[] = [
@@ -200,17 +215,34 @@ async function main(): Promise<void> {
       const directUrls = await Promise.all(
         coldKeys
           .slice(0, 100)
-          .map((Key) => getSignedUrl(upstream, new GetObjectCommand({ Bucket: BUCKET, Key }), { expiresIn: 3600 })),
+          .map((Key) =>
+            getSignedUrl(upstream, new GetObjectCommand({ Bucket: BUCKET, Key }), { expiresIn: 3600 }),
+          ),
       );
       freshAgent();
       const before = proxy.seen.length;
       const missRun = await throughput(coldUrls, 64 * KiB, true);
       const missGets = proxy.seen.slice(before).filter((r) => r.method === 'GET').length;
+      freshAgent();
       const hotUrls = coldUrls.slice(0, 100);
       const hitBefore = proxy.seen.length;
       const hitRun = await throughput(hotUrls, 64 * KiB, false);
       const hitGets = proxy.seen.slice(hitBefore).filter((r) => r.method === 'GET').length;
       const directRun = await throughput(directUrls, 64 * KiB, false);
+      // Baseline in the same gateway process: a local (unmapped, durable store) bucket.
+      await client.send(new CreateBucketCommand({ Bucket: LOCAL_BUCKET }));
+      const localBody = Buffer.alloc(64 * KiB, 0x62);
+      const localKeys = Array.from({ length: 100 }, (_, i) => `local/${i}`);
+      for (const Key of localKeys) {
+        await client.send(new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key, Body: localBody }));
+      }
+      const localUrls = await Promise.all(
+        localKeys.map((Key) =>
+          getSignedUrl(client, new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key }), { expiresIn: 3600 }),
+        ),
+      );
+      freshAgent();
+      const localRun = await throughput(localUrls, 64 * KiB, false);
       const mibs = (b: number) => `${(b / MiB).toFixed(1)} MiB/s`;
       out.push(
         '',
@@ -221,6 +253,7 @@ async function main(): Promise<void> {
         `| Misses (${COLD_KEYS} distinct cold keys) | ${missRun.rps.toFixed(0)} | ${mibs(missRun.bps)} | ${missGets} |`,
         `| Hits (100 hot keys, ${DURATION_MS / 1000} s) | ${hitRun.rps.toFixed(0)} | ${mibs(hitRun.bps)} | ${hitGets} |`,
         `| s3rver directly (same 100 keys, ${DURATION_MS / 1000} s) | ${directRun.rps.toFixed(0)} | ${mibs(directRun.bps)} | n/a |`,
+        `| Same gateway, local durable bucket (100 keys, ${DURATION_MS / 1000} s) | ${localRun.rps.toFixed(0)} | ${mibs(localRun.bps)} | n/a |`,
       );
       // 3. Zipf vs cache size, through the cache layer.
       log(`zipf: seeding ${ZIPF_KEYS} × ${ZIPF_OBJECT_BYTES} B`);
@@ -243,7 +276,10 @@ async function main(): Promise<void> {
           upstreamForcePathStyle: true,
           cacheTtlMs: 3_600_000,
         });
-        const layer = await openUpstreamLayer({ config: { ...config, maxBytes: budget }, logger: pino({ level: 'silent' }) });
+        const layer = await openUpstreamLayer({
+          config: { ...config, maxBytes: budget },
+          logger: pino({ level: 'silent' }),
+        });
         if (!layer) throw new Error('no upstream layer');
         const cache = layer.cache;
         const sample = zipfSampler(ZIPF_KEYS, 42);
@@ -279,7 +315,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${out.join('\n')}\n`);
     } finally {
       client.destroy();
-      await gw.close();
+      await gw.stop();
     }
   } finally {
     agent.destroy();
