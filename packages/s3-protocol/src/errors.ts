@@ -4,6 +4,7 @@
 
 /** The S3 error codes this package (and the gateway) may answer with, and their HTTP status. */
 export const ERROR_CATALOGUE = {
+  AccessControlListNotSupported: { status: 400, message: 'The bucket does not allow ACLs' },
   AccessDenied: { status: 403, message: 'Access Denied' },
   AccountProblem: { status: 403, message: 'There is a problem with your AWS account.' },
   AuthorizationHeaderMalformed: { status: 400, message: 'The authorization header is malformed.' },
@@ -83,6 +84,10 @@ export const ERROR_CATALOGUE = {
     status: 400,
     message:
       'The request contained trailing data that was not well-formed or did not conform to our published schema.',
+  },
+  InvalidBucketAclWithObjectOwnership: {
+    status: 400,
+    message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
   },
   MaxMessageLengthExceeded: { status: 400, message: 'Your request was too big.' },
   MetadataTooLarge: {

@@ -10,11 +10,14 @@
 //   auth ........... authenticate(req, lookupSecret, opts) → AuthContext (headers only, never the body)
 //   payload ........ verifyPayload(source, auth, headers, opts) → { body, result() }, stripAwsChunkedEncoding
 //   checksums ...... createHasher(alg), parseChecksumHeaders, checksumHeaderName, compositeChecksum, combineCrcs
+//   ACLs ........... checkAclHeaders (only owner-only ACLs pass: ACLs are disabled, as S3's default)
 //   semantics ...... parseRange, evaluateReadConditionals / evaluateCopySourceConditionals /
 //                    evaluateWriteConditionals, md5Etag / multipartEtag, date formats,
 //                    encodeListingValue, parseCopySource, resolveCompletedParts
 //   test support ... '@blobcache/s3-protocol/testing' (encoder, signer, capture server; tests only)
 
+/** ACL headers with ACLs disabled (bucket owner enforced): only owner-only ACLs pass. */
+export { checkAclHeaders } from './acl.ts';
 /**
  * Authenticate a request from method, raw path, raw query and headers (never the body, so it can
  * run in node:http's `checkContinue` before `100 Continue`). SigV4 header + presigned, SigV2

@@ -1,6 +1,7 @@
 // Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation,
 // GetBucketVersioning (versioning is never enabled: the answer is the empty configuration).
 import {
+  checkAclHeaders,
   el,
   optEl,
   parseCreateBucketConfiguration,
@@ -65,6 +66,13 @@ async function createBucket(ctx: BucketContext): Promise<Response> {
   // Creating the bucket without the lock the client asked for would fake a compliance feature.
   if (ctx.headers['x-amz-bucket-object-lock-enabled']?.trim().toLowerCase() === 'true') {
     throw new S3Error('NotImplemented', 'blobcache does not implement S3 Object Lock');
+  }
+  // Buckets are "bucket owner enforced" (ACLs disabled), S3's default: an owner-only ACL passes,
+  // another is refused as S3 refuses it; asking for an ownership mode with ACLs is not implemented.
+  checkAclHeaders(ctx.headers, 'bucket');
+  const ownership = ctx.headers['x-amz-object-ownership'];
+  if (ownership !== undefined && ownership.trim() !== 'BucketOwnerEnforced') {
+    throw new S3Error('NotImplemented', `blobcache does not implement Object Ownership ${ownership.trim()}`);
   }
   const body = await readVerifiedSmallBody(ctx, MAX_CREATE_BUCKET_BODY_BYTES);
   const { locationConstraint } = parseCreateBucketConfiguration(body);

@@ -5,7 +5,10 @@ import { type ObjectVersion, S3Error, stripAwsChunkedEncoding } from '@blobcache
 import type { ObjectHead } from '../store/object-head.ts';
 import type { Headers } from './context.ts';
 
-/** S3 limits user metadata (names + values, UTF-8) to 2 KB. */
+/**
+ * S3 limits user metadata to 2 KB: the sum of the UTF-8 byte lengths of each name (without the
+ * `x-amz-meta-` prefix) and value.
+ */
 export const MAX_USER_METADATA_BYTES = 2048;
 export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 
@@ -29,7 +32,10 @@ export function readStandardHeaders(headers: Headers): StandardHeaders {
     if (value === undefined || !name.startsWith(META_PREFIX)) continue;
     const short = name.slice(META_PREFIX.length);
     meta[short] = value;
-    metaBytes += Buffer.byteLength(short, 'utf8') + Buffer.byteLength(value, 'utf8');
+    // Hazard: node decodes header bytes as latin1 (one char per byte), so a UTF-8 value is counted
+    // by its latin1 length (= the bytes received); byteLength(v, 'utf8') would count each
+    // non-ASCII byte twice.
+    metaBytes += Buffer.byteLength(short, 'latin1') + Buffer.byteLength(value, 'latin1');
   }
   if (metaBytes > MAX_USER_METADATA_BYTES) {
     throw new S3Error('MetadataTooLarge', undefined, {

@@ -6,7 +6,12 @@
 //   stays intact and readable throughout.
 // - Preconditions (If-None-Match: *, If-Match) are checked before reading the body and again,
 //   atomically, at commit.
-import { evaluateWriteConditionals, S3Error, validateObjectKey } from '@blobcache/s3-protocol';
+import {
+  checkAclHeaders,
+  evaluateWriteConditionals,
+  S3Error,
+  validateObjectKey,
+} from '@blobcache/s3-protocol';
 import type { ObjectHead } from '../store/object-head.ts';
 import type { CommitCheck } from '../store/object-store.ts';
 import { checkCapacity } from './capacity.ts';
@@ -37,6 +42,8 @@ export function rejectUnsupportedWriteHeaders(ctx: ObjectContext): void {
   const found = UNSUPPORTED_WRITE_HEADERS.find((h) => ctx.headers[h] !== undefined);
   if (found !== undefined)
     throw new S3Error('NotImplemented', `blobcache does not implement the ${found} header`);
+  // ACLs are disabled, as on S3 by default: owner-only ACLs pass, anything else is refused (400).
+  checkAclHeaders(ctx.headers, 'object');
 }
 
 /** The write preconditions of a PUT (also used by CompleteMultipartUpload). */
