@@ -21,6 +21,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ChildGateway, pattern, sdkClient, startChildGateway, tempDir } from './support/gateway.ts';
+import { auditDataDir } from './support/store-audit.ts';
 
 const MiB = 1024 * 1024;
 const Bucket = 'durable';
@@ -165,5 +166,13 @@ describe('restart after SIGKILL', () => {
     s3.destroy();
     await child.stop();
     child = undefined;
+    // Recovery left no intent, no orphaned chunk (the in-flight bodies' chunks are gone) and no
+    // reference to missing data.
+    expect(await auditDataDir(dataDir)).toEqual({
+      intents: [],
+      unreferenced: [],
+      missing: [],
+      unreadable: [],
+    });
   });
 });
