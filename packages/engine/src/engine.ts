@@ -166,6 +166,8 @@ export class BlobEngine implements EngineInternals {
   private readonly marker: Marker;
   private segmentsSinceMaintenance = 0;
   private admitTail: Promise<void> = Promise.resolve();
+  /** Resolves when the newest sealed WAL file is entirely durable (see wal.ts). */
+  private walBarrier: Promise<void> | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private lock: DirLock | undefined;
   private queuedWriters = 0;
@@ -701,13 +703,25 @@ export class BlobEngine implements EngineInternals {
   }
 
   private walFor(mt: Memtable): WalFile {
-    mt.wal ??= WalFile.create(walPath(this.dir, mt.id), walDir(this.dir), mt.slab, this.walStats);
+    mt.wal ??= WalFile.create(
+      walPath(this.dir, mt.id),
+      walDir(this.dir),
+      mt.slab,
+      this.walStats,
+      this.walBarrier,
+    );
     return mt.wal;
   }
 
   /** Seals the active memtable (if it has data) and starts a new one. Synchronous. */
   private rotate(capacity = this.cfg.memtableBytes): void {
     const old = this.active;
+    if (old.wal) {
+      // the next WAL file writes only once this one is entirely durable (prefix order)
+      const barrier = old.wal.syncThrough(old.used);
+      barrier.catch(() => undefined);
+      this.walBarrier = barrier;
+    }
     if (!old.isEmpty) {
       old.sealed = true;
       this.flushing.push(old);

@@ -40,6 +40,34 @@ describe('WalFile', () => {
     });
   });
 
+  it('writes nothing before the previous WAL file is durable, and nothing at all if it failed', async () => {
+    await withTempDir(async (dir) => {
+      const stats = { syncs: 0, bytes: 0 };
+      let release!: () => void;
+      const previous = new Promise<void>((r) => {
+        release = r;
+      });
+      const mt = new Memtable(5, 64 * 1024);
+      const wal = WalFile.create(join(dir, '5.wal'), dir, mt.slab, stats, previous);
+      const acked = wal.syncThrough(append(mt, 1, 'a', 'b'));
+      let done = false;
+      void acked.then(() => {
+        done = true;
+      });
+      await new Promise((r) => setTimeout(r, 30));
+      expect(done).toBe(false);
+      expect((await readFile(join(dir, '5.wal'))).length).toBe(0);
+      release();
+      await acked;
+      expect((await readFile(join(dir, '5.wal'))).length).toBe(mt.used);
+      const mt2 = new Memtable(6, 64 * 1024);
+      const failedBefore = Promise.reject(new Error('previous WAL failed'));
+      const wal2 = WalFile.create(join(dir, '6.wal'), dir, mt2.slab, stats, failedBefore);
+      await expect(wal2.syncThrough(append(mt2, 2, 'c', 'd'))).rejects.toThrow(/previous WAL failed/);
+      expect((await readFile(join(dir, '6.wal'))).length).toBe(0);
+    });
+  });
+
   it('hazard 5.2-1: an I/O failure rejects every waiter and every later write', async () => {
     await withTempDir(async (dir) => {
       const mt = new Memtable(2, 64 * 1024);

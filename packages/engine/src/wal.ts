@@ -3,6 +3,9 @@
 // the first acknowledgement. Writes issued in the same tick (or while a sync is in flight) share
 // one write + one fdatasync (group commit). After any I/O error every pending and future waiter
 // rejects: an unsynced write is never acknowledged (hazard 5.2-1).
+// Cross-file order: a WAL file writes nothing until the previous WAL file is completely durable
+// (`after`), so after a crash a later WAL file never holds records while an earlier one lost some
+// (acknowledged or not): recovery always sees a prefix of the issued writes.
 
 import { type FileHandle, open } from 'node:fs/promises';
 import { syncDir, writeAll } from './fsutil.ts';
@@ -30,15 +33,28 @@ export class WalFile {
   private closed = false;
   private readonly stats: WalStats;
 
-  private constructor(path: string, slab: Buffer, fhP: Promise<FileHandle>, stats: WalStats) {
+  private readonly after: Promise<void> | undefined;
+
+  private constructor(
+    path: string,
+    slab: Buffer,
+    fhP: Promise<FileHandle>,
+    stats: WalStats,
+    after: Promise<void> | undefined,
+  ) {
+    this.after = after;
     this.path = path;
     this.slab = slab;
     this.fhP = fhP;
     this.stats = stats;
   }
 
-  /** Creates the file (O_TRUNC) and makes its directory entry durable. */
-  static create(path: string, dir: string, slab: Buffer, stats: WalStats): WalFile {
+  /**
+   * Creates the file (O_TRUNC) and makes its directory entry durable. `after` = the previous WAL
+   * file is fully durable; nothing is written here before it resolves (and nothing ever if it
+   * rejects).
+   */
+  static create(path: string, dir: string, slab: Buffer, stats: WalStats, after?: Promise<void>): WalFile {
     const fhP = (async () => {
       const fh = await open(path, 'w');
       try {
@@ -51,7 +67,7 @@ export class WalFile {
     })();
     // the rejection is observed through pump(); avoid an unhandled rejection before that
     fhP.catch(() => undefined);
-    return new WalFile(path, slab, fhP, stats);
+    return new WalFile(path, slab, fhP, stats, after);
   }
 
   get error(): Error | undefined {
@@ -88,6 +104,7 @@ export class WalFile {
   private async pump(): Promise<void> {
     try {
       const fh = await this.fhP;
+      if (this.after) await this.after;
       while (this.synced < this.target) {
         const end = this.target;
         await writeAll(fh, this.slab.subarray(this.synced, end), this.synced);
