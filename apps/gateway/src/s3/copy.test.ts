@@ -166,6 +166,13 @@ describe('CopyObject and UploadPartCopy', () => {
     expect((await bytesOf(Other, 'cond')).equals(body)).toBe(true);
   });
 
+  it('x-amz-copy-source is percent-decoded once: a literal "+" stays a plus, %20 is a space', async () => {
+    const data = Buffer.from('plus and space');
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'x+y z', Body: data }));
+    await s3.send(new CopyObjectCommand({ Bucket, Key: 'plus-copy', CopySource: `${Bucket}/x+y%20z` }));
+    expect((await bytesOf(Bucket, 'plus-copy')).equals(data)).toBe(true);
+  });
+
   it('missing sources and versions', async () => {
     const noKey = await s3ErrorOf(
       s3.send(new CopyObjectCommand({ Bucket, Key: 'x', CopySource: `${Bucket}/nope` })),

@@ -136,6 +136,49 @@ describe('multipart uploads', () => {
     expect(gone.name).toBe('NoSuchUpload');
   });
 
+  it('raw wire: `?uploads` without "=" creates an upload; the result is namespaced XML; partNumber reads carry the part headers', async () => {
+    const url = new URL(
+      await getSignedUrl(s3, new CreateMultipartUploadCommand({ Bucket, Key: 'raw/key' }), { expiresIn: 60 }),
+    );
+    // `uploads` and `uploads=` have the same canonical query, so the signature still holds.
+    const path = `${url.pathname}${url.search.replace('uploads=', 'uploads')}`;
+    expect(path).toMatch(/[?&]uploads(&|$)/);
+    const res = await rawRequest(gw.port, { method: 'POST', path });
+    expect(res.status).toBe(200);
+    const xml = res.body.toString();
+    expect(xml).toContain('<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">');
+    const uploadId = /<UploadId>([0-9a-f]+)<\/UploadId>/.exec(xml)?.[1];
+    expect(uploadId).toMatch(/^[0-9a-f]{32}$/);
+    const part = pattern(5 * MiB, 31);
+    const last = pattern(10, 32);
+    const etags = [];
+    for (const [i, Body] of [part, last].entries()) {
+      const r = await s3.send(
+        new UploadPartCommand({ Bucket, Key: 'raw/key', UploadId: uploadId, PartNumber: i + 1, Body }),
+      );
+      etags.push({ PartNumber: i + 1, ETag: r.ETag });
+    }
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key: 'raw/key',
+        UploadId: uploadId,
+        MultipartUpload: { Parts: etags },
+      }),
+    );
+    const getUrl = new URL(
+      await getSignedUrl(s3, new GetObjectCommand({ Bucket, Key: 'raw/key', PartNumber: 2 }), {
+        expiresIn: 60,
+      }),
+    );
+    const got = await rawRequest(gw.port, { method: 'GET', path: getUrl.pathname + getUrl.search });
+    expect(got.status).toBe(206);
+    expect(got.headers['x-amz-mp-parts-count']).toBe('2');
+    expect(got.headers['content-range']).toBe(`bytes ${5 * MiB}-${5 * MiB + 9}/${5 * MiB + 10}`);
+    expect(got.headers['content-length']).toBe('10');
+    expect(got.body.equals(last)).toBe(true);
+  });
+
   it('partNumber=1 of a single-PUT object is the whole object', async () => {
     const body = pattern(4000, 9);
     await s3.send(new PutObjectCommand({ Bucket, Key: 'single', Body: body }));
