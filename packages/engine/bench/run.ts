@@ -165,6 +165,7 @@ async function runMemory(root: string): Promise<MemoryResult> {
 
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'engine-bench-'));
 const started = Date.now();
+const loadAtStart = os.loadavg()[0]!.toFixed(1);
 try {
   let seed = 12345;
   for (const size of SIZES) await runSize(root, size, seed++);
@@ -202,7 +203,8 @@ try {
   out.push(
     `Date ${new Date().toISOString()}; ${os.cpus()[0]?.model ?? 'cpu'}; nproc ${os.availableParallelism()}; ` +
       `${Math.round(os.totalmem() / 1024 ** 3)} GiB RAM; node ${process.version}; ${os.platform()} ${os.release()}; ` +
-      `data in ${os.tmpdir()}; scale ${SCALE}; total ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+      `data in ${os.tmpdir()}; scale ${SCALE}; total ${((Date.now() - started) / 1000).toFixed(0)} s; ` +
+      `load average at start ${loadAtStart} (1 min; the machine is shared, so absolute numbers are noisy).`,
   );
   out.push('');
   out.push(
