@@ -19,9 +19,21 @@ export type RequestState = {
 
 const states = new WeakMap<IncomingMessage, RequestState>();
 
+const ID_BYTES = 8;
+/** Random bytes fetched at once for request ids (one randomBytes call per 512 requests). */
+const ID_POOL_BYTES = 4096;
+let idPool = Buffer.alloc(0);
+let idPoolAt = 0;
+
 /** 16 upper-case hex characters, like S3's request ids. */
 export function newRequestId(): string {
-  return randomBytes(8).toString('hex').toUpperCase();
+  if (idPoolAt + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_POOL_BYTES);
+    idPoolAt = 0;
+  }
+  const id = idPool.toString('hex', idPoolAt, idPoolAt + ID_BYTES).toUpperCase();
+  idPoolAt += ID_BYTES;
+  return id;
 }
 
 export function attachRequestState(req: IncomingMessage): RequestState {

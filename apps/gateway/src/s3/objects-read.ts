@@ -87,6 +87,16 @@ async function getObject(ctx: ObjectContext): Promise<Response> {
     if (partial) headers['content-range'] = range.contentRange;
     headers['content-length'] = String(end - start);
     if (end === start) return emptyResponse(200, headers);
+    const inline = head.inline;
+    if (inline) {
+      // A small object is already in memory: one write, no stream machinery (which costs more
+      // than the body itself for a few KiB). The pin is released by `finally`.
+      const body = inline.subarray(start, end);
+      ctx.state.bytesOut += body.length;
+      ctx.res.writeHead(partial ? 206 : 200, headers);
+      ctx.res.end(body);
+      return RESPONSE_ALREADY_SENT;
+    }
     // Stream straight to the socket: backpressure and client aborts are handled by pipeline,
     // and the pin is released whatever happens.
     ctx.res.writeHead(partial ? 206 : 200, headers);

@@ -59,15 +59,95 @@ export function encodeHead(head: ObjectHead): Buffer {
 export function decodeHead(bytes: Uint8Array): ObjectHead {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nl = buf.indexOf(NEWLINE);
-  const head: ObjectHead = objectHeadSchema.parse(
-    JSON.parse(buf.toString('utf8', 0, nl < 0 ? buf.length : nl)),
-  );
+  const json: unknown = JSON.parse(buf.toString('utf8', 0, nl < 0 ? buf.length : nl));
+  // Every GET and listed key decodes a head: zod costs more than the JSON parse, so a head that
+  // passes the exact hand check below is taken as is; anything else gets zod's verdict.
+  const head: ObjectHead = isPlainHead(json) ? json : objectHeadSchema.parse(json);
   assert(head.parts !== undefined || head.partsRef === true, 'a head has parts inline or by reference');
   if (nl >= 0) {
     head.inline = buf.subarray(nl + 1);
     assert(head.parts?.length === 0 && head.inline.length === head.size, 'inline bytes match the size');
   }
   return head;
+}
+
+const STRING_FIELDS = new Set([
+  'contentEncoding',
+  'contentDisposition',
+  'contentLanguage',
+  'cacheControl',
+  'expires',
+]);
+const CHECKSUM_NAMES: ReadonlySet<string> = new Set(checksumAlgorithms);
+
+const isNat = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const allStrings = (o: Record<string, unknown>, keyOk: (k: string) => boolean): boolean => {
+  for (const k in o) if (!keyOk(k) || typeof o[k] !== 'string') return false;
+  return true;
+};
+
+/**
+ * True only for a value `objectHeadSchema.parse` would return unchanged (every known field of the
+ * right type, no unknown field): then skipping zod changes nothing.
+ */
+function isPlainHead(v: unknown): v is ObjectHead {
+  if (!isObject(v)) return false;
+  for (const k in v) {
+    const x = v[k];
+    switch (k) {
+      case 'versionId':
+      case 'etag':
+        if (typeof x !== 'string' || x.length === 0) return false;
+        break;
+      case 'size':
+        if (!isNat(x)) return false;
+        break;
+      case 'lastModifiedMs':
+        if (!Number.isSafeInteger(x)) return false;
+        break;
+      case 'contentType':
+        if (typeof x !== 'string') return false;
+        break;
+      case 'meta':
+        if (!isObject(x) || !allStrings(x, () => true)) return false;
+        break;
+      case 'checksums':
+        if (!isObject(x) || !allStrings(x, (name) => CHECKSUM_NAMES.has(name))) return false;
+        break;
+      case 'checksumType':
+        if (x !== 'FULL_OBJECT' && x !== 'COMPOSITE') return false;
+        break;
+      case 'partCount':
+        if (!isNat(x) || x === 0) return false;
+        break;
+      case 'parts':
+        if (!Array.isArray(x)) return false;
+        for (const p of x) {
+          if (!isObject(p) || typeof p.id !== 'string' || p.id.length === 0 || !isNat(p.bytes)) return false;
+          if (Object.keys(p).length !== 2) return false;
+        }
+        break;
+      case 'partsRef':
+        if (x !== true) return false;
+        break;
+      case 'ext':
+        if (!isObject(x)) return false;
+        break;
+      default:
+        if (!STRING_FIELDS.has(k) || typeof x !== 'string') return false;
+    }
+  }
+  return (
+    typeof v.versionId === 'string' &&
+    typeof v.etag === 'string' &&
+    typeof v.contentType === 'string' &&
+    v.size !== undefined &&
+    v.lastModifiedMs !== undefined &&
+    v.meta !== undefined &&
+    v.checksums !== undefined
+  );
 }
 
 export function encodePartList(parts: DataPart[]): Buffer {

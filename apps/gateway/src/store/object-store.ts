@@ -89,6 +89,12 @@ export class ObjectStore {
   /** Writes in flight per bucket, and buckets being deleted (see deleteBucket). */
   readonly #writers = new Map<string, number>();
   readonly #deletingBuckets = new Set<string>();
+  /**
+   * Every bucket record, once loadBuckets() ran (openStore does, before serving): the store is the
+   * only writer of `b/` keys and changes them under the bucket lock, so the map stays exact and a
+   * write no longer reads its bucket record from a segment (twice). Before loading: engine reads.
+   */
+  #buckets: Map<string, BucketRecord> | undefined;
 
   constructor(engine: EnginePort, logger: Logger, maxInlineHeadBytes: number) {
     this.engine = engine;
@@ -99,15 +105,25 @@ export class ObjectStore {
   // ---- buckets ----
 
   async getBucket(name: string): Promise<BucketRecord | undefined> {
+    if (this.#buckets) return this.#buckets.get(name);
     const bytes = await this.engine.get(bucketKey(name));
     return bytes ? decodeBucket(bytes) : undefined;
+  }
+
+  /** Loads every bucket record into memory; from then on getBucket reads no engine value. */
+  async loadBuckets(): Promise<void> {
+    const all = new Map<string, BucketRecord>();
+    for (const b of await this.listBuckets()) all.set(b.name, b.record);
+    this.#buckets = all;
   }
 
   /** Creates the bucket; returns false (and changes nothing) if it already exists. */
   createBucket(name: string, region: string): Promise<boolean> {
     return this.#locks.run(bucketKey(name), async () => {
       if (await this.engine.get(bucketKey(name))) return false;
-      await this.engine.put(bucketKey(name), encodeBucket({ createdMs: Date.now(), region }));
+      const record: BucketRecord = { createdMs: Date.now(), region };
+      await this.engine.put(bucketKey(name), encodeBucket(record));
+      this.#buckets?.set(name, record);
       return true;
     });
   }
@@ -140,6 +156,8 @@ export class ObjectStore {
         if ((this.#writers.get(name) ?? 0) > 0) return 'not-empty';
         if (!(await this.isBucketEmpty(name))) return 'not-empty';
         await this.engine.delete(bucketKey(name));
+        // Still in #deletingBuckets here, so no writer got in through a stale entry meanwhile.
+        this.#buckets?.delete(name);
         return 'deleted';
       } finally {
         this.#deletingBuckets.delete(name);
@@ -152,7 +170,7 @@ export class ObjectStore {
     if (this.#deletingBuckets.has(bucket)) throw new BucketGoneError(bucket);
     this.#writers.set(bucket, (this.#writers.get(bucket) ?? 0) + 1);
     try {
-      if (!(await this.engine.get(bucketKey(bucket)))) throw new BucketGoneError(bucket);
+      if (!(await this.getBucket(bucket))) throw new BucketGoneError(bucket);
     } catch (err) {
       this.leaveWriter(bucket);
       throw err;

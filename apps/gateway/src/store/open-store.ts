@@ -26,6 +26,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<ObjectStore> {
   try {
     const report = await recoverIntents(store, engine, opts.logger);
     if (report.intents > 0) opts.logger.info(report, 'recovered write intents');
+    await store.loadBuckets();
   } catch (err) {
     await engine.close();
     throw err;

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { decodeHead, encodeHead, type ObjectHead, objectHeadSchema } from './object-head.ts';
+
+const base: ObjectHead = {
+  versionId: 'v1',
+  size: 3,
+  etag: 'abc',
+  lastModifiedMs: 1_700_000_000_000,
+  contentType: 'text/plain',
+  cacheControl: 'no-cache',
+  meta: { colour: 'blue' },
+  checksums: { CRC64NVME: 'AAAAAAAAAAA=' },
+  checksumType: 'FULL_OBJECT',
+  parts: [{ id: 'd1', bytes: 3 }],
+};
+
+describe('object heads', () => {
+  it('decode what they encode, inline bytes included, exactly as the zod schema would', () => {
+    expect(decodeHead(encodeHead(base))).toEqual(objectHeadSchema.parse(base));
+    const inline: ObjectHead = { ...base, parts: [], inline: Buffer.from('xyz') };
+    const back = decodeHead(encodeHead(inline));
+    expect(back.inline?.toString()).toBe('xyz');
+    expect(back.parts).toEqual([]);
+    const multipart: ObjectHead = { ...base, partCount: 2, partsRef: true, ext: { p: [1, 2] } };
+    delete multipart.parts;
+    expect(decodeHead(encodeHead(multipart))).toEqual(objectHeadSchema.parse(multipart));
+  });
+
+  it('anything the hand check does not vouch for gets zod: unknown fields stripped, bad ones refused', () => {
+    const extra = Buffer.from(JSON.stringify({ ...base, legacy: 1 }));
+    expect(decodeHead(extra)).toEqual(objectHeadSchema.parse(base));
+    for (const bad of [
+      { ...base, size: -1 },
+      { ...base, etag: '' },
+      { ...base, checksums: { MD5: 'x' } },
+      { ...base, parts: [{ id: 'd1', bytes: 1.5 }] },
+      { ...base, partCount: 0 },
+      { ...base, meta: { a: 1 } },
+    ]) {
+      expect(() => decodeHead(Buffer.from(JSON.stringify(bad))), JSON.stringify(bad)).toThrow();
+    }
+  });
+});
