@@ -178,6 +178,29 @@ describe('Fill', () => {
     expect(await store.getHead('bkt', 'raced')).toBeUndefined();
   });
 
+  it('lets followers read chunks as they land, and fails them (never short) when the fill aborts', async () => {
+    const one = Buffer.alloc(1024 * 1024, 4);
+    const gated = gatedBody([one, Buffer.alloc(100, 5)], { failAfter: 1 });
+    const fill = new Fill({
+      store,
+      bucket: 'bkt',
+      key: 'followed',
+      fields: fields(one.length + 100),
+      body: gated.body,
+      ticket: new KeyFence().beginRead('bkt/followed'),
+      counters: new CacheCounters(),
+      logger,
+    });
+    fill.start();
+    const first = fill.chunk(0);
+    gated.open(0);
+    expect((await first).equals(one)).toBe(true); // landed while piece 2 is still gated
+    const second = fill.chunk(1);
+    gated.open(1); // the upstream body fails: chunk 1 never lands
+    await expect(second).rejects.toThrow(/aborted/);
+    expect(await fill.done).toBeUndefined();
+  });
+
   it('keeps filling for followers after the leader went away', async () => {
     const gated = gatedBody([Buffer.from('abc'), Buffer.from('def')]);
     let gone = false;

@@ -9,8 +9,12 @@
 //   failure, or a racing write-through write (poisoned ticket, checked under the store's key lock)
 //   aborts the fill and discards its chunks.
 // - A leader that disconnects is detached; the fill continues for the followers waiting on it.
+// - Followers (coalesced readers) read the fill's chunks as they land (`chunk(i)`), so their first
+//   byte does not wait for the whole object either. A chunk that is missing once the fill ended
+//   (aborted, or since evicted/reclaimed) is an error, never a short or padded read.
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
+import { chunkKey } from '../store/layout.ts';
 import type { ObjectHead } from '../store/object-head.ts';
 import { BucketGoneError, type HeadFields, type ObjectStore } from '../store/object-store.ts';
 import type { CacheCounters } from './counters.ts';
@@ -25,6 +29,15 @@ export type FillSink = {
   /** The body cannot be completed: cut the client off (it sees a truncated response). */
   fail(): void;
 };
+
+/** A one-shot wake-up: `promise` resolves when `resolve()` is called. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
 
 export class FillAbortedError extends Error {
   override name = 'FillAbortedError';
@@ -50,9 +63,16 @@ export class Fill {
   #sink: FillSink | undefined;
   #start!: (sink: FillSink | undefined) => void;
   #started = false;
+  readonly #store: ObjectStore;
+  /** The data id the chunks are written under, once the cache write began. */
+  #versionId: string | undefined;
+  #finished = false;
+  #committed = false;
+  #progress = signal();
 
   constructor(o: FillOptions) {
     this.fields = o.fields;
+    this.#store = o.store;
     const started = new Promise<void>((resolve) => {
       this.#start = (sink) => {
         this.#sink = sink;
@@ -73,6 +93,39 @@ export class Fill {
     return this.#started;
   }
 
+  /** True once the fill committed or gave up. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Wakes followers waiting for the next chunk. */
+  #pulse(): void {
+    const p = this.#progress;
+    this.#progress = signal();
+    p.resolve();
+  }
+
+  /**
+   * Chunk `index` of the object being filled, waiting for it to land. Throws FillAbortedError when
+   * the fill ended without it (aborted, or the chunk was evicted since).
+   */
+  async chunk(index: number): Promise<Buffer> {
+    for (;;) {
+      const wait = this.#progress.promise;
+      const id = this.#versionId;
+      if (id !== undefined) {
+        const bytes = await this.#store.engine.get(chunkKey(id, index));
+        if (bytes) return bytes;
+      }
+      if (this.#finished) {
+        throw new FillAbortedError(
+          this.#committed ? `chunk ${index} of the filled object is gone` : 'the fill was aborted',
+        );
+      }
+      await wait;
+    }
+  }
+
   async #run(o: FillOptions): Promise<ObjectHead | undefined> {
     const expected = o.fields.size;
     let received = 0;
@@ -86,6 +139,7 @@ export class Fill {
         const sink = self.#sink;
         if (sink) await sink.write(piece);
         yield piece;
+        self.#pulse();
       }
       if (received !== expected) {
         throw new FillAbortedError(`upstream body ended after ${received} of ${expected} bytes`);
@@ -97,11 +151,15 @@ export class Fill {
     let pending: Awaited<ReturnType<ObjectStore['beginWrite']>> | undefined;
     try {
       pending = await beginCacheWrite(o.store, o.bucket, o.key);
+      this.#versionId = pending.versionId;
+      this.#pulse();
       await pending.write(tee(), expected);
+      this.#pulse();
       const head = await pending.commit(o.fields, () => {
         if (o.ticket.poisoned) throw new FillAbortedError('a write-through write raced this fill');
       });
       o.counters.inc('fills');
+      this.#committed = true;
       o.onCommit?.(head);
       return head;
     } catch (err) {
@@ -117,6 +175,8 @@ export class Fill {
       o.logger[level]({ err, bucket: o.bucket, key: o.key }, 'cache fill aborted');
       return undefined;
     } finally {
+      this.#finished = true;
+      this.#pulse();
       o.ticket.end();
     }
   }

@@ -1,6 +1,8 @@
 // GetObject and HeadObject on a mapped bucket: served from the cache when fresh, otherwise from
 // one coalesced upstream request, with `x-cache: HIT | MISS | REVALIDATED | STALE`.
 // Invariants:
+// - A miss's first byte never waits for the whole object: the leader gets the upstream bytes as
+//   they arrive, coalesced followers read the fill's chunks as they land.
 // - Ranged, part-scoped and versioned reads are relayed (a cold range never waits for the whole
 //   object) and never stored under the whole-object identity; a range on a fresh cached copy is
 //   served locally.
@@ -29,9 +31,10 @@ import type { ObjectContext } from '../s3/context.ts';
 import { objectVersion, renderStandardHeaders } from '../s3/object-headers.ts';
 import { emptyResponse } from '../s3/responses.ts';
 import { MissingChunkError } from '../store/chunk-reader.ts';
+import { CHUNK_BYTES } from '../store/layout.ts';
 import type { ObjectHead } from '../store/object-head.ts';
 import type { HeadFields } from '../store/object-store.ts';
-import { type FillSink, responseSink } from './fill.ts';
+import { type Fill, FillAbortedError, type FillSink, responseSink } from './fill.ts';
 import { cacheKey, type UpstreamCache } from './upstream-cache.ts';
 import { classifyUpstreamError, upstreamUnavailable } from './upstream-errors.ts';
 import { headFieldsFrom } from './upstream-head.ts';
@@ -317,6 +320,8 @@ export async function getObjectThroughCache(
           up.counters.inc('misses');
           return serveFillLeader(ctx, r.fill);
         }
+        // Still filling: stream its chunks as they land rather than wait for the whole object.
+        if (!r.fill.finished) return serveFillFollower(ctx, r.fill);
         if (await r.fill.done) {
           const served = await serveCached(up, ctx, ub, 'MISS');
           if (served) return served;
@@ -345,8 +350,45 @@ function serveUncacheable(
   return relayBody(ctx, 200, headers, body, up);
 }
 
+/**
+ * A coalesced reader of a fill in progress: reads its chunks from the cache store as they land.
+ * Hazard: if the fill aborts (upstream failure, a racing write) or a chunk is evicted before it
+ * is read, the response is cut short (the client sees a truncated body and retries), never padded.
+ */
+function serveFillFollower(ctx: ObjectContext, fill: Fill): Response {
+  const size = fill.fields.size;
+  const range = plan(ctx, fill.fields, 'MISS');
+  const headers = responseHeaders(ctx, fill.fields, 'MISS');
+  const start = range?.start ?? 0;
+  const end = range?.end ?? size;
+  if (range) headers['content-range'] = `bytes ${start}-${end - 1}/${size}`;
+  headers['content-length'] = String(end - start);
+  if (end === start) return emptyResponse(range ? 206 : 200, headers);
+  ctx.res.writeHead(range ? 206 : 200, headers);
+  const state = ctx.state;
+  const body = async function* (): AsyncGenerator<Buffer> {
+    for (let i = Math.floor(start / CHUNK_BYTES); i * CHUNK_BYTES < end; i++) {
+      const bytes = await fill.chunk(i);
+      const chunkStart = i * CHUNK_BYTES;
+      if (bytes.length !== Math.min(CHUNK_BYTES, size - chunkStart)) {
+        throw new FillAbortedError(
+          `chunk ${i} has ${bytes.length} bytes, not what the object's size implies`,
+        );
+      }
+      const from = Math.max(start, chunkStart) - chunkStart;
+      const to = Math.min(end, chunkStart + bytes.length) - chunkStart;
+      state.bytesOut += to - from;
+      yield bytes.subarray(from, to);
+    }
+  };
+  pipeline(Readable.from(body(), { objectMode: false, highWaterMark: 1 }), ctx.res).catch((err: unknown) => {
+    ctx.logger.warn({ err, requestId: ctx.state.requestId }, 'coalesced GetObject ended early');
+  });
+  return RESPONSE_ALREADY_SENT;
+}
+
 /** The client whose miss started the fill gets the bytes as they arrive. */
-function serveFillLeader(ctx: ObjectContext, fill: import('./fill.ts').Fill): Response {
+function serveFillLeader(ctx: ObjectContext, fill: Fill): Response {
   let sink: FillSink | undefined;
   try {
     plan(ctx, fill.fields, 'MISS'); // 304/412 for the leader; the fill still runs, headless

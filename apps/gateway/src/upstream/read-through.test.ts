@@ -215,6 +215,47 @@ describe('read-through GET/HEAD', { timeout: 30_000 }, () => {
     expect((await gwFetch(gw, 'big/stream')).headers.get('x-cache')).toBe('HIT');
   });
 
+  it("a coalesced reader's first bytes do not wait for the whole object either", async () => {
+    const body = bytes(4 * 1024 * 1024 + 10, 11);
+    await seed('big/shared', body);
+    proxy.pauseBodiesAfter(1536 * 1024);
+    const readers: Array<ReadableStreamDefaultReader<Uint8Array>> = [];
+    try {
+      const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: BUCKET, Key: 'big/shared' }));
+      const leader = await fetch(url);
+      await eventually(() => proxy.pausedBodies() === 1, 'the upstream body to pause');
+      const coalescedBefore = await metric(gw, 'coalesced');
+      const follower = await fetch(url);
+      expect(await metric(gw, 'coalesced')).toBe(coalescedBefore + 1);
+      for (const r of [leader, follower]) {
+        const reader = r.body?.getReader();
+        if (!reader) throw new Error('no body');
+        readers.push(reader);
+      }
+      const parts: Buffer[][] = [[], []];
+      const readAtLeast = async (i: number, n: number): Promise<void> => {
+        let got = parts[i]?.reduce((a, b) => a + b.length, 0) ?? 0;
+        while (got < n) {
+          const { value, done } = await (readers[i] as ReadableStreamDefaultReader<Uint8Array>).read();
+          if (done) break;
+          parts[i]?.push(Buffer.from(value));
+          got += value.length;
+        }
+      };
+      // The first 1 MiB chunk has landed in the cache while upstream is paused at 1.5 MiB.
+      await readAtLeast(1, 1024 * 1024);
+      expect(proxy.pausedBodies()).toBe(1);
+      proxy.resumeBodies();
+      await readAtLeast(0, body.length + 1);
+      await readAtLeast(1, body.length + 1);
+      expect(Buffer.concat(parts[0] ?? []).equals(body)).toBe(true);
+      expect(Buffer.concat(parts[1] ?? []).equals(body)).toBe(true);
+      expect(proxy.count('GET', objectPath('big/shared'))).toBe(1);
+    } finally {
+      proxy.resumeBodies();
+    }
+  });
+
   it('a range on a cold object is relayed and never cached as the whole object', async () => {
     const body = bytes(1024 * 1024, 4);
     await seed('ranged/obj', body);
