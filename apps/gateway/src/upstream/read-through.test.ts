@@ -416,6 +416,28 @@ describe('multipart and copy write-through', { timeout: 30_000 }, () => {
   });
 });
 
+describe('bucket operations on a mapped bucket', { timeout: 30_000 }, () => {
+  it('HeadBucket and GetBucketLocation ask the upstream; bucket writes answer 501', async () => {
+    const { HeadBucketCommand, GetBucketLocationCommand, DeleteBucketCommand } = await import(
+      '@aws-sdk/client-s3'
+    );
+    await client.send(new HeadBucketCommand({ Bucket: BUCKET }));
+    expect(proxy.seen.some((r) => r.method === 'HEAD' && r.path.replace(/\/$/, '') === `/${BUCKET}`)).toBe(
+      true,
+    );
+    const loc = await client.send(new GetBucketLocationCommand({ Bucket: BUCKET }));
+    expect(loc.LocationConstraint ?? '').toBe('');
+    await expect(
+      client.send(new HeadBucketCommand({ Bucket: 'no-such-upstream-bucket' })),
+    ).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 404 },
+    });
+    await expect(client.send(new DeleteBucketCommand({ Bucket: BUCKET }))).rejects.toMatchObject({
+      name: 'NotImplemented',
+    });
+  });
+});
+
 describe('listing passthrough', { timeout: 30_000 }, () => {
   it('pages through the upstream listing with our own continuation tokens', async () => {
     for (const k of ['l/1', 'l/2', 'l/3', 'l/d/x', 'l/d/y']) await seed(k, Buffer.from(k));

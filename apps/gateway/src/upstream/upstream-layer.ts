@@ -11,11 +11,11 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BlobEngine } from '@blobcache/engine';
-import { S3Error } from '@blobcache/s3-protocol';
+import { el, S3Error } from '@blobcache/s3-protocol';
 import type { Logger } from '../observability/logger.ts';
 import type { Authenticator } from '../s3/authenticate.ts';
 import type { BucketContext, ObjectContext } from '../s3/context.ts';
-import { emptyResponse } from '../s3/responses.ts';
+import { emptyResponse, xmlResponse } from '../s3/responses.ts';
 import type { EnginePort } from '../store/engine-port.ts';
 import { ObjectStore } from '../store/object-store.ts';
 import { MAX_INLINE_HEAD_BYTES } from '../store/open-store.ts';
@@ -56,6 +56,17 @@ async function headBucketThrough(up: UpstreamCache, ctx: BucketContext, ub: stri
   return emptyResponse(200, { 'x-amz-bucket-region': ctx.config.region });
 }
 
+/** The gateway's region (clients sign for it), once the upstream confirmed the bucket exists. */
+async function getBucketLocationThrough(
+  up: UpstreamCache,
+  ctx: BucketContext,
+  ub: string,
+): Promise<Response> {
+  await headBucketThrough(up, ctx, ub);
+  // S3 reports us-east-1 as an empty LocationConstraint.
+  return xmlResponse(el('LocationConstraint', ctx.config.region === 'us-east-1' ? '' : ctx.config.region));
+}
+
 /** Operations a mapped bucket supports, by the S3 operation name the route table logs. */
 const HANDLERS: Readonly<Record<string, Handler>> = {
   GetObject: getObjectThroughCache,
@@ -66,6 +77,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   ListObjectsV2: listObjectsV2Through,
   ListObjects: listObjectsV1Through,
   HeadBucket: headBucketThrough,
+  GetBucketLocation: getBucketLocationThrough,
   CreateMultipartUpload: createMultipartThrough,
   UploadPart: uploadPartThrough,
   CompleteMultipartUpload: completeMultipartThrough,
