@@ -50,7 +50,19 @@ export function chunkCount(bytes: number): number {
   return Math.ceil(bytes / CHUNK_BYTES);
 }
 
+const ID_BYTES = 16;
+/** Random bytes fetched at once for ids (one randomBytes call per 256 ids). */
+const ID_POOL_BYTES = 4096;
+let idPool = Buffer.alloc(0);
+let idPoolAt = ID_POOL_BYTES;
+
 /** Version and data ids: 32 lower-case hex characters, unique per write. */
 export function newId(): string {
-  return randomBytes(16).toString('hex');
+  if (idPoolAt + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_POOL_BYTES);
+    idPoolAt = 0;
+  }
+  const id = idPool.toString('hex', idPoolAt, idPoolAt + ID_BYTES);
+  idPoolAt += ID_BYTES;
+  return id;
 }
