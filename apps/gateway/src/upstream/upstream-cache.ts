@@ -52,6 +52,13 @@ export type UpstreamCacheOptions = {
   maxFreshEntries?: number;
 };
 
+/**
+ * Memory bounds of the in-memory maps (each entry is roughly the key plus ~100 bytes): past them
+ * the oldest entries go, which only costs an extra revalidation or an extra upstream 404.
+ */
+export const DEFAULT_MAX_FRESH_ENTRIES = 200_000;
+export const DEFAULT_MAX_NEGATIVE_ENTRIES = 50_000;
+
 export function cacheKey(upstreamBucket: string, key: string): string {
   return `${upstreamBucket}/${key}`;
 }
@@ -78,8 +85,8 @@ export class UpstreamCache {
     this.store = o.store;
     this.counters = o.counters;
     this.logger = o.logger;
-    this.#negative = new BoundedTtlMap(o.maxNegativeEntries ?? 100_000);
-    this.#fresh = new BoundedTtlMap(o.maxFreshEntries ?? 1_000_000);
+    this.#negative = new BoundedTtlMap(o.maxNegativeEntries ?? DEFAULT_MAX_NEGATIVE_ENTRIES);
+    this.#fresh = new BoundedTtlMap(o.maxFreshEntries ?? DEFAULT_MAX_FRESH_ENTRIES);
   }
 
   /** The upstream bucket for a local bucket, or undefined when the bucket is local-only. */
