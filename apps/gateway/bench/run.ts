@@ -7,6 +7,7 @@
 // (default 10 s), data lives in one temp dir removed at the end; loopback only.
 //
 // Usage: node bench/run.ts        (BENCH_DURATION_SEC=3 for a quick smoke run)
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +69,19 @@ const running = new Set<RunningChild>();
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
+}
+
+/** Runs bench/upstream.ts in a child process, its stdout (markdown tables) appended to ours. */
+function runUpstreamBench(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'upstream.ts')], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`bench/upstream.ts exited with ${code}`)),
+    );
+  });
 }
 
 async function track(start: Promise<RunningChild>): Promise<RunningChild> {
@@ -433,6 +447,8 @@ try {
   out.push(...renderDetails(details));
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
+  // Upstream mode (read-through cache) has its own script; its tables follow this report.
+  if (process.env.BENCH_SKIP_UPSTREAM !== '1') await runUpstreamBench();
 } finally {
   for (const child of running) await child.stop();
   closeAgent();
