@@ -36,6 +36,7 @@ export interface ChildStats {
   flushes: number;
   drains: number;
   degraded: boolean;
+  evictions: number;
 }
 
 export interface RoundLog {
@@ -129,12 +130,13 @@ function parseLine(line: string, log: RoundLog): void {
   } else if (tag === 'X') {
     log.childErrors.push(rest);
   } else if (tag === 'T') {
-    const [compactions, flushes, drains, degraded] = rest.split(' ').map(Number);
+    const [compactions, flushes, drains, degraded, evictions] = rest.split(' ').map(Number);
     log.lastStats = {
       compactions: compactions ?? 0,
       flushes: flushes ?? 0,
       drains: drains ?? 0,
       degraded: degraded === 1,
+      evictions: evictions ?? 0,
     };
   }
 }
@@ -271,6 +273,8 @@ export interface CrashVerifyParams {
   relaxed?: Set<string>;
   /** Which acknowledged ops must survive (default: all of them, the durable-mode promise). */
   guaranteed?: (o: IssuedOp) => boolean;
+  /** Cache mode with maxBytes: any key may also be absent (evicted). */
+  mayEvict?: boolean;
   /** Every put version ever issued per key (all rounds), only to explain a failure. */
   versionsSeen?: Map<number, number[]>;
 }
@@ -300,6 +304,8 @@ export async function verifyAfterCrash(
       const allowed = relaxed
         ? [before, ...ops.map((o): KeyState => ({ version: o.version, deleted: o.kind === 'd' })), undefined]
         : allowedStates(ops, before, p.guaranteed);
+      // An evicting cache may drop any item; it may never bring back an older one.
+      if (p.mayEvict) allowed.push(undefined);
       const got = await engine.get(key);
       if (got === undefined) {
         if (!allowed.some(isAbsent)) {

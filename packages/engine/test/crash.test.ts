@@ -27,23 +27,34 @@ const INLINE_BYTES = 4096;
 const PREFIXES = ['a/', 'a/b/', 'z\u00e9/', '\u4e2d/', '\u{1f600}/', 'b/k0001'];
 
 const MODES = [
-  { durability: 'durable', minRounds: 20, maxRounds: 28, budgetMs: 45_000, flushEveryMs: 400 },
-  { durability: 'cache', minRounds: 8, maxRounds: 12, budgetMs: 10_000, flushEveryMs: 150 },
+  { durability: 'durable', maxBytes: 0, minRounds: 20, maxRounds: 28, budgetMs: 45_000, flushEveryMs: 400 },
+  { durability: 'cache', maxBytes: 0, minRounds: 8, maxRounds: 12, budgetMs: 10_000, flushEveryMs: 150 },
+  // ~86 MB of live data through a 24 MiB cache: SIEVE eviction and drains run all the time.
+  {
+    durability: 'cache',
+    maxBytes: 24 * 1024 * 1024,
+    minRounds: 8,
+    maxRounds: 12,
+    budgetMs: 10_000,
+    flushEveryMs: 150,
+  },
 ] as const;
 
 for (const mode of MODES) {
   // Small memtables so every round rotates, renames WAL files into segments and flushes.
+  const name = `${mode.durability} mode${mode.maxBytes > 0 ? `, evicting above ${mode.maxBytes / 1024 / 1024} MiB` : ''}`;
   const engineOptions: Record<string, unknown> = {
     durability: mode.durability,
+    maxBytes: mode.maxBytes,
     memtableBytes: 2 * 1024 * 1024,
     maxValueBytes: 4 * 1024 * 1024,
     maxInlineValueBytes: INLINE_BYTES,
   };
 
-  describe(`crash safety (${mode.durability} mode, SIGKILL with many ops in flight)`, () => {
+  describe(`crash safety (${name}, SIGKILL with many ops in flight)`, () => {
     let dir: string;
     beforeAll(async () => {
-      dir = await fs.mkdtemp(path.join(os.tmpdir(), `engine-crash-${mode.durability}-`));
+      dir = await fs.mkdtemp(path.join(os.tmpdir(), `engine-crash-${mode.durability}-${mode.maxBytes}-`));
     });
     afterAll(async () => {
       await fs.rm(dir, { recursive: true, force: true });
@@ -68,6 +79,7 @@ for (const mode of MODES) {
         state,
         log,
         versionsSeen,
+        mayEvict: mode.maxBytes > 0,
         ...(guaranteed ? { guaranteed } : {}),
       });
     }
@@ -83,6 +95,8 @@ for (const mode of MODES) {
       let guaranteedOps = 0;
       let readyRounds = 0;
       let flushesCompleted = 0;
+      let evictions = 0;
+      let compactions = 0;
       for (let round = 1; round <= mode.maxRounds; round++) {
         if (rounds >= mode.minRounds && Date.now() - started > mode.budgetMs) break;
         // Every 4th round kills the child while it is recovering (within 120 ms of open()).
@@ -103,6 +117,8 @@ for (const mode of MODES) {
         rounds++;
         if (log.ready) readyRounds++;
         flushesCompleted += log.flushDone.size;
+        evictions += log.lastStats?.evictions ?? 0;
+        compactions += log.lastStats?.compactions ?? 0;
         const context = `${mode.durability} round ${round} (${seedNote}); stderr: ${log.stderr.slice(0, 2000)}`;
         expect(log.signal, `child must die by our SIGKILL, ${context}`).toBe('SIGKILL');
         expect(log.childErrors, `child saw inconsistent reads, ${context}`).toEqual([]);
@@ -122,7 +138,7 @@ for (const mode of MODES) {
         // CRASH_SNAPSHOT_DIR=<path> keeps a copy of the directory as the kill left it (debugging).
         const snapshotRoot = process.env.CRASH_SNAPSHOT_DIR;
         if (snapshotRoot) {
-          const snap = path.join(snapshotRoot, `${mode.durability}-round-${round}`);
+          const snap = path.join(snapshotRoot, `${mode.durability}-${mode.maxBytes}-round-${round}`);
           await fs.rm(snap, { recursive: true, force: true });
           await fs.cp(dir, snap, { recursive: true });
         }
@@ -135,6 +151,9 @@ for (const mode of MODES) {
       expect(readyRounds).toBeGreaterThanOrEqual(Math.ceil((rounds * 3) / 4));
       expect(guaranteedOps).toBeGreaterThan(mode.durability === 'durable' ? 1000 : 100);
       expect(flushesCompleted).toBeGreaterThan(0);
+      // The background machinery each mode relies on must actually have run during the kills.
+      if (mode.maxBytes > 0) expect(evictions, 'evictions ran').toBeGreaterThan(0);
+      if (mode.durability === 'durable') expect(compactions, 'rewrite compactions ran').toBeGreaterThan(0);
 
       // A clean close/reopen after all the crashes keeps exactly the same state.
       const first = await verify(state, undefined);
