@@ -125,6 +125,14 @@ export const upstreamConfigFields = {
       description: 'How long an upstream 404 is remembered (0 = never).',
     }),
   ),
+  listTtlMs: durationMs.default(0).meta(
+    meta({
+      env: 'BLOBCACHE_LIST_TTL',
+      flag: '--list-ttl',
+      description:
+        "How long an upstream listing page is reused (0 = never). Writes through this gateway drop the bucket's pages at once; writes made directly upstream show after at most this long.",
+    }),
+  ),
   upstreamTimeoutMs: durationMs
     .refine((n) => n > 0, { message: 'must be positive' })
     .default(30_000)
@@ -171,6 +179,7 @@ export type UpstreamConfig = {
   upstreamBuckets: string;
   cacheTtlMs: number;
   negativeTtlMs: number;
+  listTtlMs: number;
   upstreamTimeoutMs: number;
   upstreamConnectTimeoutMs: number;
   upstreamMaxAttempts: number;

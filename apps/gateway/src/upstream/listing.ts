@@ -4,7 +4,8 @@
 //   a common prefix followed by the highest code point), sent upstream as StartAfter. They carry no
 //   upstream state, survive gateway restarts and never expose the upstream's tokens.
 // - Key-like fields are encoded here for encoding-type=url (the upstream is asked for raw keys).
-// - Listing never touches the cache: it is always the upstream's current view.
+// - Listing never touches the object cache. Pages may be reused for BLOBCACHE_LIST_TTL (default 0:
+//   never); a write through this gateway drops its bucket's pages at once.
 import {
   type _Object,
   type CommonPrefix,
@@ -80,6 +81,50 @@ function prefixElements(entries: Entry[], encode: boolean): XmlChild[] {
     .map((e) => el('CommonPrefixes', [el('Prefix', encode ? encodeListingValue(e.prefix) : e.prefix)]));
 }
 
+type PageRequest = {
+  v: 1 | 2;
+  prefix: string;
+  delimiter: string | undefined;
+  maxKeys: number;
+  /** v2: StartAfter (our token's position or start-after); v1: Marker. */
+  from: string | undefined;
+};
+type Page = { entries: Entry[]; truncated: boolean };
+
+/** One upstream listing page, reused within BLOBCACHE_LIST_TTL (see UpstreamCache.forget). */
+async function fetchPage(up: UpstreamCache, ub: string, r: PageRequest): Promise<Page & { reused: boolean }> {
+  if (r.maxKeys === 0) return { entries: [], truncated: false, reused: false };
+  const shape = JSON.stringify([r.v, r.prefix, r.delimiter ?? null, r.maxKeys, r.from ?? null]);
+  const kept = up.listingPage<Page>(ub, shape);
+  if (kept) return { ...kept, reused: true };
+  up.counters.inc('upstreamRequests');
+  const common = {
+    Bucket: ub,
+    Prefix: r.prefix,
+    MaxKeys: r.maxKeys,
+    ...(r.delimiter !== undefined ? { Delimiter: r.delimiter } : {}),
+  };
+  let page: Page;
+  try {
+    const out =
+      r.v === 2
+        ? await up.client.send(
+            new ListObjectsV2Command({ ...common, ...(r.from !== undefined ? { StartAfter: r.from } : {}) }),
+          )
+        : await up.client.send(
+            new ListObjectsCommand({ ...common, ...(r.from !== undefined ? { Marker: r.from } : {}) }),
+          );
+    page = {
+      entries: merged(out.Contents, out.CommonPrefixes).slice(0, r.maxKeys),
+      truncated: out.IsTruncated === true,
+    };
+  } catch (err) {
+    throw upstreamWriteError(up.endpoint, err);
+  }
+  up.rememberListingPage(ub, shape, page);
+  return { ...page, reused: false };
+}
+
 export async function listObjectsV2Through(
   up: UpstreamCache,
   ctx: BucketContext,
@@ -93,26 +138,13 @@ export async function listObjectsV2Through(
   const token = q.get('continuation-token');
   const startAfterText = q.get('start-after');
   const from = token !== undefined ? decodeListToken(token) : startAfterText || undefined;
-  let entries: Entry[] = [];
-  let truncated = false;
-  if (maxKeys > 0) {
-    up.counters.inc('upstreamRequests');
-    try {
-      const out = await up.client.send(
-        new ListObjectsV2Command({
-          Bucket: ub,
-          Prefix: prefix,
-          MaxKeys: maxKeys,
-          ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
-          ...(from !== undefined ? { StartAfter: from } : {}),
-        }),
-      );
-      entries = merged(out.Contents, out.CommonPrefixes).slice(0, maxKeys);
-      truncated = out.IsTruncated === true;
-    } catch (err) {
-      throw upstreamWriteError(up.endpoint, err);
-    }
-  }
+  const { entries, truncated, reused } = await fetchPage(up, ub, {
+    v: 2,
+    prefix,
+    delimiter,
+    maxKeys,
+    from,
+  });
   const last = entries[entries.length - 1];
   const text = (v: string): string => (encode ? encodeListingValue(v) : v);
   const children: XmlChild[] = [
@@ -131,7 +163,7 @@ export async function listObjectsV2Through(
       .map((e) => contentsElement(ctx, e.o, encode, q.get('fetch-owner') === 'true')),
     ...prefixElements(entries, encode),
   ];
-  return xmlResponse(el('ListBucketResult', children), 200, { 'x-cache': 'MISS' });
+  return xmlResponse(el('ListBucketResult', children), 200, { 'x-cache': reused ? 'HIT' : 'MISS' });
 }
 
 export async function listObjectsV1Through(
@@ -145,26 +177,13 @@ export async function listObjectsV1Through(
   const maxKeys = parseMaxKeys(q.get('max-keys')?.trim(), MAX_KEYS_LIMIT);
   const encode = parseEncodingType(q.get('encoding-type'));
   const marker = q.get('marker') ?? '';
-  let entries: Entry[] = [];
-  let truncated = false;
-  if (maxKeys > 0) {
-    up.counters.inc('upstreamRequests');
-    try {
-      const out = await up.client.send(
-        new ListObjectsCommand({
-          Bucket: ub,
-          Prefix: prefix,
-          MaxKeys: maxKeys,
-          ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
-          ...(marker !== '' ? { Marker: marker } : {}),
-        }),
-      );
-      entries = merged(out.Contents, out.CommonPrefixes).slice(0, maxKeys);
-      truncated = out.IsTruncated === true;
-    } catch (err) {
-      throw upstreamWriteError(up.endpoint, err);
-    }
-  }
+  const { entries, truncated, reused } = await fetchPage(up, ub, {
+    v: 1,
+    prefix,
+    delimiter,
+    maxKeys,
+    from: marker === '' ? undefined : marker,
+  });
   const last = entries[entries.length - 1];
   const text = (v: string): string => (encode ? encodeListingValue(v) : v);
   const nextMarker =
@@ -187,5 +206,5 @@ export async function listObjectsV1Through(
       .map((e) => contentsElement(ctx, e.o, encode, true)),
     ...prefixElements(entries, encode),
   ];
-  return xmlResponse(el('ListBucketResult', children), 200, { 'x-cache': 'MISS' });
+  return xmlResponse(el('ListBucketResult', children), 200, { 'x-cache': reused ? 'HIT' : 'MISS' });
 }

@@ -439,6 +439,34 @@ describe('bucket operations on a mapped bucket', { timeout: 30_000 }, () => {
 });
 
 describe('listing passthrough', { timeout: 30_000 }, () => {
+  it('reuses pages within BLOBCACHE_LIST_TTL and drops them on a write through the gateway', async () => {
+    await seed('lt/a', Buffer.from('a'));
+    const g = await startCachingGateway(proxy.port, { listTtlMs: 600_000 });
+    const c = s3Client(g);
+    try {
+      const listCalls = () =>
+        proxy.seen.filter(
+          (r) => r.method === 'GET' && r.path.startsWith(`/${BUCKET}`) && r.query.includes('prefix=lt'),
+        ).length;
+      const list = async () =>
+        (await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'lt/' }))).Contents?.map(
+          (o) => o.Key,
+        );
+      expect(await list()).toEqual(['lt/a']);
+      const after1 = listCalls();
+      expect(await list()).toEqual(['lt/a']);
+      expect(listCalls()).toBe(after1); // reused
+      await seed('lt/direct', Buffer.from('d')); // written upstream behind our back: not seen within the TTL
+      expect(await list()).toEqual(['lt/a']);
+      await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'lt/b', Body: 'b' }));
+      expect(await list()).toEqual(['lt/a', 'lt/b', 'lt/direct']);
+      expect(listCalls()).toBe(after1 + 1);
+    } finally {
+      c.destroy();
+      await g.stop();
+    }
+  });
+
   it('pages through the upstream listing with our own continuation tokens', async () => {
     for (const k of ['l/1', 'l/2', 'l/3', 'l/d/x', 'l/d/y']) await seed(k, Buffer.from(k));
     const keys: string[] = [];

@@ -46,6 +46,8 @@ export type UpstreamCacheOptions = {
   logger: Logger;
   cacheTtlMs: number;
   negativeTtlMs: number;
+  /** How long an upstream listing page is reused (0 = never). */
+  listTtlMs?: number;
   /** Objects larger than this are relayed, never cached (0 = no limit). */
   maxFillBytes: number;
   maxNegativeEntries?: number;
@@ -58,6 +60,8 @@ export type UpstreamCacheOptions = {
  */
 export const DEFAULT_MAX_FRESH_ENTRIES = 200_000;
 export const DEFAULT_MAX_NEGATIVE_ENTRIES = 50_000;
+/** Listing pages kept (each up to 1000 entries): bounded so a listing crawl cannot grow memory. */
+export const DEFAULT_MAX_LISTING_PAGES = 256;
 
 export function cacheKey(upstreamBucket: string, key: string): string {
   return `${upstreamBucket}/${key}`;
@@ -75,6 +79,8 @@ export class UpstreamCache {
   readonly #fresh: BoundedTtlMap<string>;
   readonly #gets = new SingleFlight<Refresh>();
   readonly #heads = new SingleFlight<HeadRefresh>();
+  /** Upstream listing pages by `<upstream bucket>/<request shape>` (BLOBCACHE_LIST_TTL). */
+  readonly #listings = new BoundedTtlMap<unknown>(DEFAULT_MAX_LISTING_PAGES);
   readonly #o: UpstreamCacheOptions;
 
   constructor(o: UpstreamCacheOptions) {
@@ -111,8 +117,18 @@ export class UpstreamCache {
     if (!poisoned) this.#negative.set(ck, true, this.#o.negativeTtlMs);
   }
 
+  /** A reused listing page, if BLOBCACHE_LIST_TTL allows and no write went through since. */
+  listingPage<T>(ub: string, shape: string): T | undefined {
+    return this.#listings.get(`${ub}/${shape}`) as T | undefined;
+  }
+
+  rememberListingPage(ub: string, shape: string, page: unknown): void {
+    this.#listings.set(`${ub}/${shape}`, page, this.#o.listTtlMs ?? 0);
+  }
+
   /** Forgets everything about a key before a write-through write (called under the fence). */
   forget(ck: string): void {
+    this.#listings.deletePrefix(ck.slice(0, ck.indexOf('/') + 1));
     this.#negative.delete(ck);
     this.#fresh.delete(ck);
     this.#gets.detach(ck);
@@ -120,6 +136,7 @@ export class UpstreamCache {
   }
 
   forgetPrefix(prefix: string): void {
+    this.#listings.deletePrefix(prefix.slice(0, prefix.indexOf('/') + 1));
     this.#negative.deletePrefix(prefix);
     this.#fresh.deletePrefix(prefix);
     this.fence.poisonPrefix(prefix);

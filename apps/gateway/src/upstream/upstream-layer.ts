@@ -154,6 +154,7 @@ export async function openUpstreamLayer(o: OpenUpstreamOptions): Promise<Upstrea
     logger,
     cacheTtlMs: c.cacheTtlMs,
     negativeTtlMs: c.negativeTtlMs,
+    listTtlMs: c.listTtlMs,
     // One object may use at most a quarter of the budget, so a fill cannot flush the whole cache.
     maxFillBytes: c.maxBytes > 0 ? Math.floor(c.maxBytes / 4) : 0,
   });
