@@ -271,6 +271,24 @@ describe('read-through GET/HEAD', { timeout: 30_000 }, () => {
     expect(proxy.count('GET', objectPath('ranged/obj'))).toBe(2);
   });
 
+  it('relays objects larger than a quarter of the budget without caching them', async () => {
+    const g = await startCachingGateway(proxy.port, { maxBytes: '64MiB' });
+    try {
+      const body = bytes(16 * 1024 * 1024 + 1, 12); // one byte over 64 MiB / 4
+      await seed('huge/obj', body);
+      for (let i = 0; i < 2; i++) {
+        const r = await gwFetch(g, 'huge/obj');
+        expect(r.status).toBe(200);
+        expect(r.headers.get('x-cache')).toBe('MISS');
+        expect(r.body.equals(body)).toBe(true);
+      }
+      expect(proxy.count('GET', objectPath('huge/obj'))).toBe(2);
+      expect(await metric(g, 'passthrough')).toBe(2);
+    } finally {
+      await g.stop();
+    }
+  });
+
   it('remembers upstream 404s (negative cache) and forgets them on a PUT through the gateway', async () => {
     const first = await gwFetch(gw, 'missing/key');
     expect(first.status).toBe(404);
