@@ -3,14 +3,12 @@
 // part (the whole object); a part number past the last is InvalidPart.
 // Invariants: the object is pinned while its part streams (like GetObject); the whole-object
 // checksum is never sent with a part (it cannot match the part's bytes).
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { evaluateReadConditionals, formatHttpDate, S3Error, validateObjectKey } from '@blobcache/s3-protocol';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { ResolvedHead } from '../store/object-head.ts';
 import type { PinnedObject } from '../store/object-store.ts';
 import type { ObjectContext } from './context.ts';
 import { partNumberParam } from './multipart-common.ts';
+import { checkVersionId, sendObjectBytes } from './object-body.ts';
 import { objectVersion, renderStandardHeaders } from './object-headers.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse } from './responses.ts';
@@ -32,13 +30,6 @@ function invalidPart(n: number): S3Error {
   return new S3Error('InvalidPart', 'The requested partnumber is not satisfiable', {
     extra: { PartNumberRequested: String(n) },
   });
-}
-
-function checkVersionId(ctx: ObjectContext): void {
-  const versionId = ctx.target.query.get('versionId');
-  if (versionId !== undefined && versionId !== 'null') {
-    throw new S3Error('NoSuchVersion', undefined, { extra: { Key: ctx.key, VersionId: versionId } });
-  }
 }
 
 async function openPart(ctx: ObjectContext): Promise<PinnedObject> {
@@ -94,25 +85,8 @@ async function getObjectPart(ctx: ObjectContext): Promise<Response> {
     const range = partRange(obj.head, partNumberParam(ctx));
     const headers = partHeaders(ctx, obj.head, range);
     if (range.end === range.start) return emptyResponse(200, headers);
-    ctx.res.writeHead(206, headers);
-    const state = ctx.state;
-    const counted = async function* (chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-      for await (const chunk of chunks) {
-        state.bytesOut += chunk.length;
-        yield chunk;
-      }
-    };
-    const source = Readable.from(counted(obj.read(range.start, range.end)), {
-      objectMode: false,
-      highWaterMark: 1,
-    });
     handedOff = true;
-    pipeline(source, ctx.res)
-      .catch((err: unknown) => {
-        ctx.logger.warn({ err, requestId: ctx.state.requestId }, 'GetObject part stream ended early');
-      })
-      .finally(() => obj.release());
-    return RESPONSE_ALREADY_SENT;
+    return sendObjectBytes(ctx, obj, 206, headers, range.start, range.end);
   } finally {
     if (!handedOff) obj.release();
   }

@@ -5,8 +5,6 @@
 // - Whole-object checksums are returned only when asked (x-amz-checksum-mode: ENABLED) and never
 //   on a range response: a partial body cannot match them.
 
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   evaluateReadConditionals,
   formatHttpDate,
@@ -14,21 +12,13 @@ import {
   S3Error,
   validateObjectKey,
 } from '@blobcache/s3-protocol';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { ObjectHead } from '../store/object-head.ts';
 import type { ObjectContext } from './context.ts';
+import { checkVersionId, sendObjectBytes } from './object-body.ts';
 import { objectVersion, renderStandardHeaders } from './object-headers.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
-
-/** Only the `null` version exists (versioning is never enabled). */
-function checkVersionId(ctx: ObjectContext): void {
-  const versionId = ctx.target.query.get('versionId');
-  if (versionId !== undefined && versionId !== 'null') {
-    throw new S3Error('NoSuchVersion', undefined, { extra: { Key: ctx.key, VersionId: versionId } });
-  }
-}
 
 async function noSuchKey(ctx: ObjectContext): Promise<S3Error> {
   await requireBucket(ctx);
@@ -87,34 +77,8 @@ async function getObject(ctx: ObjectContext): Promise<Response> {
     if (partial) headers['content-range'] = range.contentRange;
     headers['content-length'] = String(end - start);
     if (end === start) return emptyResponse(200, headers);
-    const inline = head.inline;
-    if (inline) {
-      // A small object is already in memory: one write, no stream machinery (which costs more
-      // than the body itself for a few KiB). The pin is released by `finally`.
-      const body = inline.subarray(start, end);
-      ctx.state.bytesOut += body.length;
-      ctx.res.writeHead(partial ? 206 : 200, headers);
-      ctx.res.end(body);
-      return RESPONSE_ALREADY_SENT;
-    }
-    // Stream straight to the socket: backpressure and client aborts are handled by pipeline,
-    // and the pin is released whatever happens.
-    ctx.res.writeHead(partial ? 206 : 200, headers);
-    const state = ctx.state;
-    const counted = async function* (chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-      for await (const chunk of chunks) {
-        state.bytesOut += chunk.length;
-        yield chunk;
-      }
-    };
-    const source = Readable.from(counted(obj.read(start, end)), { objectMode: false, highWaterMark: 1 });
     handedOff = true;
-    pipeline(source, ctx.res)
-      .catch((err: unknown) => {
-        ctx.logger.warn({ err, requestId: ctx.state.requestId }, 'GetObject stream ended early');
-      })
-      .finally(() => obj.release());
-    return RESPONSE_ALREADY_SENT;
+    return sendObjectBytes(ctx, obj, partial ? 206 : 200, headers, start, end);
   } finally {
     if (!handedOff) obj.release();
   }
