@@ -201,6 +201,38 @@ describe('Fill', () => {
     expect(await fill.done).toBeUndefined();
   });
 
+  it('still delivers the whole object to the leader when the cache store fails mid-fill', async () => {
+    let chunkPuts = 0;
+    const failing = Object.create(store.engine) as typeof store.engine;
+    failing.put = (key, value) => {
+      if (String(key).startsWith('d/') && ++chunkPuts > 1) return Promise.reject(new Error('disk on fire'));
+      return store.engine.put(key, value);
+    };
+    const brittle = new ObjectStore(failing, logger, 8192);
+    const pieces = [Buffer.alloc(1024 * 1024, 1), Buffer.alloc(1024 * 1024, 2), Buffer.alloc(1000, 3)];
+    const gated = gatedBody(pieces);
+    pieces.forEach((_, i) => {
+      gated.open(i);
+    });
+    const { sink, got, state } = collectingSink();
+    const fill = new Fill({
+      store: brittle,
+      bucket: 'bkt',
+      key: 'brittle',
+      fields: fields(2 * 1024 * 1024 + 1000),
+      body: gated.body,
+      ticket: new KeyFence().beginRead('bkt/brittle'),
+      counters: new CacheCounters(),
+      logger,
+    });
+    fill.start(sink);
+    expect(await fill.done).toBeUndefined();
+    expect(state.failed).toBe(false);
+    expect(state.ended).toBe(true);
+    expect(Buffer.concat(got).equals(Buffer.concat(pieces))).toBe(true);
+    expect(await store.getHead('bkt', 'brittle')).toBeUndefined();
+  });
+
   it('keeps filling for followers after the leader went away', async () => {
     const gated = gatedBody([Buffer.from('abc'), Buffer.from('def')]);
     let gone = false;

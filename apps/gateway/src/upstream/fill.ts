@@ -9,6 +9,8 @@
 //   failure, or a racing write-through write (poisoned ticket, checked under the store's key lock)
 //   aborts the fill and discards its chunks.
 // - A leader that disconnects is detached; the fill continues for the followers waiting on it.
+// - A cache-store failure costs the cache, not the leader: the rest of the upstream body is still
+//   relayed to it (only an upstream failure cuts it off).
 // - Followers (coalesced readers) read the fill's chunks as they land (`chunk(i)`), so their first
 //   byte does not wait for the whole object either. A chunk that is missing once the fill ended
 //   (aborted, or since evicted/reclaimed) is an error, never a short or padded read.
@@ -130,19 +132,34 @@ export class Fill {
     const expected = o.fields.size;
     let received = 0;
     let bodyComplete = false;
+    /** The upstream body itself failed (vs. the cache store): nothing more can be relayed. */
+    let bodyFailed = false;
     const self = this;
-    async function* tee(): AsyncGenerator<Uint8Array> {
-      for await (const piece of o.body) {
-        received += piece.byteLength;
-        o.counters.inc('upstreamBytes', piece.byteLength);
-        if (received > expected) throw new FillAbortedError('upstream sent more bytes than Content-Length');
-        const sink = self.#sink;
-        if (sink) await sink.write(piece);
-        yield piece;
-        self.#pulse();
+    // Iterated by hand: when the chunk writer stops early (a store failure) it ends `tee`, and a
+    // for-await would then destroy the upstream body the leader still needs.
+    const upstreamPieces = o.body[Symbol.asyncIterator]();
+    const nextPiece = async (): Promise<IteratorResult<Uint8Array>> => {
+      try {
+        const r = await upstreamPieces.next();
+        if (!r.done) {
+          received += r.value.byteLength;
+          o.counters.inc('upstreamBytes', r.value.byteLength);
+          if (received > expected) throw new FillAbortedError('upstream sent more bytes than Content-Length');
+        } else if (received !== expected) {
+          throw new FillAbortedError(`upstream body ended after ${received} of ${expected} bytes`);
+        }
+        return r;
+      } catch (err) {
+        bodyFailed = true;
+        throw err;
       }
-      if (received !== expected) {
-        throw new FillAbortedError(`upstream body ended after ${received} of ${expected} bytes`);
+    };
+    async function* tee(): AsyncGenerator<Uint8Array> {
+      for (let r = await nextPiece(); !r.done; r = await nextPiece()) {
+        const sink = self.#sink;
+        if (sink) await sink.write(r.value);
+        yield r.value;
+        self.#pulse();
       }
       bodyComplete = true;
       self.#sink?.end();
@@ -165,10 +182,16 @@ export class Fill {
     } catch (err) {
       o.counters.inc('fillsAborted');
       if (!bodyComplete) {
-        this.#sink?.fail();
+        const sink = this.#sink;
         this.#sink = undefined;
-        // Drain nothing further from upstream: destroying the body releases its socket.
-        (o.body as { destroy?: () => void }).destroy?.();
+        if (sink && !bodyFailed) {
+          // The cache store failed, not the upstream: the leader still gets the whole object.
+          await relayRest(nextPiece, sink);
+        } else {
+          sink?.fail();
+          // Drain nothing further from upstream: destroying the body releases its socket.
+          (o.body as { destroy?: () => void }).destroy?.();
+        }
       }
       if (pending) await pending.abort().catch(() => {});
       const level = err instanceof FillAbortedError ? 'debug' : 'warn';
@@ -179,6 +202,16 @@ export class Fill {
       this.#pulse();
       o.ticket.end();
     }
+  }
+}
+
+/** Sends the rest of an upstream body to the leader after the cache write failed. */
+async function relayRest(next: () => Promise<IteratorResult<Uint8Array>>, sink: FillSink): Promise<void> {
+  try {
+    for (let r = await next(); !r.done; r = await next()) await sink.write(r.value);
+    sink.end();
+  } catch {
+    sink.fail();
   }
 }
 
