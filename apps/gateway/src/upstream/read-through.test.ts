@@ -453,6 +453,11 @@ describe('bucket operations on a mapped bucket', { timeout: 30_000 }, () => {
     await expect(client.send(new DeleteBucketCommand({ Bucket: BUCKET }))).rejects.toMatchObject({
       name: 'NotImplemented',
     });
+    // With every bucket mapped (`*`), ListBuckets is the upstream's.
+    const { ListBucketsCommand } = await import('@aws-sdk/client-s3');
+    const buckets = await client.send(new ListBucketsCommand({}));
+    expect(buckets.Buckets?.map((b) => b.Name)).toContain(BUCKET);
+    expect(proxy.seen.some((r) => r.method === 'GET' && r.path === '/')).toBe(true);
   });
 });
 

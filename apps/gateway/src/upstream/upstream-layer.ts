@@ -9,12 +9,18 @@
 import { mkdir } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  HeadBucketCommand,
+  ListBucketsCommand,
+  type ListBucketsCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { BlobEngine } from '@blobcache/engine';
-import { el, S3Error } from '@blobcache/s3-protocol';
+import { el, optEl, S3Error } from '@blobcache/s3-protocol';
 import type { Logger } from '../observability/logger.ts';
 import type { Authenticator } from '../s3/authenticate.ts';
-import type { BucketContext, ObjectContext } from '../s3/context.ts';
+import type { BucketContext, ObjectContext, S3Context } from '../s3/context.ts';
+import { ownerElement } from '../s3/owner.ts';
 import { emptyResponse, xmlResponse } from '../s3/responses.ts';
 import type { EnginePort } from '../store/engine-port.ts';
 import { ObjectStore } from '../store/object-store.ts';
@@ -65,6 +71,62 @@ async function getBucketLocationThrough(
   await headBucketThrough(up, ctx, ub);
   // S3 reports us-east-1 as an empty LocationConstraint.
   return xmlResponse(el('LocationConstraint', ctx.config.region === 'us-east-1' ? '' : ctx.config.region));
+}
+
+const MAX_BUCKETS_PER_PAGE = 10_000;
+
+/**
+ * ListBuckets when every bucket is mapped (`*`): the upstream's buckets (the local store has none
+ * a client could reach), paged here with the same name-position tokens as store mode.
+ */
+async function listBucketsThrough(up: UpstreamCache, ctx: S3Context): Promise<Response> {
+  const q = ctx.target.query;
+  const prefix = q.get('prefix') ?? '';
+  const maxText = q.get('max-buckets');
+  const max = maxText === undefined ? MAX_BUCKETS_PER_PAGE : Number(maxText);
+  if (maxText !== undefined && (!/^\d+$/.test(maxText) || max < 1 || max > MAX_BUCKETS_PER_PAGE)) {
+    throw new S3Error('InvalidArgument', 'max-buckets must be an integer between 1 and 10000', {
+      extra: { ArgumentName: 'max-buckets', ArgumentValue: maxText },
+    });
+  }
+  const token = q.get('continuation-token');
+  const after = token === undefined ? undefined : Buffer.from(token, 'base64url').toString('utf8');
+  up.counters.inc('upstreamRequests');
+  let out: ListBucketsCommandOutput;
+  try {
+    out = await up.client.send(new ListBucketsCommand({}));
+  } catch (err) {
+    throw upstreamWriteError(up.endpoint, err);
+  }
+  const all = (out.Buckets ?? [])
+    .filter(
+      (b) => b.Name !== undefined && b.Name.startsWith(prefix) && (after === undefined || b.Name > after),
+    )
+    .sort((a, b) => ((a.Name ?? '') < (b.Name ?? '') ? -1 : 1));
+  const page = all.slice(0, max);
+  const last = page[page.length - 1];
+  return xmlResponse(
+    el('ListAllMyBucketsResult', [
+      ownerElement(ctx.auth.accessKeyId),
+      el(
+        'Buckets',
+        page.map((b) =>
+          el('Bucket', [
+            el('Name', b.Name ?? ''),
+            el('CreationDate', b.CreationDate ?? new Date(0)),
+            el('BucketRegion', ctx.config.region),
+          ]),
+        ),
+      ),
+      optEl(
+        'ContinuationToken',
+        all.length > page.length && last
+          ? Buffer.from(last.Name ?? '', 'utf8').toString('base64url')
+          : undefined,
+      ),
+      optEl('Prefix', q.get('prefix')),
+    ]),
+  );
 }
 
 /** Operations a mapped bucket supports, by the S3 operation name the route table logs. */
@@ -171,7 +233,11 @@ export async function openUpstreamLayer(o: OpenUpstreamOptions): Promise<Upstrea
     cache,
     maps: (bucket) => bucket !== undefined && buckets.upstreamFor(bucket) !== undefined,
     handlerFor: (operation, bucket) => {
-      if (bucket === undefined) return undefined;
+      if (bucket === undefined) {
+        return operation === 'ListBuckets' && buckets.all
+          ? (ctx) => listBucketsThrough(cache, ctx)
+          : undefined;
+      }
       const ub = buckets.upstreamFor(bucket);
       if (ub === undefined) return undefined;
       const h = HANDLERS[operation];
