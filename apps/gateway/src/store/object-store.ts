@@ -17,6 +17,7 @@ import type { Logger } from '../observability/logger.ts';
 import { readChunks } from './chunk-reader.ts';
 import { BodyTooLargeError, type ChunkWriteResult, writeChunks } from './chunk-writer.ts';
 import type { EnginePort } from './engine-port.ts';
+import { HeadCache } from './head-cache.ts';
 import { type DataRef, encodeIntent, type Intent } from './intent.ts';
 import { KeyLock } from './key-lock.ts';
 import {
@@ -80,6 +81,8 @@ export class ObjectStore {
   readonly #maxInlineHeadBytes: number;
   readonly #refs = new VersionRefs();
   readonly #opens = new OpenGate();
+  /** Decoded heads (durable store only, see head-cache.ts); keyed like #locks: headKey latin1. */
+  readonly #headCache: HeadCache | undefined;
   readonly #locks = new KeyLock();
   /** Reclaims scheduled or running, by the version being reclaimed. */
   readonly #reclaims = new Map<string, Promise<void>>();
@@ -96,10 +99,17 @@ export class ObjectStore {
    */
   #buckets: Map<string, BucketRecord> | undefined;
 
-  constructor(engine: EnginePort, logger: Logger, maxInlineHeadBytes: number) {
+  constructor(
+    engine: EnginePort,
+    logger: Logger,
+    maxInlineHeadBytes: number,
+    /** headCacheBytes > 0 only for an engine that never evicts (durable, onFull: reject). */
+    opts: { headCacheBytes?: number } = {},
+  ) {
     this.engine = engine;
     this.#logger = logger;
     this.#maxInlineHeadBytes = maxInlineHeadBytes;
+    this.#headCache = (opts.headCacheBytes ?? 0) > 0 ? new HeadCache(opts.headCacheBytes ?? 0) : undefined;
   }
 
   // ---- buckets ----
@@ -187,8 +197,21 @@ export class ObjectStore {
   // ---- objects: reads ----
 
   async getHead(bucket: string, key: string): Promise<ObjectHead | undefined> {
-    const bytes = await this.engine.get(headKey(bucket, key));
-    return bytes ? decodeHead(bytes) : undefined;
+    const k = headKey(bucket, key);
+    const cache = this.#headCache;
+    if (!cache) {
+      const bytes = await this.engine.get(k);
+      return bytes ? decodeHead(bytes) : undefined;
+    }
+    const ck = k.toString('latin1');
+    const hit = cache.get(ck);
+    if (hit) return hit;
+    const generation = cache.generation;
+    const bytes = await this.engine.get(k);
+    if (!bytes) return undefined;
+    const head = decodeHead(bytes);
+    cache.offer(ck, head, bytes.length, generation);
+    return head;
   }
 
   async resolveParts(head: ObjectHead): Promise<ResolvedHead> {
@@ -301,7 +324,11 @@ export class ObjectStore {
       if (replaces.length > 0)
         await this.engine.put(intentKey(versionId), encodeIntent({ ...intent, replaces }));
       // The commit point.
+      const lockKey = headKey(bucket, key).toString('latin1');
+      this.#headCache?.changing(lockKey);
       await this.engine.put(headKey(bucket, key), encoded);
+      // Cached as a reader would decode it (not the in-memory head, which may carry extra fields).
+      this.#headCache?.changed(lockKey, decodeHead(encoded), encoded.length);
       this.#afterCommit(versionId, current, replaces, hasIntent);
       await afterHeadPut?.();
       return head;
@@ -322,7 +349,10 @@ export class ObjectStore {
           intentKey(deleteId),
           encodeIntent({ bucket, key, dataIds: [], deletes: true, replaces }),
         );
+      const lockKey = headKey(bucket, key).toString('latin1');
+      this.#headCache?.changing(lockKey);
       await this.engine.delete(headKey(bucket, key));
+      this.#headCache?.changed(lockKey, undefined, 0);
       this.#afterCommit(deleteId, current, replaces, replaces.length > 0);
       return true;
     });

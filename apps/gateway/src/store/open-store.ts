@@ -10,6 +10,9 @@ import { recoverIntents } from './recovery.ts';
 /** Heads up to this size stay inline in the engine's key index (listing reads no segments). */
 export const MAX_INLINE_HEAD_BYTES = 8192;
 
+/** Decoded heads kept in memory (hot GETs read no segment); safe because this engine never evicts. */
+export const HEAD_CACHE_BYTES = 32 * 1024 * 1024;
+
 export type OpenStoreOptions = { dataDir: string; maxBytes: number; logger: Logger };
 
 export async function openStore(opts: OpenStoreOptions): Promise<ObjectStore> {
@@ -22,7 +25,9 @@ export async function openStore(opts: OpenStoreOptions): Promise<ObjectStore> {
     maxInlineValueBytes: MAX_INLINE_HEAD_BYTES,
     logger: opts.logger.child({ component: 'engine' }),
   });
-  const store = new ObjectStore(engine, opts.logger.child({ component: 'store' }), MAX_INLINE_HEAD_BYTES);
+  const store = new ObjectStore(engine, opts.logger.child({ component: 'store' }), MAX_INLINE_HEAD_BYTES, {
+    headCacheBytes: HEAD_CACHE_BYTES,
+  });
   try {
     const report = await recoverIntents(store, engine, opts.logger);
     if (report.intents > 0) opts.logger.info(report, 'recovered write intents');
