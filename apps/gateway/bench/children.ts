@@ -113,9 +113,12 @@ const portLine = (line: string): string | undefined => {
   return typeof rec?.port === 'number' ? `http://127.0.0.1:${rec.port}` : undefined;
 };
 
-/** The ceiling: plain node:http answering GET with one preallocated buffer of `bodyBytes`. */
-export function startCeiling(bodyBytes: number): Promise<RunningChild> {
-  return startChild('ceiling', [path.join(here, 'ceiling-server.ts'), String(bodyBytes)], portLine);
+/**
+ * The ceiling: node:http answering GET with one preallocated buffer of `bodyBytes` (`node`), or the
+ * same through Hono + @hono/node-server (`hono`, the gateway's framework).
+ */
+export function startCeiling(bodyBytes: number, mode: 'node' | 'hono' = 'node'): Promise<RunningChild> {
+  return startChild('ceiling', [path.join(here, 'ceiling-server.ts'), String(bodyBytes), mode], portLine);
 }
 
 /** s3rver 3.7.1 (Koa + files) with `buckets` configured, data in `dir`. */

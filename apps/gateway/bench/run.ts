@@ -1,6 +1,7 @@
 // Gateway benchmark: the S3 gateway in a child process (started through its CLI with --port 0 and
 // a temp data dir) under wrk, against baselines measured in the same run with the same client
-// settings: a plain node:http server answering a preallocated buffer (the ceiling) and s3rver.
+// settings: a plain node:http server answering a preallocated buffer (the ceiling), the same
+// through Hono + @hono/node-server (the gateway's framework, for the 4 KiB cases) and s3rver.
 // Prints one markdown table (absolute numbers, ratio to the baseline, target). No assertions on
 // speed; correctness is checked (status of every response, body lengths, read-back of PUTs, the
 // 1 GiB object's SHA-256, every listed key). Bounded: each wrk run lasts BENCH_DURATION_SEC
@@ -12,7 +13,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { type RunningChild, startCeiling, startGateway, startS3rver } from './children.ts';
+import { procMemory, type RunningChild, startCeiling, startGateway, startS3rver } from './children.ts';
 import { closeAgent, getHashed } from './http-client.ts';
 import { measureMemoryPeak, putLargeVerified } from './large-object.ts';
 import { LIST_KEYS, listKeys, listWithSdk, PAGE_KEYS, presignPages, seedListBucket } from './listing.ts';
@@ -188,6 +189,16 @@ async function smallObjectCases(wrk: string, root: string): Promise<void> {
     bodyBytes: SMALL_BYTES,
   });
   await stop(ceiling);
+  // The gateway's framework answering the same buffer: how much of the gap is Hono + adapter.
+  const hono = await track(startCeiling(SMALL_BYTES, 'hono'));
+  await warm(wrk, hono.url, file('gw-get'));
+  const honoGet = await measure(wrk, 'Hono ceiling GET 4 KiB', SMALL_LOAD, hono.url, file('gw-get'), {
+    expectBodyBytes: SMALL_BYTES,
+  });
+  const honoPut = await measure(wrk, 'Hono ceiling PUT 4 KiB', SMALL_LOAD, hono.url, file('gw-put'), {
+    bodyBytes: SMALL_BYTES,
+  });
+  await stop(hono);
 
   await warm(wrk, gateway.url, file('gw-get'));
   const gwGet = await measure(wrk, 'gateway GET 4 KiB presigned', SMALL_LOAD, gateway.url, file('gw-get'), {
@@ -253,6 +264,7 @@ async function smallObjectCases(wrk: string, root: string): Promise<void> {
   ratioRow('GET 4 KiB, SigV4 presigned', gwGet, 'node:http ceiling', ceilGet, 0.7);
   ratioRow('GET 4 KiB, SigV4 header-signed', gwGetHdr, 'node:http ceiling', ceilGet, 0.7);
   ratioRow('GET 4 KiB, SigV4 presigned', gwGet, 's3rver 3.7.1', s3Get, 5);
+  ratioRow('GET 4 KiB, SigV4 presigned', gwGet, 'Hono + @hono/node-server, same buffer', honoGet, undefined);
   ratioRow(
     'PUT 4 KiB durable, presigned (UNSIGNED-PAYLOAD)',
     gwPut,
@@ -268,6 +280,14 @@ async function smallObjectCases(wrk: string, root: string): Promise<void> {
     0.4,
   );
   ratioRow('PUT 4 KiB durable, presigned (UNSIGNED-PAYLOAD)', gwPut, 's3rver 3.7.1', s3Put, 5);
+  ratioRow(
+    'PUT 4 KiB durable, presigned (UNSIGNED-PAYLOAD)',
+    gwPut,
+    'Hono + @hono/node-server (drains body)',
+    honoPut,
+    undefined,
+  );
+  ratioRow('Framework floor: Hono GET 4 KiB', honoGet, 'node:http ceiling', ceilGet, undefined);
 }
 
 async function largeAndListCases(wrk: string, root: string): Promise<void> {
@@ -302,6 +322,7 @@ async function largeAndListCases(wrk: string, root: string): Promise<void> {
   const noCopy = { checkBodies: false };
   await warm(wrk, gateway.url, file('large'), noCopy);
   const gwLarge = await measure(wrk, 'gateway GET 64 MiB', LARGE_LOAD, gateway.url, file('large'), noCopy);
+  const afterLarge = procMemory(gateway.pid);
   await warm(wrk, gateway.url, file('list'));
   const gwList = await measure(
     wrk,
@@ -333,6 +354,16 @@ async function largeAndListCases(wrk: string, root: string): Promise<void> {
     if (r.requests > 0 && perResponse < LARGE_BYTES)
       throw new Error(`64 MiB GET: only ${perResponse.toFixed(0)} bytes per response`);
   }
+  rows.push({
+    metric: `Gateway RSS after ${LARGE_LOAD.connections} concurrent 64 MiB GETs for ${LARGE_LOAD.durationSec} s`,
+    gateway: `${formatMiB(afterLarge.rssBytes)} (peak ${formatMiB(afterLarge.peakRssBytes)})`,
+    baseline: '-',
+    baselineValue: '-',
+    ratio: undefined,
+    target: 'info (the 300 MiB target is for one 1 GiB transfer)',
+    met: undefined,
+    errors: undefined,
+  });
   ratioRow(
     'GET 64 MiB (bytes/s)',
     gwLarge,
