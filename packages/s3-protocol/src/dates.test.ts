@@ -46,3 +46,16 @@ describe('dates', () => {
     expect(parseIsoDate('nope')).toBeUndefined();
   });
 });
+
+describe('date memos', () => {
+  it('a repeated x-amz-date parses to equal, independent Dates; a repeated instant formats the same', () => {
+    const a = parseAmzDate('20130524T000000Z');
+    a?.setUTCFullYear(1999);
+    expect(parseAmzDate('20130524T000000Z')?.toISOString()).toBe('2013-05-24T00:00:00.000Z');
+    expect(parseAmzDate('20131324T000000Z')).toBeUndefined();
+    const t = new Date(Date.UTC(2020, 0, 2, 3, 4, 5));
+    expect(formatHttpDate(t)).toBe('Thu, 02 Jan 2020 03:04:05 GMT');
+    expect(formatHttpDate(new Date(t.getTime()))).toBe('Thu, 02 Jan 2020 03:04:05 GMT');
+    expect(formatHttpDate(new Date(0))).toBe('Thu, 01 Jan 1970 00:00:00 GMT');
+  });
+});

@@ -3,8 +3,17 @@
 
 /** `Wed, 12 Oct 2009 17:50:00 GMT` (IMF-fixdate, for Last-Modified, Date, Expires headers). */
 export function formatHttpDate(date: Date): string {
-  return date.toUTCString();
+  // One-entry memo: a server formats the same few instants (Last-Modified of hot objects) again
+  // and again, and toUTCString costs more than the comparison.
+  const ms = date.getTime();
+  if (ms !== lastHttpDateMs) {
+    lastHttpDateMs = ms;
+    lastHttpDate = date.toUTCString();
+  }
+  return lastHttpDate;
 }
+let lastHttpDateMs = Number.NaN;
+let lastHttpDate = '';
 
 /** `2009-10-12T17:50:30.000Z` (XML LastModified, Initiated, ...). */
 export function formatIsoDate(date: Date): string {
@@ -23,6 +32,19 @@ const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 /** Parse the basic format `20130524T000000Z`; undefined if malformed or not a real instant. */
 export function parseAmzDate(value: string): Date | undefined {
+  // One-entry memo: requests signed in the same second carry the same x-amz-date.
+  if (value === lastAmzDateText) return new Date(lastAmzDateMs);
+  const date = parseAmzDateUncached(value);
+  if (date) {
+    lastAmzDateText = value;
+    lastAmzDateMs = date.getTime();
+  }
+  return date;
+}
+let lastAmzDateText = '';
+let lastAmzDateMs = 0;
+
+function parseAmzDateUncached(value: string): Date | undefined {
   const m = AMZ_DATE.exec(value);
   if (!m) return undefined;
   const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
