@@ -27,7 +27,8 @@ export interface IssuedOp {
   kind: 'p' | 'd';
   version: number;
   acked: boolean;
-  /** Output line number of the ack (orders acks against flush starts). */
+  /** Output line numbers of the issue and of the ack (order ops against flush starts/ends). */
+  issueLine: number;
   ackLine: number;
 }
 
@@ -53,7 +54,20 @@ export interface RoundLog {
   /** Line number of the start of each explicit flush, and which flushes resolved. */
   flushStartLine: Map<number, number>;
   flushDone: Set<number>;
+  flushDoneLine: Map<number, number>;
   lastStats: ChildStats | undefined;
+}
+
+/**
+ * True when `o` was acknowledged before some flush() started and that flush resolved before
+ * output line `line`: then `o` was on disk (cache mode) by that line.
+ */
+export function flushedBefore(log: RoundLog, o: IssuedOp, line: number): boolean {
+  if (!o.acked) return false;
+  for (const [n, done] of log.flushDoneLine) {
+    if (done < line && (log.flushStartLine.get(n) ?? Number.POSITIVE_INFINITY) > o.ackLine) return true;
+  }
+  return false;
 }
 
 /**
@@ -94,6 +108,7 @@ function parseLine(line: string, log: RoundLog): void {
   }
   if (line.startsWith('FD ')) {
     log.flushDone.add(Number(line.slice(3)));
+    log.flushDoneLine.set(Number(line.slice(3)), lineNo);
     return;
   }
   if (line === 'R') {
@@ -115,6 +130,7 @@ function parseLine(line: string, log: RoundLog): void {
       key: Number(key),
       version: Number(version),
       acked: false,
+      issueLine: lineNo,
       ackLine: 0,
     });
   } else if (tag === 'A') {
@@ -155,6 +171,7 @@ export async function runChildRound(p: ChildParams): Promise<RoundLog> {
     lines: 0,
     flushStartLine: new Map(),
     flushDone: new Set(),
+    flushDoneLine: new Map(),
     lastStats: undefined,
   };
   const child: ChildProcess = spawn(

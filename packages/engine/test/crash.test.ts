@@ -3,14 +3,16 @@
 // each kill the directory is reopened here and every key is checked. The same directory is
 // reused across rounds, so recovery of a recovered store is exercised.
 // Durable mode: every acknowledged op must survive. Cache mode: every op acknowledged before a
-// flush() that completed must survive; later ones may be lost, but nothing older than the
-// guaranteed state may reappear and no byte may be wrong. See crash-harness.ts for the rule.
+// flush() that completed must survive, and so must an acknowledged delete of flushed data; later
+// ones may be lost, but nothing older than the guaranteed state may reappear and no byte may be
+// wrong. See crash-harness.ts for the rule.
 
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  flushedBefore,
   flushedWatermark,
   type IssuedOp,
   type KeyState,
@@ -60,15 +62,41 @@ for (const mode of MODES) {
       await fs.rm(dir, { recursive: true, force: true });
     });
 
+    /** Which ops of a round the mode promises to keep; also counts covered deletes. */
+    function promise(log: RoundLog): {
+      guaranteed: (o: IssuedOp) => boolean;
+      coveredDelete: (o: IssuedOp) => boolean;
+    } {
+      if (mode.durability === 'durable') return { guaranteed: (o) => o.acked, coveredDelete: () => false };
+      const wm = flushedWatermark(log);
+      const flushed = (o: IssuedOp): boolean => o.acked && o.ackLine < wm;
+      // README: "a delete of flushed data is made durable before it resolves". A delete is
+      // covered when every earlier op on its key was flushed (so the version it removed, or
+      // the key's absence, is on disk) — including when that version was evicted meanwhile.
+      const earlierOps = new Map<number, IssuedOp[]>();
+      for (const o of log.ops.values()) {
+        const list = earlierOps.get(o.key);
+        if (list) list.push(o);
+        else earlierOps.set(o.key, [o]);
+      }
+      // "Earlier op flushed" must hold when the delete was ISSUED: a delete issued while the
+      // version it removes still sits in a memtable being flushed is a delete of unflushed data.
+      // TODO(/work/notes/engine-bugs.md #5): also in the evicting cache once delete() waits
+      // for pending eviction dead marks (today a delete of a just-evicted key can be lost).
+      const coveredDelete = (o: IssuedOp): boolean =>
+        mode.maxBytes === 0 &&
+        o.kind === 'd' &&
+        o.acked &&
+        !flushed(o) &&
+        (earlierOps.get(o.key) ?? []).every((e) => e.op >= o.op || flushedBefore(log, e, o.issueLine));
+      return { guaranteed: (o) => flushed(o) || coveredDelete(o), coveredDelete };
+    }
+
     function verify(
       state: Map<number, KeyState>,
       log: RoundLog | undefined,
     ): Promise<{ observed: Map<number, KeyState>; problems: string[] }> {
-      let guaranteed: ((o: IssuedOp) => boolean) | undefined;
-      if (mode.durability === 'cache' && log) {
-        const wm = flushedWatermark(log);
-        guaranteed = (o) => o.acked && o.ackLine < wm;
-      }
+      const guaranteed = log && mode.durability === 'cache' ? promise(log).guaranteed : undefined;
       return verifyAfterCrash({
         dir,
         engineOptions,
@@ -96,6 +124,7 @@ for (const mode of MODES) {
       let readyRounds = 0;
       let flushesCompleted = 0;
       let evictions = 0;
+      let coveredDeletes = 0;
       let compactions = 0;
       for (let round = 1; round <= mode.maxRounds; round++) {
         if (rounds >= mode.minRounds && Date.now() - started > mode.budgetMs) break;
@@ -126,8 +155,11 @@ for (const mode of MODES) {
         expect(log.lastStats?.degraded ?? false, `engine went degraded, ${context}`).toBe(false);
         expect(log.started, `child never started, ${context}`).toBe(true);
         if (!earlyKill) expect(log.ready, `child never opened the engine, ${context}`).toBe(true);
-        const wm = mode.durability === 'cache' ? flushedWatermark(log) : Number.POSITIVE_INFINITY;
-        for (const o of log.ops.values()) if (o.acked && o.ackLine < wm) guaranteedOps++;
+        const { guaranteed, coveredDelete } = promise(log);
+        for (const o of log.ops.values()) {
+          if (guaranteed(o)) guaranteedOps++;
+          if (coveredDelete(o)) coveredDeletes++;
+        }
 
         for (const o of log.ops.values()) {
           if (o.kind !== 'p') continue;
@@ -153,6 +185,9 @@ for (const mode of MODES) {
       expect(flushesCompleted).toBeGreaterThan(0);
       // The background machinery each mode relies on must actually have run during the kills.
       if (mode.maxBytes > 0) expect(evictions, 'evictions ran').toBeGreaterThan(0);
+      if (mode.durability === 'cache' && mode.maxBytes === 0) {
+        expect(coveredDeletes, 'acknowledged deletes of flushed data were checked').toBeGreaterThan(0);
+      }
       if (mode.durability === 'durable') expect(compactions, 'rewrite compactions ran').toBeGreaterThan(0);
 
       // A clean close/reopen after all the crashes keeps exactly the same state.
