@@ -8,21 +8,10 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
-
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
+import { s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
 
 /** The UTF-8 text of a header value as node hands it over (one latin1 char per byte received). */
 const unwire = (s: string): string => Buffer.from(s, 'latin1').toString('utf8');
@@ -46,19 +35,21 @@ describe('write headers', () => {
     await s3.send(new PutObjectCommand({ Bucket, Key: 'a', Body: 'x', ACL: 'private' }));
     await s3.send(new PutObjectCommand({ Bucket, Key: 'b', Body: 'x', ACL: 'bucket-owner-full-control' }));
     for (const ACL of ['public-read', 'authenticated-read'] as const) {
-      const err = await errorOf(s3.send(new PutObjectCommand({ Bucket, Key: `acl-${ACL}`, Body: 'x', ACL })));
+      const err = await s3ErrorOf(
+        s3.send(new PutObjectCommand({ Bucket, Key: `acl-${ACL}`, Body: 'x', ACL })),
+      );
       expect(err.name).toBe('AccessControlListNotSupported');
       expect(err.$metadata.httpStatusCode).toBe(400);
       await expect(s3.send(new HeadObjectCommand({ Bucket, Key: `acl-${ACL}` }))).rejects.toThrow();
     }
-    const grant = await errorOf(
+    const grant = await s3ErrorOf(
       s3.send(new PutObjectCommand({ Bucket, Key: 'g', Body: 'x', GrantRead: 'id="someone-else"' })),
     );
     expect(grant.name).toBe('AccessControlListNotSupported');
   });
 
   it('CreateMultipartUpload refuses a public ACL the same way', async () => {
-    const err = await errorOf(
+    const err = await s3ErrorOf(
       s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'mp', ACL: 'public-read-write' })),
     );
     expect(err.name).toBe('AccessControlListNotSupported');
@@ -66,11 +57,13 @@ describe('write headers', () => {
 
   it('CreateBucket: private passes, a public ACL is 400 InvalidBucketAclWithObjectOwnership', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'acl-private', ACL: 'private' }));
-    const err = await errorOf(s3.send(new CreateBucketCommand({ Bucket: 'acl-public', ACL: 'public-read' })));
+    const err = await s3ErrorOf(
+      s3.send(new CreateBucketCommand({ Bucket: 'acl-public', ACL: 'public-read' })),
+    );
     expect(err.name).toBe('InvalidBucketAclWithObjectOwnership');
     expect(err.$metadata.httpStatusCode).toBe(400);
     await expect(s3.send(new HeadBucketCommand({ Bucket: 'acl-public' }))).rejects.toThrow();
-    const ownership = await errorOf(
+    const ownership = await s3ErrorOf(
       s3.send(new CreateBucketCommand({ Bucket: 'acl-writer', ObjectOwnership: 'ObjectWriter' })),
     );
     expect(ownership.$metadata.httpStatusCode).toBe(501);

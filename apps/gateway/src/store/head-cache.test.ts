@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { BlobEngine } from '@blobcache/engine';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { EnginePort } from './engine-port.ts';
+import { heldReads } from '../testing/held-reads.ts';
 import { HeadCache } from './head-cache.ts';
 import type { ObjectHead } from './object-head.ts';
 import { type HeadFields, ObjectStore } from './object-store.ts';
@@ -44,21 +44,8 @@ describe('ObjectStore with a head cache', () => {
   it('a head read that started before an overwrite never reinstalls the old head', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'blobcache-headcache-'));
     const engine = await BlobEngine.open(dir, { durability: 'durable', maxInlineValueBytes: 8192, logger });
-    let hold = false;
-    const held: Array<() => void> = [];
-    const port: EnginePort = {
-      put: (k, v) => engine.put(k, v),
-      delete: (k) => engine.delete(k),
-      keys: (o) => engine.keys(o),
-      stats: () => engine.stats(),
-      close: () => engine.close(),
-      get: (k) => {
-        const result = engine.get(k);
-        if (!hold) return result;
-        hold = false;
-        return new Promise((resolve) => held.push(() => resolve(result)));
-      },
-    };
+    const reads = heldReads(engine);
+    const port = reads.port;
     const writer = new ObjectStore(port, logger, 8192);
     // A fresh cache over the same engine, so its first read of the key goes to the engine.
     const store = new ObjectStore(port, logger, 8192, { headCacheBytes: 1 << 20 });
@@ -78,10 +65,10 @@ describe('ObjectStore with a head cache', () => {
     try {
       await writer.createBucket('b', 'us-east-1');
       const v1 = await put(writer, 'one');
-      hold = true;
+      reads.hold(1);
       const slow = store.getHead('b', 'k'); // reads v1 now, delivers it late
       const v2 = await put(store, 'two');
-      for (const release of held.splice(0)) release();
+      reads.releaseAll();
       expect((await slow)?.versionId).toBe(v1);
       expect((await store.getHead('b', 'k'))?.versionId).toBe(v2);
       await store.deleteObject('b', 'k');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { BlobEngine } from '@blobcache/engine';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EngineKey, EnginePort } from './engine-port.ts';
+import { type HeldReads, heldReads } from '../testing/held-reads.ts';
 import { chunkKey, chunkPrefix, headKey, INTENT_PREFIX } from './layout.ts';
 import { walkListing } from './list-walk.ts';
 import { type HeadFields, MAX_INLINE_DATA_BYTES, ObjectStore } from './object-store.ts';
@@ -39,9 +39,7 @@ describe('inline objects', () => {
   let dir: string;
   let engine: BlobEngine;
   let store: ObjectStore;
-  /** Head reads to hold back (their result is delivered only when released). */
-  let holdHeadReads = 0;
-  const held: Array<() => void> = [];
+  let reads: HeldReads;
 
   const syncs = (): number => engine.stats().walSyncs;
   const put = async (key: string, data: Buffer, meta?: Record<string, string>): Promise<string> => {
@@ -63,23 +61,8 @@ describe('inline objects', () => {
       logger,
     });
     // The real engine, except that a held head read delivers its (already read) result late.
-    const port: EnginePort = {
-      put: (k, v) => engine.put(k, v),
-      delete: (k) => engine.delete(k),
-      keys: (o) => engine.keys(o),
-      stats: () => engine.stats(),
-      close: () => engine.close(),
-      get: (k: EngineKey) => {
-        const result = engine.get(k);
-        const isHead = Buffer.from(typeof k === 'string' ? k : k)
-          .toString('latin1')
-          .startsWith('o/');
-        if (!isHead || holdHeadReads === 0) return result;
-        holdHeadReads--;
-        return new Promise((resolve) => held.push(() => resolve(result)));
-      },
-    };
-    store = new ObjectStore(port, logger, MAX_INLINE_HEAD_BYTES);
+    reads = heldReads(engine);
+    store = new ObjectStore(reads.port, logger, MAX_INLINE_HEAD_BYTES);
     await store.createBucket('b', 'us-east-1');
   });
   afterEach(async () => {
@@ -176,13 +159,13 @@ describe('inline objects', () => {
   it('an open whose head read was overtaken by an overwrite still reads the whole old version', async () => {
     const oldData = pattern(300_000, 9);
     const oldVersion = await put('race', oldData);
-    holdHeadReads = 1;
+    reads.hold(1, (key) => key.startsWith('o/'));
     const opening = store.openObject('b', 'race');
     // The open has read the old head but not pinned it yet; the overwrite commits meanwhile.
     await put('race', pattern(50, 10));
     await store.drain();
     expect(await engine.get(chunkKey(oldVersion, 0))).toBeDefined();
-    for (const release of held.splice(0)) release();
+    reads.releaseAll();
     const reader = await opening;
     expect(reader?.head.versionId).toBe(oldVersion);
     await store.drain();

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { S3Client, type S3ClientConfig, S3ServiceException } from '@aws-sdk/client-s3';
 import { type Logger, pino } from 'pino';
 import { DEV_CREDENTIAL, type GatewayConfigInput } from '../config.ts';
 import { type RunningGateway, startGateway } from '../gateway.ts';
@@ -67,4 +67,15 @@ export function rawRequest(
     req.on('error', reject);
     req.end(opts.body);
   });
+}
+
+/** The S3 error a call fails with (throws if it succeeds or fails otherwise). */
+export async function s3ErrorOf(p: Promise<unknown>): Promise<S3ServiceException> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof S3ServiceException) return err;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
 }
