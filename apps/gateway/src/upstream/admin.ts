@@ -66,12 +66,12 @@ export async function purgeCached(
 ): Promise<number> {
   if (what.key !== undefined) {
     const ck = cacheKey(ub, what.key);
-    const end = up.fence.beginWrite(ck);
+    const write = up.fence.beginWrite(ck);
     up.forget(ck);
     try {
       return (await up.purge(ub, what.key)) ? 1 : 0;
     } finally {
-      end();
+      write.end();
     }
   }
   const prefix = what.prefix ?? '';

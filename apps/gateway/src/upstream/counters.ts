@@ -15,6 +15,7 @@ export const COUNTER_HELP = {
   upstreamBytes: 'body bytes received from the upstream',
   upstreamErrors: 'upstream requests that failed (network, timeout, 5xx)',
   writeThrough: 'writes (PUT, DELETE, multipart, copy) accepted by the upstream',
+  writeCached: 'write-through PUTs whose bytes were left in the cache (the next read hits)',
   purged: 'cached objects removed by the admin purge endpoint',
 } as const;
 

@@ -171,10 +171,10 @@ describe('Fill', () => {
       logger,
     });
     fill.start();
-    const endWrite = fence.beginWrite('bkt/raced'); // e.g. DELETE accepted upstream meanwhile
+    const write = fence.beginWrite('bkt/raced'); // e.g. DELETE accepted upstream meanwhile
     gated.open(0);
     expect(await fill.done).toBeUndefined();
-    endWrite();
+    write.end();
     expect(await store.getHead('bkt', 'raced')).toBeUndefined();
   });
 

@@ -5,8 +5,9 @@
 // - Part bodies are verified by the gateway and streamed upstream with the last piece held back
 //   until verification passed (see object-writes.ts).
 // - CompleteMultipartUpload and CopyObject change the destination object: they hold its fence and
-//   drop its cached copy, exactly like PutObject. Copies are between mapped buckets only (the
-//   upstream copies server-side); a copy involving a local-only bucket answers 501.
+//   drop its cached copy (unlike PutObject they leave no new copy: the gateway never holds the
+//   whole object's bytes in one request; the next GET fills it). Copies are between mapped buckets
+//   only (the upstream copies server-side); a copy involving a local-only bucket answers 501.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,

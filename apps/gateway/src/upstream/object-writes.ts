@@ -1,13 +1,16 @@
 // Write-through on a mapped bucket: PutObject, DeleteObject, DeleteObjects go to the upstream
-// first and succeed only if the upstream accepted them; the cached copy is then dropped (the next
-// read fills it from the upstream's truth).
+// first and succeed only if the upstream accepted them. A PutObject then leaves the new object in
+// the cache (write-copy.ts: the verified body is teed into the cache while it streams upstream),
+// so the next read hits; every other write drops the cached copy (the next read fills it from the
+// upstream's truth).
 // Invariants:
 // - The upstream never receives the full declared length of a body the gateway has not verified:
 //   the last piece is held back until the payload verifier (signatures, Content-MD5, trailing
 //   checksums, length) accepted the whole body, so a bad upload is cut short and refused upstream.
-// - Each write holds the key's fence from before the upstream call until the cached copy is gone:
-//   reads in flight meanwhile neither commit fills nor record 404s, and coalesced flights are
-//   detached, so no read can resurrect a deleted object or hide a new one.
+// - Each write holds the key's fence from before the upstream call until the cache is settled
+//   (new copy committed, or the cached copy gone): reads in flight meanwhile neither commit fills
+//   nor record 404s, and coalesced flights are detached, so no read can resurrect a deleted object
+//   or hide a new one; a write overlapped by another write to the same key installs nothing.
 import { PassThrough } from 'node:stream';
 import {
   DeleteObjectCommand,
@@ -15,6 +18,7 @@ import {
   type DeleteObjectsCommandOutput,
   PutObjectCommand,
   type PutObjectCommandInput,
+  type PutObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import {
   el,
@@ -29,33 +33,58 @@ import { readStandardHeaders } from '../s3/object-headers.ts';
 import { MAX_PUT_OBJECT_BYTES } from '../s3/objects-put.ts';
 import { readVerifiedSmallBody, receivePayload } from '../s3/payload.ts';
 import { emptyResponse, xmlResponse } from '../s3/responses.ts';
+import type { WriteTicket } from './key-fence.ts';
 import { cacheKey, type UpstreamCache } from './upstream-cache.ts';
 import { upstreamWriteError } from './upstream-errors.ts';
+import { WriteCopy } from './write-copy.ts';
 
 const MAX_DELETE_BODY_BYTES = 4 * 1024 * 1024;
 
-/** Holds the fence for `keys` (sorted, deduplicated) around `fn`, then drops the cached copies. */
+/** What a fenced write may do with the fence it holds. */
+export type FencedWrite = {
+  /** The fence ticket of `key` (one of the fenced keys). */
+  ticket(key: string): WriteTicket;
+  /** `key`'s cached copy is now this write's own result: do not drop it at the end. */
+  keep(key: string): void;
+};
+
+/**
+ * Holds the fence for `keys` (sorted, deduplicated) around `fn`, then drops the cached copies of
+ * the keys `fn` did not `keep`.
+ */
 export async function fenced<T>(
   up: UpstreamCache,
   ub: string,
   keys: string[],
-  fn: () => Promise<T>,
+  fn: (w: FencedWrite) => Promise<T>,
 ): Promise<T> {
   const unique = [...new Set(keys)].sort();
-  const ends = unique.map((k) => {
+  const tickets = new Map<string, WriteTicket>();
+  for (const k of unique) {
     const ck = cacheKey(ub, k);
-    const end = up.fence.beginWrite(ck);
+    tickets.set(k, up.fence.beginWrite(ck));
     up.forget(ck);
-    return end;
-  });
+  }
+  const kept = new Set<string>();
+  const w: FencedWrite = {
+    ticket: (key) => {
+      const t = tickets.get(key);
+      if (!t) throw new Error(`key ${key} is not fenced by this write`);
+      return t;
+    },
+    keep: (key) => {
+      kept.add(key);
+    },
+  };
   try {
-    return await fn();
+    return await fn(w);
   } finally {
-    // Whatever the upstream said (a failed call may still have applied), the cached copy goes.
+    // Whatever the upstream said (a failed call may still have applied), the cached copy goes,
+    // unless the write installed its own result (committed under its fence, not overlapped).
     try {
-      for (const k of unique) await up.purge(ub, k);
+      for (const k of unique) if (!kept.has(k)) await up.purge(ub, k);
     } finally {
-      for (const end of ends) end();
+      for (const t of tickets.values()) t.end();
     }
   }
 }
@@ -79,6 +108,8 @@ export function holdBackLast(source: AsyncIterable<Uint8Array>, into: PassThroug
     let held: Uint8Array | undefined;
     for await (const piece of source) {
       if (held && !into.write(held)) {
+        // Destroyed (an early upstream refusal): 'close' may already have fired, never wait on it.
+        if (into.destroyed) throw new Error('upstream request ended before the body was sent');
         await new Promise<void>((resolve, reject) => {
           const ok = (): void => {
             into.off('close', gone);
@@ -136,7 +167,7 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
   const ifNoneMatch = ctx.headers['if-none-match'];
   const ifMatch = ctx.headers['if-match'];
   const payload = receivePayload(ctx, MAX_PUT_OBJECT_BYTES);
-  return fenced(up, ub, [ctx.key], async () => {
+  return fenced(up, ub, [ctx.key], async (w) => {
     const input: PutObjectCommandInput = {
       Bucket: ub,
       Key: ctx.key,
@@ -152,15 +183,24 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
       ...(ifNoneMatch !== undefined ? { IfNoneMatch: ifNoneMatch } : {}),
       ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
     };
-    up.counters.inc('upstreamRequests');
-    const out = await sendVerifiedBody(up, ctx.key, payload.body, (Body, abortSignal) =>
-      up.client.send(new PutObjectCommand({ ...input, Body }), { abortSignal }),
-    );
-    const digests = payload.finish();
+    // Objects over the cache's admission limit are relayed only, as on a read miss.
+    const copy = up.admits(length) ? new WriteCopy(up, ub, ctx.key, length, payload.body) : undefined;
+    let out: PutObjectCommandOutput;
+    let digests: ReturnType<typeof payload.finish>;
+    try {
+      up.counters.inc('upstreamRequests');
+      out = await sendVerifiedBody(up, ctx.key, copy?.body ?? payload.body, (Body, abortSignal) =>
+        up.client.send(new PutObjectCommand({ ...input, Body }), { abortSignal }),
+      );
+      digests = payload.finish();
+    } catch (err) {
+      await copy?.discard();
+      throw err;
+    }
     up.counters.inc('writeThrough');
-    const headers: Record<string, string> = {
-      etag: out.ETag ?? `"${digests.md5.toString('hex')}"`,
-    };
+    const etag = out.ETag ?? `"${digests.md5.toString('hex')}"`;
+    if (copy && (await copy.install({ etag, versionId: out.VersionId }, w.ticket(ctx.key)))) w.keep(ctx.key);
+    const headers: Record<string, string> = { etag };
     if (out.VersionId !== undefined) headers['x-amz-version-id'] = out.VersionId;
     if (digests.declared) {
       headers[`x-amz-checksum-${digests.checksum.algorithm.toLowerCase()}`] = digests.checksum.value;

@@ -130,12 +130,12 @@ describe('KeyFence', () => {
     const f = new KeyFence();
     const before = f.beginRead('b/k');
     const other = f.beginRead('b/other');
-    const end = f.beginWrite('b/k');
+    const write = f.beginWrite('b/k');
     const during = f.beginRead('b/k');
     expect(before.poisoned).toBe(true);
     expect(during.poisoned).toBe(true);
     expect(other.poisoned).toBe(false);
-    end();
+    write.end();
     const after = f.beginRead('b/k');
     expect(after.poisoned).toBe(false);
     for (const t of [before, other, during, after]) t.end();
@@ -148,6 +148,26 @@ describe('KeyFence', () => {
     f.poisonPrefix('b/dir/');
     expect(a.poisoned).toBe(true);
     expect(b.poisoned).toBe(false);
+  });
+  it('marks writes to one key that overlap in time, both of them, and only those', () => {
+    const f = new KeyFence();
+    const alone = f.beginWrite('b/k');
+    alone.end();
+    expect(alone.overlapped).toBe(false);
+    const first = f.beginWrite('b/k');
+    const elsewhere = f.beginWrite('b/other');
+    expect(first.overlapped).toBe(false);
+    const second = f.beginWrite('b/k');
+    expect(first.overlapped).toBe(true);
+    expect(second.overlapped).toBe(true);
+    expect(elsewhere.overlapped).toBe(false);
+    first.end();
+    second.end();
+    const later = f.beginWrite('b/k');
+    expect(later.overlapped).toBe(false);
+    later.end();
+    elsewhere.end();
+    expect(f.size).toBe(0);
   });
 });
 

@@ -100,6 +100,11 @@ export class UpstreamCache {
     return this.buckets.upstreamFor(localBucket);
   }
 
+  /** Whether an object of `size` bytes may be cached (the admission limit; 0 = no limit). */
+  admits(size: number): boolean {
+    return this.#o.maxFillBytes === 0 || size <= this.#o.maxFillBytes;
+  }
+
   isFresh(ck: string, head: ObjectHead): boolean {
     return this.#fresh.get(ck) === head.versionId;
   }
@@ -195,7 +200,7 @@ export class UpstreamCache {
       const body = out.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
       if (!body) throw new Error('upstream GetObject returned no body');
       const fields = headFieldsFrom(out);
-      if (this.#o.maxFillBytes > 0 && fields.size > this.#o.maxFillBytes) {
+      if (!this.admits(fields.size)) {
         this.counters.inc('passthrough');
         return { kind: 'uncacheable', fields, body };
       }
