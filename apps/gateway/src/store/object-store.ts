@@ -9,9 +9,11 @@
 //   commit replaces.
 // - A small object (<= MAX_INLINE_DATA_BYTES) is stored inside its head record: its write is ONE
 //   engine put, atomic by construction, and needs no intent unless the commit makes chunk data
-//   dead. Why not pipeline chunk + head puts instead: the engine group-commits in call order only
-//   within one WAL file; after a memtable rotation a later put (in the new WAL) may be fsynced
-//   before an earlier one (in the old WAL), so a crash could keep a head whose chunks are lost.
+//   dead. Chunk + head puts are still not pipelined for larger objects, although the engine is
+//   prefix-durable (a crash keeps a prefix of the issued writes): a chunk put can be refused on
+//   its own (EngineFullError under a size budget) while the head put issued after it succeeds,
+//   which would publish a head whose chunk was never written. Intent + chunk puts are pipelined
+//   (PendingWrite.#withIntent): a refused intent only fails the write.
 import assert from 'node:assert/strict';
 import type { Logger } from '../observability/logger.ts';
 import { readChunks } from './chunk-reader.ts';
