@@ -28,8 +28,6 @@ export function formatAmzDate(date: Date): string {
     .replace(/\.\d{3}/, '');
 }
 
-const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
-
 /** Parse the basic format `20130524T000000Z`; undefined if malformed or not a real instant. */
 export function parseAmzDate(value: string): Date | undefined {
   // One-entry memo: requests signed in the same second carry the same x-amz-date.
@@ -44,10 +42,28 @@ export function parseAmzDate(value: string): Date | undefined {
 let lastAmzDateText = '';
 let lastAmzDateMs = 0;
 
+/** The decimal value of `len` ASCII digits at `at`, or -1 if any is not a digit. */
+function digitsAt(value: string, at: number, len: number): number {
+  let n = 0;
+  for (let i = at; i < at + len; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+// Fixed layout `YYYYMMDDTHHMMSSZ`, read with charCodeAt (no regex, no per-field strings).
 function parseAmzDateUncached(value: string): Date | undefined {
-  const m = AMZ_DATE.exec(value);
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  if (value.length !== 16 || value.charCodeAt(8) !== 84 /* T */ || value.charCodeAt(15) !== 90 /* Z */)
+    return undefined;
+  const y = digitsAt(value, 0, 4);
+  const mo = digitsAt(value, 4, 2);
+  const d = digitsAt(value, 6, 2);
+  const h = digitsAt(value, 9, 2);
+  const mi = digitsAt(value, 11, 2);
+  const s = digitsAt(value, 13, 2);
+  if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0) return undefined;
   const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
   // Reject rolled-over values such as month 13 or second 61.
   if (

@@ -4,7 +4,7 @@
 // `checkContinue`, before answering `100 Continue`).
 
 import { S3Error } from '../errors.ts';
-import { parseQueryParams } from '../query.ts';
+import { parseQueryParams, type QueryParam } from '../query.ts';
 import { verifySigV2Header, verifySigV2Query } from './sigv2.ts';
 import { payloadModeOf, SIGV4_ALGORITHM, verifySigV4Header, verifySigV4Query } from './sigv4.ts';
 import type { AuthContext, AuthOptions, AuthRequest, SecretLookup } from './types.ts';
@@ -13,13 +13,25 @@ import type { AuthContext, AuthOptions, AuthRequest, SecretLookup } from './type
 export function detectAuthMethod(
   req: AuthRequest,
 ): 'sigv4-header' | 'sigv4-query' | 'sigv2-header' | 'sigv2-query' | undefined {
+  return detect(req, req.rawQuery === '' ? [] : parseQueryParams(req.rawQuery));
+}
+
+function detect(
+  req: AuthRequest,
+  params: readonly QueryParam[],
+): 'sigv4-header' | 'sigv4-query' | 'sigv2-header' | 'sigv2-query' | undefined {
   const authorization = req.headers.authorization;
   let inQuery: 'sigv4-query' | 'sigv2-query' | undefined;
-  if (req.rawQuery !== '') {
-    const names = new Set(parseQueryParams(req.rawQuery).map((p) => p.name));
-    if (names.has('X-Amz-Algorithm') || names.has('X-Amz-Credential') || names.has('X-Amz-Signature'))
-      inQuery = 'sigv4-query';
-    else if (names.has('AWSAccessKeyId') || names.has('Signature')) inQuery = 'sigv2-query';
+  if (params.length > 0) {
+    let v4 = false;
+    let v2 = false;
+    for (const p of params) {
+      const name = p.name;
+      if (name === 'X-Amz-Algorithm' || name === 'X-Amz-Credential' || name === 'X-Amz-Signature') v4 = true;
+      else if (name === 'AWSAccessKeyId' || name === 'Signature') v2 = true;
+    }
+    if (v4) inQuery = 'sigv4-query';
+    else if (v2) inQuery = 'sigv2-query';
   }
   if (authorization !== undefined && authorization !== '') {
     if (inQuery) {
@@ -45,11 +57,13 @@ export function detectAuthMethod(
  * AuthorizationHeaderMalformed, AuthorizationQueryParametersError, InvalidArgument, ...).
  */
 export function authenticate(req: AuthRequest, lookupSecret: SecretLookup, opts: AuthOptions): AuthContext {
-  switch (detectAuthMethod(req)) {
+  // The query is parsed once here and shared with the presigned verifier.
+  const params = req.rawQuery === '' ? [] : parseQueryParams(req.rawQuery);
+  switch (detect(req, params)) {
     case 'sigv4-header':
       return verifySigV4Header(req, lookupSecret, opts);
     case 'sigv4-query':
-      return verifySigV4Query(req, lookupSecret, opts);
+      return verifySigV4Query(req, lookupSecret, opts, params);
     case 'sigv2-header':
       return verifySigV2Header(req, lookupSecret, opts);
     case 'sigv2-query':

@@ -13,6 +13,24 @@ function hmac(key: string | Buffer, data: string): Buffer {
 
 /** kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request"). */
 export function deriveSigningKey(secret: string, date: string, region: string, service: string): Buffer {
+  // One-entry front memo: almost every request repeats the previous scope, and comparing four
+  // strings is cheaper than building the map key.
+  const last = lastHit;
+  if (
+    last !== undefined &&
+    last.secret === secret &&
+    last.date === date &&
+    last.region === region &&
+    last.service === service
+  )
+    return last.key;
+  const key = deriveViaCache(secret, date, region, service);
+  lastHit = { secret, date, region, service, key };
+  return key;
+}
+let lastHit: { secret: string; date: string; region: string; service: string; key: Buffer } | undefined;
+
+function deriveViaCache(secret: string, date: string, region: string, service: string): Buffer {
   const id = `${date}\n${region}\n${service}\n${secret}`;
   const hit = cache.get(id);
   if (hit) return hit;
@@ -29,6 +47,11 @@ export function deriveSigningKey(secret: string, date: string, region: string, s
 /** Lower-case hex HMAC-SHA256 of `data` with `key`. */
 export function hmacHex(key: Buffer, data: string): string {
   return createHmac('sha256', key).update(data, 'utf8').digest('hex');
+}
+
+/** Raw HMAC-SHA256 of `data` with `key` (compared as bytes: no hex round trip). */
+export function hmacDigest(key: Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
 /** Entries currently cached (for tests of the bound). */

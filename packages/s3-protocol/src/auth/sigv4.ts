@@ -14,7 +14,7 @@ import {
   canonicalUriCandidates,
   stringToSign,
 } from './canonical.ts';
-import { deriveSigningKey, hmacHex } from './signing-key.ts';
+import { deriveSigningKey, hmacDigest } from './signing-key.ts';
 import type { AuthContext, AuthOptions, AuthRequest, PayloadMode, SecretLookup } from './types.ts';
 
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -57,16 +57,31 @@ function payloadModeOrThrow(value: string): { mode: PayloadMode; sha256?: string
 }
 
 interface Credential {
-  accessKeyId: string;
-  date: string;
-  region: string;
-  service: string;
-  scope: string;
+  readonly accessKeyId: string;
+  readonly date: string;
+  readonly region: string;
+  readonly service: string;
+  readonly scope: string;
 }
 
 type ScopeErrorCode = 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError';
 
+// One-entry memo: a client sends the same credential scope on every request of the day. The
+// cached Credential is never mutated by callers (fields are only read).
+let lastCredential:
+  | { value: string; code: ScopeErrorCode; region: string | undefined; cred: Credential }
+  | undefined;
+
 function parseCredential(value: string, code: ScopeErrorCode, opts: AuthOptions): Credential {
+  const last = lastCredential;
+  if (last !== undefined && last.value === value && last.code === code && last.region === opts.region)
+    return last.cred;
+  const cred = parseCredentialUncached(value, code, opts);
+  lastCredential = { value, code, region: opts.region, cred };
+  return cred;
+}
+
+function parseCredentialUncached(value: string, code: ScopeErrorCode, opts: AuthOptions): Credential {
   const parts = value.split('/');
   if (parts.length < 5 || parts[parts.length - 1] !== 'aws4_request') {
     throw new S3Error(
@@ -124,10 +139,12 @@ function lookupOrThrow(lookup: SecretLookup, accessKeyId: string): string {
   return secret;
 }
 
-function signaturesEqual(expectedHex: string, providedHex: string): boolean {
-  const a = Buffer.from(expectedHex, 'latin1');
-  const b = Buffer.from(providedHex.toLowerCase(), 'latin1');
-  return a.length === b.length && timingSafeEqual(a, b);
+const SIGNATURE_HEX = /^[0-9a-fA-F]{64}$/;
+
+/** Constant-time compare of a raw HMAC digest with a hex signature (either case, as before). */
+function signaturesEqual(expected: Buffer, providedHex: string): boolean {
+  if (!SIGNATURE_HEX.test(providedHex)) return false;
+  return timingSafeEqual(expected, Buffer.from(providedHex, 'hex'));
 }
 
 interface SignatureCheck {
@@ -155,7 +172,7 @@ function checkSignature(c: SignatureCheck): void {
       c.payloadHash,
     );
     const sts = stringToSign(c.amzDate, c.cred.scope, canonical);
-    if (signaturesEqual(hmacHex(c.signingKey, sts), c.provided)) return;
+    if (signaturesEqual(hmacDigest(c.signingKey, sts), c.provided)) return;
     first ??= { canonical, sts };
   }
   throw new S3Error('SignatureDoesNotMatch', undefined, {
@@ -250,10 +267,14 @@ export function verifySigV4Header(req: AuthRequest, lookup: SecretLookup, opts: 
   const payload = payloadModeOrThrow(contentSha.trim());
 
   if (opts.requireSignedAmzHeaders ?? true) {
-    const unsigned = Object.keys(req.headers).filter(
-      (h) => h.startsWith('x-amz-') && req.headers[h] !== undefined && !signedHeaders.includes(h),
-    );
-    if (unsigned.length > 0) {
+    let unsigned: string[] | undefined;
+    for (const h in req.headers) {
+      if (h.startsWith('x-amz-') && req.headers[h] !== undefined && !signedHeaders.includes(h)) {
+        if (unsigned === undefined) unsigned = [];
+        unsigned.push(h);
+      }
+    }
+    if (unsigned !== undefined) {
       throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', {
         extra: { HeadersNotSigned: unsigned.join(', ') },
       });
@@ -295,8 +316,13 @@ function queryValue(params: readonly QueryParam[], name: string): string | undef
 }
 
 /** Verify a SigV4 presigned URL (X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders, -Signature). */
-export function verifySigV4Query(req: AuthRequest, lookup: SecretLookup, opts: AuthOptions): AuthContext {
-  const params = parseQueryParams(req.rawQuery);
+export function verifySigV4Query(
+  req: AuthRequest,
+  lookup: SecretLookup,
+  opts: AuthOptions,
+  parsedQuery?: readonly QueryParam[],
+): AuthContext {
+  const params = parsedQuery ?? parseQueryParams(req.rawQuery);
   const algorithm = queryValue(params, 'X-Amz-Algorithm');
   const credential = queryValue(params, 'X-Amz-Credential');
   const date = queryValue(params, 'X-Amz-Date');
