@@ -256,6 +256,59 @@ describe('read-through GET/HEAD', { timeout: 30_000 }, () => {
     }
   });
 
+  it('when the fill fails midway, the leader and a coalesced reader are cut off, never padded', async () => {
+    // Its own proxy: taking it down (the upstream connection dies mid-body) must not affect others.
+    const own = await startCountingProxy(s3rver.port);
+    const g = await startCachingGateway(own.port);
+    const key = 'big/cut';
+    const body = bytes(3 * 1024 * 1024 + 7, 13);
+    await seed(key, body);
+    own.pauseBodiesAfter(1536 * 1024);
+    try {
+      const url = await getSignedUrl(s3Client(g), new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      const leader = await fetch(url);
+      await eventually(() => own.pausedBodies() === 1, 'the upstream body to pause');
+      const follower = await fetch(url);
+      expect(await metric(g, 'coalesced')).toBe(1);
+      const receivedBytes = [0, 0];
+      const drained = [leader, follower].map(async (res, i) => {
+        const reader = res.body?.getReader();
+        if (!reader) throw new Error('no body');
+        const parts: Buffer[] = [];
+        try {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) return { parts, failed: false };
+            parts.push(Buffer.from(value));
+            receivedBytes[i] = (receivedBytes[i] ?? 0) + value.length;
+          }
+        } catch {
+          return { parts, failed: true };
+        }
+      });
+      // The follower streams the first chunk (it landed) before the upstream connection dies.
+      await eventually(() => (receivedBytes[1] ?? 0) >= 1024 * 1024, 'the follower to get chunk 0');
+      expect(own.pausedBodies()).toBe(1);
+      await own.down();
+      for (const [i, res] of [leader, follower].entries()) {
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-length')).toBe(String(body.length));
+        const got = await drained[i];
+        const received = Buffer.concat(got?.parts ?? []);
+        // Cut: the client sees an error and fewer bytes than Content-Length; what it got is a
+        // prefix of the object, never padding or someone else's bytes.
+        expect(got?.failed).toBe(true);
+        expect(received.length).toBeLessThan(body.length);
+        expect(received.equals(body.subarray(0, received.length))).toBe(true);
+      }
+      expect(await metric(g, 'fills_aborted')).toBe(1);
+    } finally {
+      own.resumeBodies();
+      await g.stop();
+      await own.close();
+    }
+  });
+
   it('a range on a cold object is relayed and never cached as the whole object', async () => {
     const body = bytes(1024 * 1024, 4);
     await seed('ranged/obj', body);
