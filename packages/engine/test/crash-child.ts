@@ -17,7 +17,7 @@
 //         E <op> <message>       op rejected (the parent treats any rejection as a failure)
 //         X <message>            the child read something that contradicts its own acks
 //         FS <n> / FD <n>        explicit flush() number n started / resolved
-//         T <compactions> <flushes> <drains> <degraded 0|1> <evictions>   engine stats, every 250 ms
+//         T <compactions> <flushes> <drains> <degraded 0|1> <evictions>   engine stats, every 100 ms
 
 import { writeSync } from 'node:fs';
 import { BlobEngine } from '../src/index.ts';
@@ -162,7 +162,7 @@ pump();
 setInterval(() => {
   const st = engine.stats();
   emit(`T ${st.compactions} ${st.flushes} ${st.drains} ${st.degraded ? 1 : 0} ${st.evictions}`);
-}, 250);
+}, 100);
 
 if (flushEveryMs > 0) {
   let flushNo = 0;
