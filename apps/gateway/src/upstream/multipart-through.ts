@@ -5,9 +5,10 @@
 // - Part bodies are verified by the gateway and streamed upstream with the last piece held back
 //   until verification passed (see object-writes.ts).
 // - CompleteMultipartUpload and CopyObject change the destination object: they hold its fence and
-//   drop its cached copy (unlike PutObject they leave no new copy: the gateway never holds the
-//   whole object's bytes in one request; the next GET fills it). Copies are between mapped buckets
-//   only (the upstream copies server-side); a copy involving a local-only bucket answers 501.
+//   drop its cached copy. Complete leaves no new copy (the next GET fills it); a copy whose source
+//   is cached caches its destination from the source's bytes (write-copy.ts). Copies are between
+//   mapped buckets only (the upstream copies server-side); a copy involving a local-only bucket
+//   answers 501.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -39,6 +40,7 @@ import { emptyResponse, xmlResponse } from '../s3/responses.ts';
 import { announcedLength, fenced, sendVerifiedBody } from './object-writes.ts';
 import type { UpstreamCache } from './upstream-cache.ts';
 import { upstreamWriteError } from './upstream-errors.ts';
+import { cacheCopiedObject } from './write-copy.ts';
 
 const MAX_COMPLETE_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -263,7 +265,7 @@ export async function listUploadsThrough(
 function upstreamCopySource(
   up: UpstreamCache,
   ctx: ObjectContext,
-): { source: string; srcBucket: string; srcKey: string } {
+): { source: string; srcBucket: string; srcKey: string; srcVersioned: boolean } {
   const src = parseCopySource(ctx.headers['x-amz-copy-source'] ?? '');
   const srcUb = up.upstreamBucket(src.bucket);
   if (srcUb === undefined) {
@@ -274,7 +276,12 @@ function upstreamCopySource(
   }
   const encodedKey = src.key.split('/').map(encodeURIComponent).join('/');
   const version = src.versionId !== undefined ? `?versionId=${encodeURIComponent(src.versionId)}` : '';
-  return { source: `${srcUb}/${encodedKey}${version}`, srcBucket: srcUb, srcKey: src.key };
+  return {
+    source: `${srcUb}/${encodedKey}${version}`,
+    srcBucket: srcUb,
+    srcKey: src.key,
+    srcVersioned: src.versionId !== undefined,
+  };
 }
 
 function copyConditions(ctx: ObjectContext) {
@@ -301,9 +308,9 @@ export async function copyObjectThrough(
   ub: string,
 ): Promise<Response> {
   validateObjectKey(ctx.key);
-  const { source } = upstreamCopySource(up, ctx);
+  const { source, srcBucket, srcKey, srcVersioned } = upstreamCopySource(up, ctx);
   const directive = parseCopyDirective(ctx.headers['x-amz-metadata-directive'], 'x-amz-metadata-directive');
-  return fenced(up, ub, [ctx.key], async () => {
+  return fenced(up, ub, [ctx.key], async (w) => {
     const out = await call(up, ctx.key, () =>
       up.client.send(
         new CopyObjectCommand({
@@ -317,6 +324,13 @@ export async function copyObjectThrough(
       ),
     );
     up.counters.inc('writeThrough');
+    // A versioned source is not what the cache holds (it caches the current version only).
+    if (
+      !srcVersioned &&
+      (await cacheCopiedObject(up, { ub: srcBucket, key: srcKey }, ub, ctx.key, w.ticket(ctx.key)))
+    ) {
+      w.keep(ctx.key);
+    }
     const r = out.CopyObjectResult;
     return xmlResponse(
       el('CopyObjectResult', [

@@ -4,6 +4,7 @@
 // PUT is never undone by the PUT's cached copy.
 import { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -260,6 +261,64 @@ describe('write-through PUT leaves a cached copy', { timeout: 60_000 }, () => {
     // Which write the upstream applied last is the upstream's business; the cache holds neither.
     const after = await gwFetch(gw, key);
     expect(after.headers.get('x-cache')).toBe('MISS');
+  });
+
+  it('CopyObject from a cached source caches the destination from local bytes (no upstream GET)', async () => {
+    const body = bytes(1_600_000, 10);
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'wc/copy-src', Body: body }));
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: BUCKET,
+        Key: 'wc/copy-dst',
+        CopySource: `${BUCKET}/wc/copy-src`,
+        MetadataDirective: 'REPLACE',
+        ContentType: 'text/x-copied',
+        Metadata: { copied: 'yes' },
+      }),
+    );
+    const upHead = await upstream.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'wc/copy-dst' }));
+    const got = await gwFetch(gw, 'wc/copy-dst');
+    expect(got.headers.get('x-cache')).toBe('HIT');
+    expect(got.body.equals(body)).toBe(true);
+    expect(got.headers.get('etag')).toBe(upHead.ETag);
+    expect(got.headers.get('last-modified')).toBe(upHead.LastModified?.toUTCString());
+    expect(got.headers.get('content-type')).toBe(upHead.ContentType);
+    expect(got.headers.get('x-amz-meta-copied')).toBe(upHead.Metadata?.copied);
+    expect(proxy.count('GET', objectPath('wc/copy-dst'))).toBe(0);
+    expect(proxy.count('GET', objectPath('wc/copy-src'))).toBe(0);
+  });
+
+  it('a copy onto itself (new metadata) replaces the cached copy with the same bytes', async () => {
+    const key = 'wc/in-place';
+    const body = bytes(1_200_000, 11);
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, Metadata: { v: '1' } }));
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: BUCKET,
+        Key: key,
+        CopySource: `${BUCKET}/${key}`,
+        MetadataDirective: 'REPLACE',
+        Metadata: { v: '2' },
+      }),
+    );
+    const upHead = await upstream.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+    expect(upHead.Metadata).toEqual({ v: '2' });
+    const got = await gwFetch(gw, key);
+    expect(got.headers.get('x-cache')).toBe('HIT');
+    expect(got.headers.get('x-amz-meta-v')).toBe('2');
+    expect(got.body.equals(body)).toBe(true);
+    expect(proxy.count('GET', objectPath(key))).toBe(0);
+  });
+
+  it('CopyObject from an uncached source drops the destination; the next GET fills it', async () => {
+    await upstream.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'wc/cold-src', Body: 'cold source' }));
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'wc/cold-dst', Body: 'old destination' }));
+    await client.send(
+      new CopyObjectCommand({ Bucket: BUCKET, Key: 'wc/cold-dst', CopySource: `${BUCKET}/wc/cold-src` }),
+    );
+    const got = await gwFetch(gw, 'wc/cold-dst');
+    expect(got.headers.get('x-cache')).toBe('MISS');
+    expect(got.body.toString()).toBe('cold source');
   });
 
   it('objects over the admission limit are not cached by a PUT', async () => {

@@ -13,6 +13,9 @@
 //   either order). Otherwise the chunks are discarded.
 // - A cache failure costs the cache, never the PUT: the tee detaches and the upstream body goes on.
 // - Memory stays bounded: the chunk writer's in-flight chunks plus one piece in the tee.
+// A CopyObject's destination is cached the same way when its source is cached: the upstream copies
+// server-side, and the cached source's bytes are copied locally (no upstream GET) if the
+// destination's HEAD reports the cached source's ETag and size (the same bytes).
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { ObjectHead } from '../store/object-head.ts';
 import type { PendingWrite } from '../store/object-store.ts';
@@ -23,6 +26,13 @@ import { cacheKey, type UpstreamCache } from './upstream-cache.ts';
 import { headFieldsFrom, unquoteEtag } from './upstream-head.ts';
 
 class Overlapped extends Error {}
+
+/** Head fields of `key` as the upstream reports them now (the HEAD that confirms a write). */
+async function upstreamHead(up: UpstreamCache, ub: string, key: string) {
+  up.counters.inc('upstreamRequests');
+  const out = await up.client.send(new HeadObjectCommand({ Bucket: ub, Key: key }));
+  return { fields: headFieldsFrom(out), versionId: out.VersionId };
+}
 
 /** What the upstream said when it accepted the PUT. */
 export type AcceptedPut = { etag: string | undefined; versionId: string | undefined };
@@ -72,14 +82,11 @@ export class WriteCopy {
     let committed: ObjectHead | undefined;
     try {
       if (write.overlapped) throw new Overlapped();
-      const up = this.#up;
-      up.counters.inc('upstreamRequests');
-      const out = await up.client.send(new HeadObjectCommand({ Bucket: this.#ub, Key: this.#key }));
-      const fields = headFieldsFrom(out);
+      const { fields, versionId } = await upstreamHead(this.#up, this.#ub, this.#key);
       const sameObject =
         fields.size === this.#size &&
         (accepted.etag === undefined || unquoteEtag(accepted.etag) === fields.etag) &&
-        (accepted.versionId === undefined || accepted.versionId === out.VersionId);
+        (accepted.versionId === undefined || accepted.versionId === versionId);
       // Someone else wrote the key upstream since (not through this gateway): not ours to cache.
       if (!sameObject) throw new Overlapped();
       committed = await pending.commit(fields, () => {
@@ -103,6 +110,54 @@ export class WriteCopy {
     if (this.#settled) return;
     this.#settled = true;
     const pending = await this.#written;
+    await pending?.abort().catch(() => {});
+  }
+}
+
+/**
+ * After an upstream CopyObject into `ub/key`: caches the destination from the cached source
+ * (`srcUb/srcKey`) when the upstream's destination has the source's ETag and size. True when the
+ * destination is now cached (and fresh); false when nothing was installed (the caller drops the
+ * cached destination, as for any write).
+ */
+export async function cacheCopiedObject(
+  up: UpstreamCache,
+  src: { ub: string; key: string },
+  ub: string,
+  key: string,
+  write: WriteTicket,
+): Promise<boolean> {
+  if (write.overlapped) return false;
+  const source = await up.store.openObject(src.ub, src.key);
+  if (!source) return false;
+  let pinned = true;
+  const unpin = (): void => {
+    if (pinned) source.release();
+    pinned = false;
+  };
+  let pending: PendingWrite | undefined;
+  try {
+    const size = source.head.size;
+    if (!up.admits(size)) return false;
+    const { fields } = await upstreamHead(up, ub, key);
+    // Not the bytes we hold (the source changed upstream since it was cached, or the upstream
+    // gave the copy a new ETag): the next GET fills the destination instead.
+    if (fields.etag !== source.head.etag || fields.size !== size) return false;
+    pending = await beginCacheWrite(up.store, ub, key);
+    await pending.write(source.read(0, size), size);
+    unpin();
+    const head = await pending.commit(fields, () => {
+      if (write.overlapped) throw new Overlapped();
+    });
+    pending = undefined;
+    up.markFresh(cacheKey(ub, key), head.versionId);
+    up.counters.inc('writeCached');
+    return true;
+  } catch (err) {
+    if (!(err instanceof Overlapped)) up.logger.debug({ err, bucket: ub, key }, 'copied object not cached');
+    return false;
+  } finally {
+    unpin();
     await pending?.abort().catch(() => {});
   }
 }
