@@ -102,18 +102,25 @@ export function optEl(name: string, value: XmlScalar | undefined | null): XmlEle
   return value === undefined || value === null ? undefined : el(name, value);
 }
 
-function renderElement(node: XmlElement, out: string[]): void {
-  out.push('<', node.name);
-  if (node.attributes) {
-    for (const [k, v] of Object.entries(node.attributes)) out.push(' ', k, '="', escapeXmlText(v), '"');
+// String concatenation (V8 builds a rope, flattened once when the body is written) instead of an
+// array of pieces joined at the end: a 1000-key listing has ~20k pieces.
+function renderElement(node: XmlElement): string {
+  let out = `<${node.name}`;
+  const attributes = node.attributes;
+  if (attributes) {
+    for (const k in attributes) out += ` ${k}="${escapeXmlText(attributes[k]!)}"`;
   }
-  out.push('>');
-  if (typeof node.content === 'string') {
-    out.push(escapeXmlText(node.content));
-  } else {
-    for (const child of node.content) if (child) renderElement(child, out);
+  const content = node.content;
+  if (typeof content === 'string') {
+    out += `>${escapeXmlText(content)}</${node.name}>`;
+    return out;
   }
-  out.push('</', node.name, '>');
+  out += '>';
+  for (let i = 0; i < content.length; i++) {
+    const child = content[i];
+    if (child) out += renderElement(child);
+  }
+  return `${out}</${node.name}>`;
 }
 
 /** Options for renderXmlDocument. */
@@ -127,7 +134,5 @@ export function renderXmlDocument(root: XmlElement, options: RenderXmlOptions = 
   const ns = options.namespace === undefined ? S3_XMLNS : options.namespace;
   const withNs: XmlElement =
     ns === null ? root : { ...root, attributes: { xmlns: ns, ...(root.attributes ?? {}) } };
-  const out: string[] = [XML_DECLARATION];
-  renderElement(withNs, out);
-  return out.join('');
+  return XML_DECLARATION + renderElement(withNs);
 }
