@@ -2,6 +2,7 @@
 // behind a counting proxy. Upstream GET counts and `x-cache` prove that the first read after a
 // write is a hit, that rejected or raced writes leave nothing behind, and that a DELETE racing a
 // PUT is never undone by the PUT's cached copy.
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   CopyObjectCommand,
@@ -191,6 +192,22 @@ describe('write-through PUT leaves a cached copy', { timeout: 60_000 }, () => {
     const none = await gwFetch(gw, 'wc/rejected-new');
     expect(none.status).toBe(404);
     expect(none.headers.get('x-cache')).toBe('MISS');
+  });
+
+  it('a PUT whose body fails verification leaves no cached copy', async () => {
+    const key = 'wc/bad-md5';
+    const url = await getSignedUrl(client, new PutObjectCommand({ Bucket: BUCKET, Key: key }), {
+      expiresIn: 60,
+    });
+    const res = await fetch(url, {
+      method: 'PUT',
+      body: 'the bytes sent',
+      headers: { 'content-md5': createHash('md5').update('other bytes').digest('base64') },
+    });
+    expect(res.status).toBe(400);
+    const after = await gwFetch(gw, key);
+    expect(after.status).toBe(404);
+    expect(after.headers.get('x-cache')).toBe('MISS');
   });
 
   it('a DELETE racing a PUT never resurrects: the overlapped PUT installs nothing', async () => {
