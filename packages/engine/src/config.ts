@@ -71,6 +71,17 @@ export const engineOptionsSchema = z
     evictionBatchItems: z.number().int().min(1).max(4096).default(64),
     /** Cap on cached open read file handles. */
     maxOpenSegmentFiles: z.number().int().min(4).max(65_536).default(256),
+    /**
+     * Records up to this size are read with a synchronous pread on an already open segment
+     * file: a page-cache hit costs a few microseconds instead of a thread pool round trip, but
+     * a read that misses the page cache blocks the event loop for the disk's latency. 0 = never.
+     */
+    syncReadMaxBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(16 * 1024 * 1024)
+      .default(256 * 1024),
     /** Segment sub-directories; 0 = derive (only for a new directory, then persisted). */
     shards: z.number().int().min(0).max(256).default(0),
     logger: z.custom<Logger>(isLogger, { message: 'logger must be a pino logger' }).optional(),
@@ -99,6 +110,7 @@ export interface EngineConfig {
   readonly maintenanceEverySegments: number;
   readonly evictionBatchItems: number;
   readonly maxOpenSegmentFiles: number;
+  readonly syncReadMaxBytes: number;
   readonly shards: number;
   readonly logger: Logger;
 }
@@ -142,6 +154,7 @@ export function resolveConfig(options: EngineOptions | undefined): EngineConfig 
     maintenanceEverySegments: o.maintenanceEverySegments,
     evictionBatchItems: o.evictionBatchItems,
     maxOpenSegmentFiles: o.maxOpenSegmentFiles,
+    syncReadMaxBytes: o.syncReadMaxBytes,
     shards: o.shards,
     logger: o.logger ?? pino({ level: 'silent' }),
   });

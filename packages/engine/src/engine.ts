@@ -349,6 +349,18 @@ export class BlobEngine implements EngineInternals {
       const n = this.index.find(hash);
       if (n === NO_NODE) break;
       this.index.touch(n);
+      // Small values: the LMDB row of the key holds the same bytes inline (written in the same
+      // synchronous step as this index entry, verified on the way in: copied from the memtable
+      // or CRC-checked by the rebuild scan), so serve it with a synchronous mmap read instead
+      // of a segment read through the thread pool.
+      const valueLen = this.index.len(n) - RECORD_HEADER_BYTES - k.length;
+      if (valueLen >= 0 && valueLen <= this.cfg.maxInlineValueBytes) {
+        const inline = this.keyIndex.inlineValue(k, hash, valueLen);
+        if (inline) {
+          this.counters.hits++;
+          return await fn(inline, false);
+        }
+      }
       const value = await this.readNode(n, k, hash);
       if (value === 'moved') continue;
       if (value === undefined) break;
@@ -382,14 +394,16 @@ export class BlobEngine implements EngineInternals {
       // "Not there" may rest on a tombstone that is not durable yet (an earlier delete still in
       // its group commit): acknowledge only once that tombstone is, or a crash could bring the
       // value back after this delete was acknowledged.
+      // Likewise "not there" may rest on an eviction (or drain) that removed the flushed version
+      // from the index but whose dead mark is still being appended: wait for the marks issued up
+      // to now (engine-bugs.md #5; cheap when none is in flight).
       const ov = this.overlay(hs);
-      if (ov?.mt.wal) {
-        try {
-          await ov.mt.wal.syncThrough(ov.e.pos + ov.e.len);
-        } catch (err) {
-          this.fail(err);
-          throw new WriteFailedError(err);
-        }
+      try {
+        if (ov?.mt.wal) await ov.mt.wal.syncThrough(ov.e.pos + ov.e.len);
+        await this.store.marksIssuedDurable();
+      } catch (err) {
+        this.fail(err);
+        throw new WriteFailedError(err);
       }
       return false;
     }
@@ -851,7 +865,8 @@ export class BlobEngine implements EngineInternals {
     };
     let buf: Buffer;
     try {
-      buf = await this.store.read(seg, off, len);
+      const quick = len <= this.cfg.syncReadMaxBytes ? this.store.readSync(seg, off, len) : undefined;
+      buf = quick ?? (await this.store.read(seg, off, len));
     } catch (err) {
       // TOCTOU: drain/rewrite removed or relocated the item between lookup and read
       if (!stillThere()) return this.index.find(hash) === NO_NODE ? undefined : 'moved';

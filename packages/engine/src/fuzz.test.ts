@@ -1,5 +1,5 @@
 // Randomised damage to the parsers: they must never throw, never allocate from unverified sizes,
-// and never return a record past the first damaged byte.
+// never return a damaged record or one past a cut, and (segment scans) lose no intact record.
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,40 +42,53 @@ function buildSegment(): { bytes: Buffer; ends: number[] } {
 }
 
 describe('parser fuzzing', () => {
-  it('scanSegmentFile stops at the first damaged record and never throws', async () => {
+  it('scanSegmentFile returns exactly the intact records (resync past damage), none past a cut, never throws', async () => {
     await withTempDir(async (dir) => {
       const { bytes, ends } = buildSegment();
+      const starts = ends.map((_, i) => (i === 0 ? 32 : ends[i - 1]!));
       const next = rng(42);
       const path = join(dir, 'f.seg');
-      for (let round = 0; round < 150; round++) {
+      for (let round = 0; round < 200; round++) {
         const damaged = Buffer.from(bytes);
+        // damaged byte range [first, last)
         let first = damaged.length;
+        let last = damaged.length;
         const mode = next(4);
         if (mode === 3) {
-          // a key byte: covered by the header CRC, so the record (and all after it) must go
+          // a key byte: covered by the header CRC, so the record goes and the scan must resync
           const r = next(ends.length);
-          const start = r === 0 ? 32 : ends[r - 1]!;
-          first = start + 42 + next(4);
+          first = starts[r]! + 42 + next(4);
+          last = first + 1;
           damaged[first] = damaged[first]! ^ (1 + next(255));
         } else if (mode === 0) {
           first = next(damaged.length);
+          last = first + 1;
           damaged[first] = damaged[first]! ^ (1 + next(255));
         } else if (mode === 1) {
           first = next(damaged.length);
-          for (let i = first; i < Math.min(damaged.length, first + 1 + next(64)); i++) damaged[i] = next(256);
+          last = Math.min(damaged.length, first + 1 + next(64));
+          for (let i = first; i < last; i++) damaged[i] = next(256);
         }
         const cut = mode === 2 ? next(damaged.length) : damaged.length;
-        if (mode === 3) expect(first).toBeLessThan(cut);
         await writeFile(path, damaged.subarray(0, cut));
         const fh = await open(path, 'r');
         const scan = await scanSegmentFile(fh, 1 << 20);
         await fh.close();
-        const limit = Math.min(first, cut);
-        // every returned record ends before the damage, and no intact record before it is lost
-        for (const e of scan.entries) expect(e.pos + e.len).toBeLessThanOrEqual(limit);
-        if (scan.segId !== undefined) {
-          expect(scan.entries.length).toBe(ends.filter((end) => end <= limit).length);
+        if (first < 32) continue; // the file header itself: anything may be refused
+        expect(scan.segId).toBe(4);
+        const got = scan.entries.map((e) => e.pos);
+        // every returned record is an original one, whole, before the cut
+        for (const e of scan.entries) {
+          const i = starts.indexOf(e.pos);
+          expect(i, `record at ${e.pos} is not an original record`).toBeGreaterThanOrEqual(0);
+          expect(e.pos + e.len).toBe(ends[i]);
+          expect(e.key.toString()).toBe(`key/${i}`);
+          expect(e.pos + e.len).toBeLessThanOrEqual(cut);
         }
+        // and every record the damage and the cut did not touch is returned
+        const intact = starts.filter((st, i) => ends[i]! <= cut && (ends[i]! <= first || st >= last));
+        for (const st of intact) expect(got, `intact record at ${st} lost (round ${round})`).toContain(st);
+        expect(scan.validEnd).toBeLessThanOrEqual(cut);
       }
     });
   });

@@ -56,6 +56,11 @@ export class KeyIndex {
   private readonly h2k: Database<Buffer, Buffer>;
   /** Bumped on every write batch; iterators refetch their window when it moves. */
   generation = 0;
+  /**
+   * False after a write batch failed: the rows may then lag the hash index, so get() must not
+   * serve values from them any more (the engine is degraded anyway; reads go to the segments).
+   */
+  private servable = true;
 
   private constructor(root: RootDatabase) {
     this.root = root;
@@ -106,6 +111,7 @@ export class KeyIndex {
 
   apply(ops: readonly KeyOp[]): void {
     if (ops.length === 0) return;
+    this.servable = false; // until the batch is known applied
     this.root.transactionSync(() => {
       for (const op of ops) {
         if (op.kind === 'put') {
@@ -120,7 +126,23 @@ export class KeyIndex {
         }
       }
     });
+    this.servable = true;
     this.generation++;
+  }
+
+  /**
+   * The inline value stored for `key` if its row belongs to `hash` and holds exactly `valueLen`
+   * bytes inline; a private copy. Synchronous (memory-mapped read, no thread pool hop). The
+   * caller must know the row is current (no newer unflushed version, the hash index agrees):
+   * rows are written in the same synchronous step as the hash index, so it is.
+   */
+  inlineValue(key: Buffer, hash: Buffer, valueLen: number): Buffer | undefined {
+    if (!this.servable) return undefined;
+    // getBinaryFast: a buffer reused by the next LMDB call, so copy out before returning.
+    const v = this.k2v.getBinaryFast(key);
+    if (!v || v.length !== 21 + valueLen || (v[16]! & FLAG_INLINE) === 0) return undefined;
+    if (v.readUInt32LE(17) !== valueLen || hash.compare(v, 0, 16, 0, 16) !== 0) return undefined;
+    return Buffer.from(v.subarray(21));
   }
 
   get(key: Buffer): KeyRow | undefined {

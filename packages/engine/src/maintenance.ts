@@ -232,11 +232,13 @@ export class Maintenance {
     const meta = await this.readMeta(id);
     if (!store.get(id)) return;
     const ops: KeyOp[] = [];
+    const dropped: Buffer[] = [];
     for (const en of meta.footer.entries) {
       if (en.tombstone) continue;
       const n = index.find(en.hash);
       if (n === NO_NODE || index.seg(n) !== id || index.off(n) !== en.pos) continue;
       index.remove(n);
+      dropped.push(en.hash);
       counters.bloomDeletions++;
       if (!this.e.overlayHas(en.hash.toString('latin1'))) {
         this.e.liveBytes -= en.len;
@@ -245,6 +247,12 @@ export class Maintenance {
       }
     }
     keyIndex.apply(ops);
+    // Hazard (engine-bugs.md #5): the dropped items left the index now, but the files go only
+    // later (after pinned reads; the unlink is not synced). A delete of a dropped key finds
+    // nothing and waits only for the dead marks issued so far, so issue them in this same step
+    // and make them durable before the segment is doomed; otherwise a crash in between would
+    // bring a key back whose delete was acknowledged.
+    await store.appendDeadMarks(id, dropped);
     await store.doom(id);
     counters.drains++;
     this.e.logger.info({ segment: id, dropped: ops.length }, 'segment drained');

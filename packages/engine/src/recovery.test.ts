@@ -1,10 +1,12 @@
-import { mkdir, open, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlobEngine } from './engine.ts';
 import { collect, runAndCrash, withTempDir } from './testutil.ts';
 
 const small = { memtableBytes: 64 * 1024, shards: 1 };
+/** Values kept out of LMDB: gets read the segment (inline values are served from LMDB). */
+const onDisk = { ...small, maxInlineValueBytes: 0 };
 
 async function walFiles(dir: string): Promise<string[]> {
   return (await readdir(join(dir, 'wal'))).filter((f) => f.endsWith('.wal'));
@@ -47,6 +49,86 @@ describe('crash-only open', () => {
     });
   });
 
+  // engine-bugs.md #2: damage in the middle of an un-replayed WAL must cost only the damaged
+  // record; a torn tail still ends the replay.
+  describe('damage inside an un-replayed WAL', () => {
+    const N = 60;
+    const K = 10;
+    const opts = { memtableBytes: 8 * 1024 * 1024, shards: 1 };
+    const name = (i: number): string => `k${String(i).padStart(3, '0')}`;
+    const val = (i: number): Buffer => Buffer.alloc(3000 + i, i + 1);
+
+    /** N acknowledged puts (and a delete of 'gone' issued after record K), then SIGKILL. */
+    async function crashWithWal(dir: string): Promise<{ wal: string; bytes: Buffer; keyAt: number }> {
+      const ops: string[][] = [['put', 'gone', 'old-bytes']];
+      for (let i = 0; i < N; i++) {
+        ops.push(['put', name(i), val(i).toString('latin1')]);
+        if (i === K + 5) ops.push(['del', 'gone']);
+      }
+      // latin1 round trip: the fixture writes Buffer.from(value) (utf8), so keep bytes < 0x80
+      await runAndCrash(dir, opts, ops);
+      const wals = await walFiles(dir);
+      expect(wals.length).toBe(1);
+      const wal = join(dir, 'wal', wals[0]!);
+      const bytes = await readFile(wal);
+      const keyAt = bytes.indexOf(Buffer.from(name(K)));
+      expect(keyAt).toBeGreaterThan(42);
+      return { wal, bytes, keyAt };
+    }
+
+    async function expectAllBut(dir: string, lost: (i: number) => boolean): Promise<void> {
+      for (let round = 0; round < 2; round++) {
+        const e = await BlobEngine.open(dir, opts);
+        for (let i = 0; i < N; i++) {
+          const got = await e.get(name(i));
+          if (lost(i)) expect(got, `${name(i)} (damaged) must read as missing`).toBeUndefined();
+          else expect(got?.equals(val(i)), `${name(i)} intact`).toBe(true);
+        }
+        const listed = (await collect(e.keys({ prefix: 'k' }))).map((r) => r.key.toString());
+        expect(listed).toEqual([...Array(N).keys()].filter((i) => !lost(i)).map(name));
+        expect(await walFiles(dir)).toEqual([]);
+        await e.close();
+      }
+    }
+
+    it('a flipped value byte of record K loses only record K (later puts and a later delete replay)', async () => {
+      await withTempDir(async (dir) => {
+        const { wal, bytes, keyAt } = await crashWithWal(dir);
+        bytes[keyAt + 4 + 1500] = bytes[keyAt + 4 + 1500]! ^ 0xff;
+        await writeFile(wal, bytes);
+        await expectAllBut(dir, (i) => i === K);
+        const e = await BlobEngine.open(dir, opts);
+        expect(await e.get('gone')).toBeUndefined(); // the acknowledged delete after the damage
+        await e.close();
+      });
+    });
+
+    it('a damaged header or key of record K (no trustworthy length) resynchronises at record K+1', async () => {
+      for (const offset of [-42 + 2 /* magic */, -42 + 26 /* physical size */, 1 /* key */]) {
+        await withTempDir(async (dir) => {
+          const { wal, bytes, keyAt } = await crashWithWal(dir);
+          bytes[keyAt + offset] = bytes[keyAt + offset]! ^ 0x5a;
+          await writeFile(wal, bytes);
+          await expectAllBut(dir, (i) => i === K);
+          const e = await BlobEngine.open(dir, opts);
+          expect(await e.get('gone')).toBeUndefined();
+          await e.close();
+        });
+      }
+    });
+
+    it('a WAL truncated inside record K (torn tail) keeps records before K and nothing after', async () => {
+      await withTempDir(async (dir) => {
+        const { wal, bytes, keyAt } = await crashWithWal(dir);
+        await writeFile(wal, bytes.subarray(0, keyAt + 4 + 1000));
+        await expectAllBut(dir, (i) => i >= K);
+        const e = await BlobEngine.open(dir, opts);
+        expect((await e.get('gone'))?.toString()).toBe('old-bytes'); // its delete came after the cut
+        await e.close();
+      });
+    });
+  });
+
   it('ignores junk files and an empty directory opens empty', async () => {
     await withTempDir(async (dir) => {
       const e = await BlobEngine.open(dir, small);
@@ -73,7 +155,7 @@ describe('crash-only open', () => {
 
   it('a vanished segment file turns its items into misses, never an exception', async () => {
     await withTempDir(async (dir) => {
-      const e = await BlobEngine.open(dir, small);
+      const e = await BlobEngine.open(dir, onDisk);
       await e.put('gone', Buffer.from('v'));
       await e.flush();
       await e.put('kept', Buffer.from('w'));
@@ -93,7 +175,7 @@ describe('crash-only open', () => {
 
   it('damaged key bytes on disk read as a miss in durable mode (key verification)', async () => {
     await withTempDir(async (dir) => {
-      const e = await BlobEngine.open(dir, small);
+      const e = await BlobEngine.open(dir, onDisk);
       await e.put('victim-key', Buffer.from('value'));
       await e.put('other', Buffer.from('fine'));
       await e.close();
@@ -104,7 +186,7 @@ describe('crash-only open', () => {
       const at = bytes.indexOf('victim-key');
       bytes[at + 2] = bytes[at + 2]! ^ 0x20;
       await writeFile(seg, bytes);
-      const f = await BlobEngine.open(dir, small);
+      const f = await BlobEngine.open(dir, onDisk);
       expect(await f.get('victim-key')).toBeUndefined();
       expect((await f.get('other'))?.toString()).toBe('fine');
       await f.close();

@@ -21,6 +21,8 @@ export interface Recovered {
   readonly maxSegId: number;
   readonly liveBytes: number;
   readonly walFilesRecovered: number;
+  /** Damaged regions skipped inside WAL files (the records after them were replayed). */
+  readonly walRegionsSkipped: number;
   readonly metasRebuilt: number;
 }
 
@@ -45,15 +47,21 @@ export function walPath(dir: string, id: number): string {
 }
 
 /** Turns every WAL file into a segment: cut the torn tail, fsync, rename. */
-async function recoverWal(dir: string, cfg: EngineConfig, store: SegmentStore, log: Logger): Promise<number> {
+async function recoverWal(
+  dir: string,
+  cfg: EngineConfig,
+  store: SegmentStore,
+  log: Logger,
+): Promise<{ files: number; damagedRegions: number }> {
   let names: string[];
   try {
     names = await readdir(walDir(dir));
   } catch (err) {
-    if (isNotFound(err)) return 0;
+    if (isNotFound(err)) return { files: 0, damagedRegions: 0 };
     throw err;
   }
   let n = 0;
+  let damagedRegions = 0;
   const ids = names
     .map((f) => WAL_RE.exec(f))
     .filter((m): m is RegExpExecArray => m !== null)
@@ -66,6 +74,16 @@ async function recoverWal(dir: string, cfg: EngineConfig, store: SegmentStore, l
     try {
       const scan = await scanSegmentFile(fh, cfg.maxValueBytes);
       keep = scan.segId === id && scan.entries.length > 0;
+      if (scan.skipped.length > 0) {
+        // Damage in the middle (bit rot, a bad sector): only the damaged records are lost, every
+        // verifying record after them is replayed (segfile.ts). The bytes stay in the file.
+        const skippedBytes = scan.skipped.reduce((sum, g) => sum + g.end - g.start, 0);
+        log.warn(
+          { wal: path, regions: scan.skipped.length, skippedBytes, first: scan.skipped.slice(0, 8) },
+          'WAL damaged: skipped unverifiable regions, replayed the records after them',
+        );
+        damagedRegions += scan.skipped.length;
+      }
       if (keep) {
         if (scan.validEnd < scan.fileBytes) {
           log.warn({ wal: path, validBytes: scan.validEnd, fileBytes: scan.fileBytes }, 'WAL torn tail cut');
@@ -86,7 +104,7 @@ async function recoverWal(dir: string, cfg: EngineConfig, store: SegmentStore, l
     }
     await syncDir(walDir(dir));
   }
-  return n;
+  return { files: n, damagedRegions };
 }
 
 export async function recover(
@@ -97,7 +115,9 @@ export async function recover(
   log: Logger,
 ): Promise<Recovered> {
   await store.ensureDirs();
-  const walFilesRecovered = await recoverWal(dir, cfg, store, log);
+  const wal = await recoverWal(dir, cfg, store, log);
+  const walFilesRecovered = wal.files;
+  const walRegionsSkipped = wal.damagedRegions;
 
   const segIds: number[] = [];
   for (let s = 0; s < store.shards; s++) {
@@ -174,6 +194,12 @@ export async function recover(
         log.warn({ segment: segPath }, 'segment with a bad header ignored');
         return undefined;
       }
+      if (scanned.skipped.length > 0) {
+        log.warn(
+          { segment: segPath, regions: scanned.skipped.length, first: scanned.skipped.slice(0, 8) },
+          'segment damaged: skipped unverifiable regions while rebuilding its .meta',
+        );
+      }
       entries = latestPerHash(scanned.entries);
       const footer = encodeFooter(id, entries);
       await writeFileAtomic(metaPath, store.shardDir(id), footer);
@@ -248,8 +274,15 @@ export async function recover(
   }
   const maxSegId = Math.max(lastSegmentId, segIds.length ? segIds[segIds.length - 1]! : 0);
   log.info(
-    { segments: segIds.length, items: index.size, liveBytes, walFilesRecovered, metasRebuilt },
+    {
+      segments: segIds.length,
+      items: index.size,
+      liveBytes,
+      walFilesRecovered,
+      walRegionsSkipped,
+      metasRebuilt,
+    },
     'engine recovered',
   );
-  return { index, maxSeq, maxSegId, liveBytes, walFilesRecovered, metasRebuilt };
+  return { index, maxSeq, maxSegId, liveBytes, walFilesRecovered, walRegionsSkipped, metasRebuilt };
 }

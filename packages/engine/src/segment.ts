@@ -3,6 +3,7 @@
 // a segment's `.meta` are fdatasync'ed before their promise resolves, and appends issued in the
 // same tick for the same segment share one write + one fdatasync.
 
+import { readSync } from 'node:fs';
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -39,6 +40,12 @@ export class SegmentStore {
   /** Doomed segments still pinned by readers (their files go when the last one unpins). */
   private readonly doomedPinned = new Map<number, SegmentInfo>();
   private readonly handles = new Map<number, Promise<FileHandle>>();
+  /**
+   * Handles of `handles` whose open has finished, for synchronous reads. Hazard: an entry is
+   * removed in the same synchronous step that schedules its close, so readSync never uses a
+   * descriptor that is closing (or, worse, already reused for another file).
+   */
+  private readonly ready = new Map<number, FileHandle>();
   private pendingMarks = new Map<number, PendingMarks>();
   private marksScheduled = false;
   private readonly inflightMarks = new Set<Promise<void>>();
@@ -104,6 +111,24 @@ export class SegmentStore {
     }
   }
 
+  /**
+   * Reads [pos, pos+len) with a synchronous pread when the segment's file is already open;
+   * undefined when it is not (the caller falls back to read()). No pin is needed: nothing else
+   * runs until it returns.
+   */
+  readSync(id: number, pos: number, len: number): Buffer | undefined {
+    const fh = this.ready.get(id);
+    if (!fh || !this.segments.has(id)) return undefined;
+    const out = Buffer.allocUnsafe(len);
+    let off = 0;
+    while (off < len) {
+      const n = readSync(fh.fd, out, off, len - off, pos + off);
+      if (n === 0) throw new Error(`short read at ${pos + off} (wanted ${len - off} more bytes)`);
+      off += n;
+    }
+    return out;
+  }
+
   /** Marks a segment for deletion; files go when the last reader unpins. */
   async doom(id: number): Promise<void> {
     const info = this.segments.get(id);
@@ -138,6 +163,15 @@ export class SegmentStore {
     return p;
   }
 
+  /**
+   * Resolves once every dead-mark append issued so far is durable; rejects if one failed. A
+   * delete that finds nothing in the index awaits this: the key may have just been evicted, and
+   * until its dead mark is on disk a crash would bring the evicted version back.
+   */
+  async marksIssuedDurable(): Promise<void> {
+    await Promise.all([...this.inflightMarks]);
+  }
+
   /** Waits for the dead-mark appends issued so far (not for later ones). */
   async settleMarksIssued(): Promise<void> {
     await Promise.allSettled([...this.inflightMarks]);
@@ -151,6 +185,7 @@ export class SegmentStore {
   async closeHandles(): Promise<void> {
     const all = [...this.handles.values()];
     this.handles.clear();
+    this.ready.clear();
     for (const p of all) {
       const fh = await p.catch(() => undefined);
       await fh?.close();
@@ -192,8 +227,16 @@ export class SegmentStore {
       this.handles.set(id, h);
       return h;
     }
-    h = open(this.segPath(id), 'r');
-    h.catch(() => this.handles.delete(id));
+    const opening = open(this.segPath(id), 'r');
+    h = opening;
+    opening.then(
+      (fh) => {
+        if (this.handles.get(id) === opening) this.ready.set(id, fh);
+      },
+      () => {
+        if (this.handles.get(id) === opening) this.handles.delete(id);
+      },
+    );
     this.handles.set(id, h);
     if (this.handles.size > this.maxOpen) this.evictHandle();
     return h;
@@ -205,6 +248,7 @@ export class SegmentStore {
       const info = this.segments.get(id) ?? this.doomedPinned.get(id);
       if (info && info.refs > 0) continue; // never close a handle under an in-flight read
       this.handles.delete(id);
+      this.ready.delete(id);
       void p.then((fh) => fh.close()).catch(() => undefined);
     }
   }
@@ -213,6 +257,7 @@ export class SegmentStore {
     try {
       const h = this.handles.get(id);
       this.handles.delete(id);
+      this.ready.delete(id);
       if (h) await (await h.catch(() => undefined))?.close();
       await unlinkIfExists(this.segPath(id));
       await unlinkIfExists(this.metaPath(id));
