@@ -115,7 +115,18 @@ function parseCredentialUncached(value: string, code: ScopeErrorCode, opts: Auth
   return { accessKeyId, date, region, service, scope: `${date}/${region}/${service}/aws4_request` };
 }
 
-function parseSignedHeaders(value: string, code: ScopeErrorCode): string[] {
+// One-entry memo of the last valid list: a client signs the same header set on every request.
+// The returned array is shared, so it is readonly.
+let lastSignedHeaders: { value: string; names: readonly string[] } | undefined;
+
+function parseSignedHeaders(value: string, code: ScopeErrorCode): readonly string[] {
+  if (lastSignedHeaders !== undefined && lastSignedHeaders.value === value) return lastSignedHeaders.names;
+  const names = parseSignedHeadersUncached(value, code);
+  lastSignedHeaders = { value, names };
+  return names;
+}
+
+function parseSignedHeadersUncached(value: string, code: ScopeErrorCode): readonly string[] {
   const names = value.split(';');
   if (value === '' || names.some((n) => n === '' || n !== n.toLowerCase())) {
     throw new S3Error(code, 'The SignedHeaders list is malformed.');
@@ -149,7 +160,7 @@ function signaturesEqual(expected: Buffer, providedHex: string): boolean {
 
 interface SignatureCheck {
   req: AuthRequest;
-  signedHeaders: string[];
+  signedHeaders: readonly string[];
   canonicalQuery: string;
   payloadHash: string;
   amzDate: string;
