@@ -24,7 +24,7 @@ import { Rng } from './model.ts';
 
 const KEY_COUNT = 1200;
 const IN_FLIGHT = 128;
-const MAX_VALUE_BYTES = 1536 * 1024;
+const MAX_VALUE_BYTES = 3 * 1024 * 1024;
 const INLINE_BYTES = 4096;
 const PREFIXES = ['a/', 'a/b/', 'z\u00e9/', '\u4e2d/', '\u{1f600}/', 'b/k0001'];
 

@@ -56,7 +56,8 @@ export function valueSize(key: string, version: number, maxBytes: number): numbe
   else if (bucket < 55) size = 17 + r.int(2048);
   else if (bucket < 85) size = 2048 + r.int(30 * 1024);
   else if (bucket < 97) size = 32 * 1024 + r.int(224 * 1024);
-  else size = 256 * 1024 + r.int(1280 * 1024);
+  else if (bucket < 99) size = 256 * 1024 + r.int(1280 * 1024);
+  else size = 2 * 1024 * 1024 + r.int(1024 * 1024); // larger than a 2 MiB memtable: own segment
   return Math.min(size, maxBytes);
 }
 
