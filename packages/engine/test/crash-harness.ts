@@ -96,8 +96,10 @@ export interface ChildParams {
   readyTimeoutMs: number;
   /** The child calls flush() this often (0 = never). */
   flushEveryMs?: number;
-  /** Never kill (after readiness) before at least one flush() completed. */
+  /** Never kill (after readiness) before at least one flush() completed... */
   killAfterFlush?: boolean;
+  /** ...and then wait this many ms more when the kill had to wait for that flush. */
+  killAfterFlushMs?: number;
 }
 
 function parseLine(line: string, log: RoundLog): void {
@@ -217,6 +219,7 @@ export async function runChildRound(p: ChildParams): Promise<RoundLog> {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
   let timer: NodeJS.Timeout | undefined;
+  let deadline: NodeJS.Timeout | undefined;
   const readyTimeout = setTimeout(kill, p.readyTimeoutMs);
   if (p.killAfterStartMs !== undefined) {
     const after = p.killAfterStartMs;
@@ -231,14 +234,21 @@ export async function runChildRound(p: ChildParams): Promise<RoundLog> {
         // With killAfterFlush, a round without a completed flush() would prove nothing about
         // cache mode: wait for the next one (bounded by the ready timeout).
         if (p.killAfterFlush && log.flushDone.size === 0) {
-          onFlushDone = kill;
-          timer = setTimeout(kill, p.readyTimeoutMs);
+          deadline = setTimeout(kill, p.readyTimeoutMs);
+          onFlushDone = () => {
+            onFlushDone = undefined;
+            clearTimeout(deadline);
+            // Leave some time after the flush, so ops that rely on it (deletes of flushed data)
+            // are issued and acknowledged before the kill.
+            timer = setTimeout(kill, p.killAfterFlushMs ?? 0);
+          };
         } else kill();
       }, p.killAfterReadyMs ?? 0);
     };
   }
   const [code, signal] = (await closed) as [number | null, NodeJS.Signals | null];
   clearTimeout(readyTimeout);
+  clearTimeout(deadline);
   if (timer) clearTimeout(timer);
   log.exitCode = code;
   log.signal = signal;
