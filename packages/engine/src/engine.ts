@@ -31,7 +31,7 @@ import {
   ValueTooLargeError,
   WriteFailedError,
 } from './errors.ts';
-import { syncDir, writeAll, writeFileAtomic } from './fsutil.ts';
+import { isNotFound, syncDir, syncFile, writeAll, writeFileAtomic, writeFileReplacing } from './fsutil.ts';
 import { type HashIndex, NO_NODE } from './hashindex.ts';
 import { HASH_ALGORITHM, hashKey, initKeyHash } from './keyhash.ts';
 import { KeyIndex, type KeyOp, type KeyRow } from './keyindex.ts';
@@ -169,6 +169,8 @@ export class BlobEngine implements EngineInternals {
   /** Resolves when the newest sealed WAL file is entirely durable (see wal.ts). */
   private walBarrier: Promise<void> | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
+  /** Cache mode: segments flushed without fdatasync (synced at close). */
+  private readonly unsyncedSegments = new Set<number>();
   private lock: DirLock | undefined;
   private queuedWriters = 0;
 
@@ -566,6 +568,7 @@ export class BlobEngine implements EngineInternals {
       await this.maintenance.stop();
       await this.flushChain; // puts that raced with close may have rotated once more
       await this.settleBackground();
+      await this.syncCacheSegments();
     } catch (e) {
       err = e;
     }
@@ -593,6 +596,40 @@ export class BlobEngine implements EngineInternals {
     for (const w of this.flushWaiters.splice(0)) w();
     await this.lock?.release();
     if (err) throw err;
+  }
+
+  /** Cache mode, at close: makes the segments flushed without a sync durable (files + dirs). */
+  private async syncCacheSegments(): Promise<void> {
+    const ids = [...this.unsyncedSegments];
+    this.unsyncedSegments.clear();
+    const dirs = new Set<string>();
+    for (const id of ids) {
+      await this.syncSegmentFiles(id);
+      dirs.add(this.store.shardDir(id));
+    }
+    for (const d of dirs) await syncDir(d);
+  }
+
+  private async syncSegmentFiles(id: number): Promise<void> {
+    if (!this.store.get(id)) return; // drained meanwhile
+    for (const path of [this.store.segPath(id), this.store.metaPath(id)]) {
+      try {
+        await syncFile(path);
+      } catch (err) {
+        if (!isNotFound(err)) throw err; // a drain may unlink it concurrently
+      }
+    }
+  }
+
+  /**
+   * Before a cache-mode delete's dead mark is synced, its segment's .seg/.meta (and their
+   * directory entries) must be durable: otherwise a power loss could drop the .meta with the
+   * mark and recovery would rebuild it from the .seg, bringing the deleted value back.
+   */
+  private async syncBeforeMark(id: number): Promise<void> {
+    if (!this.unsyncedSegments.delete(id)) return;
+    await this.syncSegmentFiles(id);
+    await syncDir(this.store.shardDir(id));
   }
 
   private async saveMarker(): Promise<void> {
@@ -757,20 +794,26 @@ export class BlobEngine implements EngineInternals {
         await syncDir(shardDir);
         await syncDir(walDir(this.dir));
       } else {
+        // Cache mode promises nothing for unflushed data, and a crash of the process keeps
+        // the page cache: no fdatasync on this path (it made cache puts slower than durable
+        // ones). Order still matters: the .seg is complete under its name before the .meta
+        // exists, so a .meta never describes bytes the .seg lacks after a process crash (after
+        // a power loss it may: recovery ignores entries beyond the file's end and every read
+        // is CRC-checked, so such a record is a miss). close() syncs these files.
         const tmp = `${segPath}.tmp`;
         const fh = await open(tmp, 'w');
         try {
           await writeAll(fh, mt.slab.subarray(0, mt.used), 0);
-          await fh.datasync();
         } finally {
           await fh.close();
         }
         await rename(tmp, segPath);
-        await syncDir(shardDir);
+        this.unsyncedSegments.add(mt.id);
       }
       const entries = mt.footerEntries();
       const footer = encodeFooter(mt.id, entries);
-      await writeFileAtomic(this.store.metaPath(mt.id), shardDir, footer);
+      if (mt.wal) await writeFileAtomic(this.store.metaPath(mt.id), shardDir, footer);
+      else await writeFileReplacing(this.store.metaPath(mt.id), footer);
       this.commitFlush(mt, entries, footer.length);
     } catch (err) {
       this.fail(err);
@@ -848,7 +891,8 @@ export class BlobEngine implements EngineInternals {
     }
     this.index.remove(n);
     this.keyIndex.apply([{ kind: 'del', key, hash }]);
-    return this.store.appendDeadMarks(seg, [hash]);
+    if (!this.unsyncedSegments.has(seg)) return this.store.appendDeadMarks(seg, [hash]);
+    return this.syncBeforeMark(seg).then(() => this.store.appendDeadMarks(seg, [hash]));
   }
 
   /** Reads and verifies a flushed record; 'moved' when it was relocated meanwhile. */

@@ -38,6 +38,31 @@ export async function writeFileAtomic(path: string, dir: string, data: Uint8Arra
   await syncDir(dir);
 }
 
+/**
+ * tmp + write + rename WITHOUT any sync: atomic against a process crash (the page cache keeps
+ * the bytes), not against power loss. For cache-mode files only, whose readers verify CRCs.
+ */
+export async function writeFileReplacing(path: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await writeAll(fh, data, 0);
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+/** fdatasync an existing file (opened read-only: fsync needs no write access on Linux). */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function unlinkIfExists(path: string): Promise<void> {
   try {
     await unlink(path);

@@ -67,6 +67,8 @@ export class WalFile {
     })();
     // the rejection is observed through pump(); avoid an unhandled rejection before that
     fhP.catch(() => undefined);
+    // same for the barrier: a rejected one is reported to every waiter by pump()
+    after?.catch(() => undefined);
     return new WalFile(path, slab, fhP, stats, after);
   }
 
