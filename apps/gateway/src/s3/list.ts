@@ -8,21 +8,19 @@
 // - With encoding-type=url every key-like field is percent-encoded (`+` as `%2B`), because botocore
 //   decodes them with unquote_plus.
 import {
-  el,
   encodeListingValue,
+  escapeXmlText,
   MAX_KEY_BYTES,
-  optEl,
   parseEncodingType,
   parseMaxKeys,
   S3Error,
-  type XmlChild,
-  type XmlElement,
 } from '@blobcache/s3-protocol';
 import { type ListEntry, walkListing } from '../store/list-walk.ts';
 import type { BucketContext } from './context.ts';
-import { ownerElement } from './owner.ts';
+import { openDocument, optTag, rawTag, tag } from './list-xml.ts';
+import { ownerXml } from './owner.ts';
 import { requireBucket } from './require-bucket.ts';
-import { xmlResponse } from './responses.ts';
+import { xmlTextResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
 const MAX_KEYS_LIMIT = 1000;
@@ -93,30 +91,39 @@ function text(p: ListParams, value: string): string {
   return p.encode ? encodeListingValue(value) : value;
 }
 
-function contents(
-  ctx: BucketContext,
+/** One `<Contents>` (or, with `version`, `<Version>`) row, rendered straight to text. */
+function objectRow(
   p: ListParams,
   entry: ListEntry & { kind: 'object' },
-  withOwner: boolean,
-): XmlElement {
+  owner: string,
+  version: boolean,
+): string {
   const h = entry.head;
-  const algorithms = Object.keys(h.checksums);
-  return el('Contents', [
-    el('Key', text(p, entry.key)),
-    el('LastModified', new Date(h.lastModifiedMs)),
-    el('ETag', `"${h.etag}"`),
-    ...algorithms.map((a) => el('ChecksumAlgorithm', a)),
-    optEl('ChecksumType', algorithms.length > 0 ? (h.checksumType ?? 'FULL_OBJECT') : undefined),
-    el('Size', h.size),
-    withOwner ? ownerElement(ctx.auth.accessKeyId) : undefined,
-    el('StorageClass', 'STANDARD'),
-  ]);
+  // escapeXmlText turns the ETag's quotes into &quot; (as the element renderer did).
+  const etag = `<ETag>&quot;${escapeXmlText(h.etag)}&quot;</ETag>`;
+  const lastModified = rawTag('LastModified', new Date(h.lastModifiedMs).toISOString());
+  if (version) {
+    return `<Version>${tag('Key', text(p, entry.key))}<VersionId>null</VersionId><IsLatest>true</IsLatest>${lastModified}${etag}${rawTag('Size', h.size)}${owner}<StorageClass>STANDARD</StorageClass></Version>`;
+  }
+  let out = `<Contents>${tag('Key', text(p, entry.key))}${lastModified}${etag}`;
+  let algorithms = 0;
+  for (const a in h.checksums) {
+    out += tag('ChecksumAlgorithm', a);
+    algorithms++;
+  }
+  if (algorithms > 0) out += tag('ChecksumType', h.checksumType ?? 'FULL_OBJECT');
+  return `${out}${rawTag('Size', h.size)}${owner}<StorageClass>STANDARD</StorageClass></Contents>`;
 }
 
-function commonPrefixes(p: ListParams, entries: ListEntry[]): XmlChild[] {
-  return entries
-    .filter((e): e is ListEntry & { kind: 'prefix' } => e.kind === 'prefix')
-    .map((e) => el('CommonPrefixes', [el('Prefix', text(p, e.prefix))]));
+/** The object rows then the common prefixes of a page, as S3 orders them. */
+function pageRows(p: ListParams, entries: ListEntry[], owner: string, version = false): string {
+  let rows = '';
+  let prefixes = '';
+  for (const e of entries) {
+    if (e.kind === 'object') rows += objectRow(p, e, owner, version);
+    else prefixes += `<CommonPrefixes>${tag('Prefix', text(p, e.prefix))}</CommonPrefixes>`;
+  }
+  return rows + prefixes;
 }
 
 async function listObjectsV2(ctx: BucketContext): Promise<Response> {
@@ -134,28 +141,26 @@ async function listObjectsV2(ctx: BucketContext): Promise<Response> {
         ? Buffer.from(startAfterText, 'utf8')
         : undefined;
   const page = await collectPage(ctx, p, from);
-  const fetchOwner = q.get('fetch-owner') === 'true';
+  const owner = q.get('fetch-owner') === 'true' ? ownerXml(ctx.auth.accessKeyId) : '';
   const last = page.entries[page.entries.length - 1];
-  const children: XmlChild[] = [
-    el('Name', ctx.bucket),
-    el('Prefix', text(p, p.prefix)),
-    optEl('Delimiter', p.delimiter === undefined ? undefined : text(p, p.delimiter)),
-    el('MaxKeys', p.maxKeys),
-    optEl('EncodingType', p.encode ? 'url' : undefined),
-    el('KeyCount', page.entries.length),
-    el('IsTruncated', page.truncated),
-    optEl('ContinuationToken', token),
-    optEl(
+  const body =
+    openDocument('ListBucketResult') +
+    tag('Name', ctx.bucket) +
+    tag('Prefix', text(p, p.prefix)) +
+    optTag('Delimiter', p.delimiter === undefined ? undefined : text(p, p.delimiter)) +
+    rawTag('MaxKeys', p.maxKeys) +
+    (p.encode ? '<EncodingType>url</EncodingType>' : '') +
+    rawTag('KeyCount', page.entries.length) +
+    rawTag('IsTruncated', page.truncated) +
+    optTag('ContinuationToken', token) +
+    optTag(
       'NextContinuationToken',
       page.truncated && last ? resumePosition(last).toString('base64url') : undefined,
-    ),
-    optEl('StartAfter', startAfterText === undefined ? undefined : text(p, startAfterText)),
-    ...page.entries
-      .filter((e): e is ListEntry & { kind: 'object' } => e.kind === 'object')
-      .map((e) => contents(ctx, p, e, fetchOwner)),
-    ...commonPrefixes(p, page.entries),
-  ];
-  return xmlResponse(el('ListBucketResult', children));
+    ) +
+    optTag('StartAfter', startAfterText === undefined ? undefined : text(p, startAfterText)) +
+    pageRows(p, page.entries, owner) +
+    '</ListBucketResult>';
+  return xmlTextResponse(body);
 }
 
 async function listObjectsV1(ctx: BucketContext): Promise<Response> {
@@ -170,21 +175,19 @@ async function listObjectsV1(ctx: BucketContext): Promise<Response> {
         ? last.key
         : last.prefix
       : undefined;
-  const children: XmlChild[] = [
-    el('Name', ctx.bucket),
-    el('Prefix', text(p, p.prefix)),
-    el('Marker', text(p, marker)),
-    el('MaxKeys', p.maxKeys),
-    optEl('Delimiter', p.delimiter === undefined ? undefined : text(p, p.delimiter)),
-    el('IsTruncated', page.truncated),
-    optEl('NextMarker', nextMarker === undefined ? undefined : text(p, nextMarker)),
-    optEl('EncodingType', p.encode ? 'url' : undefined),
-    ...page.entries
-      .filter((e): e is ListEntry & { kind: 'object' } => e.kind === 'object')
-      .map((e) => contents(ctx, p, e, true)),
-    ...commonPrefixes(p, page.entries),
-  ];
-  return xmlResponse(el('ListBucketResult', children));
+  const body =
+    openDocument('ListBucketResult') +
+    tag('Name', ctx.bucket) +
+    tag('Prefix', text(p, p.prefix)) +
+    tag('Marker', text(p, marker)) +
+    rawTag('MaxKeys', p.maxKeys) +
+    optTag('Delimiter', p.delimiter === undefined ? undefined : text(p, p.delimiter)) +
+    rawTag('IsTruncated', page.truncated) +
+    optTag('NextMarker', nextMarker === undefined ? undefined : text(p, nextMarker)) +
+    (p.encode ? '<EncodingType>url</EncodingType>' : '') +
+    pageRows(p, page.entries, ownerXml(ctx.auth.accessKeyId)) +
+    '</ListBucketResult>';
+  return xmlTextResponse(body);
 }
 
 async function listObjectVersions(ctx: BucketContext): Promise<Response> {
@@ -195,34 +198,21 @@ async function listObjectVersions(ctx: BucketContext): Promise<Response> {
   const last = page.entries[page.entries.length - 1];
   const nextKeyMarker =
     page.truncated && last ? (last.kind === 'object' ? last.key : last.prefix) : undefined;
-  const children: XmlChild[] = [
-    el('Name', ctx.bucket),
-    el('Prefix', text(p, p.prefix)),
-    el('KeyMarker', text(p, keyMarker)),
-    el('VersionIdMarker', ctx.target.query.get('version-id-marker') ?? ''),
-    el('MaxKeys', p.maxKeys),
-    optEl('Delimiter', p.delimiter === undefined ? undefined : text(p, p.delimiter)),
-    optEl('EncodingType', p.encode ? 'url' : undefined),
-    el('IsTruncated', page.truncated),
-    optEl('NextKeyMarker', nextKeyMarker === undefined ? undefined : text(p, nextKeyMarker)),
-    optEl('NextVersionIdMarker', nextKeyMarker === undefined ? undefined : 'null'),
-    ...page.entries
-      .filter((e): e is ListEntry & { kind: 'object' } => e.kind === 'object')
-      .map((e) =>
-        el('Version', [
-          el('Key', text(p, e.key)),
-          el('VersionId', 'null'),
-          el('IsLatest', true),
-          el('LastModified', new Date(e.head.lastModifiedMs)),
-          el('ETag', `"${e.head.etag}"`),
-          el('Size', e.head.size),
-          ownerElement(ctx.auth.accessKeyId),
-          el('StorageClass', 'STANDARD'),
-        ]),
-      ),
-    ...commonPrefixes(p, page.entries),
-  ];
-  return xmlResponse(el('ListVersionsResult', children));
+  const body =
+    openDocument('ListVersionsResult') +
+    tag('Name', ctx.bucket) +
+    tag('Prefix', text(p, p.prefix)) +
+    tag('KeyMarker', text(p, keyMarker)) +
+    tag('VersionIdMarker', ctx.target.query.get('version-id-marker') ?? '') +
+    rawTag('MaxKeys', p.maxKeys) +
+    optTag('Delimiter', p.delimiter === undefined ? undefined : text(p, p.delimiter)) +
+    (p.encode ? '<EncodingType>url</EncodingType>' : '') +
+    rawTag('IsTruncated', page.truncated) +
+    optTag('NextKeyMarker', nextKeyMarker === undefined ? undefined : text(p, nextKeyMarker)) +
+    (nextKeyMarker === undefined ? '' : '<NextVersionIdMarker>null</NextVersionIdMarker>') +
+    pageRows(p, page.entries, ownerXml(ctx.auth.accessKeyId), true) +
+    '</ListVersionsResult>';
+  return xmlTextResponse(body);
 }
 
 export const listRoutes: S3Route[] = [

@@ -25,6 +25,14 @@ export function xmlResponse(root: XmlElement, status = 200, headers: Record<stri
   });
 }
 
+/** A 200 XML response whose document is already rendered. */
+export function xmlTextResponse(body: string): Response {
+  return new Response(body, {
+    status: 200,
+    headers: { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) },
+  });
+}
+
 export function emptyResponse(status: number, headers: Record<string, string> = {}): Response {
   return new Response(null, { status, headers: { 'content-length': '0', ...headers } });
 }

@@ -7,10 +7,10 @@
 //   page, or precedes the requested start).
 import type { EnginePort } from './engine-port.ts';
 import { headPrefix } from './layout.ts';
-import { decodeHead, type ObjectHead } from './object-head.ts';
+import { decodeListedHead, type ListedHead } from './object-head.ts';
 
 export type ListEntry =
-  | { kind: 'object'; key: string; keyBytes: Buffer; head: ObjectHead }
+  | { kind: 'object'; key: string; keyBytes: Buffer; head: ListedHead }
   | { kind: 'prefix'; prefix: string; prefixBytes: Buffer };
 
 export type WalkOptions = {
@@ -65,7 +65,7 @@ export async function* walkListing(
       // A head deleted between the scan and the get is simply not listed.
       if (!value) continue;
       const key = Buffer.from(keyBytes);
-      yield { kind: 'object', key: key.toString('utf8'), keyBytes: key, head: decodeHead(value) };
+      yield { kind: 'object', key: key.toString('utf8'), keyBytes: key, head: decodeListedHead(value) };
     }
     if (!jumped && seen < batchSize) return;
   }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decodeHead, encodeHead, type ObjectHead, objectHeadSchema } from './object-head.ts';
+import {
+  decodeHead,
+  decodeListedHead,
+  encodeHead,
+  type ObjectHead,
+  objectHeadSchema,
+} from './object-head.ts';
 
 const base: ObjectHead = {
   versionId: 'v1',
@@ -38,6 +44,46 @@ describe('object heads', () => {
       { ...base, meta: { a: 1 } },
     ]) {
       expect(() => decodeHead(Buffer.from(JSON.stringify(bad))), JSON.stringify(bad)).toThrow();
+    }
+  });
+
+  it('listing decodes only its fields, skips inline bytes, and still refuses a corrupt head', () => {
+    const inline: ObjectHead = { ...base, parts: [], inline: Buffer.from('x\ny') };
+    expect(decodeListedHead(encodeHead({ ...inline, size: 3 }))).toMatchObject({
+      size: 3,
+      etag: 'abc',
+      lastModifiedMs: base.lastModifiedMs,
+      checksums: base.checksums,
+      checksumType: 'FULL_OBJECT',
+    });
+    // A head in another field order (or with unusual values) takes the full decode, same answer.
+    const composite = { ...base, checksums: { CRC32: 'AAAAAA==-3' }, checksumType: 'COMPOSITE' as const };
+    const { size, etag, lastModifiedMs, checksums, checksumType } = composite;
+    expect(decodeListedHead(Buffer.from(JSON.stringify(composite)))).toMatchObject({
+      size,
+      etag,
+      lastModifiedMs,
+      checksums,
+      checksumType,
+    });
+    expect(decodeListedHead(encodeHead(composite))).toEqual({
+      size,
+      etag,
+      lastModifiedMs,
+      checksums,
+      checksumType,
+    });
+    const quoted = { ...base, etag: 'a"b' };
+    expect(decodeListedHead(encodeHead(quoted)).etag).toBe('a"b');
+    for (const bad of [
+      { ...base, size: -1 },
+      { ...base, etag: '' },
+      { ...base, checksums: { MD5: 'x' } },
+      { ...base, checksumType: 'X' },
+      { ...base, lastModifiedMs: 'yesterday' },
+    ]) {
+      expect(() => decodeListedHead(Buffer.from(JSON.stringify(bad))), JSON.stringify(bad)).toThrow();
+      expect(() => decodeListedHead(encodeHead(bad as ObjectHead)), JSON.stringify(bad)).toThrow();
     }
   });
 });

@@ -49,7 +49,17 @@ export type ResolvedHead = ObjectHead & { parts: DataPart[] };
 const NEWLINE = 0x0a;
 
 export function encodeHead(head: ObjectHead): Buffer {
-  const { inline, ...fields } = head;
+  // The listing fields go first, in this order, so decodeListedHead can read them without parsing
+  // the rest. Any order is still valid JSON for decodeHead; this one is just the fast one.
+  const { inline, size, lastModifiedMs, etag, checksumType, checksums, ...rest } = head;
+  const fields = {
+    size,
+    lastModifiedMs,
+    etag,
+    ...(checksumType === undefined ? {} : { checksumType }),
+    checksums,
+    ...rest,
+  };
   const json = Buffer.from(JSON.stringify(fields), 'utf8');
   if (inline === undefined) return json;
   assert(head.parts?.length === 0 && inline.length === head.size, 'an inline head has no parts');
@@ -69,6 +79,53 @@ export function decodeHead(bytes: Uint8Array): ObjectHead {
     assert(head.parts?.length === 0 && head.inline.length === head.size, 'inline bytes match the size');
   }
   return head;
+}
+
+/** The head fields a listing row shows; everything else in the record is left unread. */
+export type ListedHead = Pick<ObjectHead, 'size' | 'etag' | 'lastModifiedMs' | 'checksums' | 'checksumType'>;
+
+// The start of a head written by encodeHead, up to the end of `checksums`. Every captured value
+// is plain ASCII without JSON escapes (hex ETags, base64 checksums), so the text is the value.
+const LISTED_PREFIX =
+  /^\{"size":(\d{1,16}),"lastModifiedMs":(-?\d{1,16}),"etag":"([0-9A-Za-z-]+)",(?:"checksumType":"(FULL_OBJECT|COMPOSITE)",)?"checksums":\{((?:"(?:CRC32|CRC32C|CRC64NVME|SHA1|SHA256)":"[A-Za-z0-9+/=-]+",?)*)\}/;
+const LISTED_PREFIX_SCAN_BYTES = 512;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * Listing's partial decode: only the fields a listing row shows, read from the fixed prefix
+ * encodeHead writes (no JSON.parse of metadata and part lists, never touching inline bytes). A
+ * record whose start does not match gets decodeHead's full verdict, so an unusual or corrupt head
+ * is still decoded exactly or refused loudly.
+ */
+export function decodeListedHead(bytes: Uint8Array): ListedHead {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // In that layout the first `}` closes `checksums`: only the bytes up to it are looked at.
+  const end = buf.indexOf(CLOSE_BRACE);
+  const m =
+    end > 0 && end < LISTED_PREFIX_SCAN_BYTES ? LISTED_PREFIX.exec(buf.toString('latin1', 0, end + 1)) : null;
+  if (m) {
+    const size = Number(m[1]);
+    const lastModifiedMs = Number(m[2]);
+    if (Number.isSafeInteger(size) && Number.isSafeInteger(lastModifiedMs)) {
+      const checksums: ListedHead['checksums'] = {};
+      const list = m[5]!;
+      if (list !== '') {
+        for (const pair of list.split(',')) {
+          const colon = pair.indexOf(':');
+          checksums[pair.slice(1, colon - 1) as ChecksumAlgorithm] = pair.slice(colon + 2, -1);
+        }
+      }
+      const type = m[4] as ListedHead['checksumType'];
+      return {
+        size,
+        lastModifiedMs,
+        etag: m[3]!,
+        checksums,
+        ...(type === undefined ? {} : { checksumType: type }),
+      };
+    }
+  }
+  return decodeHead(bytes);
 }
 
 const STRING_FIELDS = new Set([
