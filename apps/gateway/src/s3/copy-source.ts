@@ -8,10 +8,8 @@ import {
   evaluateCopySourceConditionals,
   type HashAlgorithm,
   type Hasher,
-  percentDecodeUtf8,
+  parseCopySource as parseCopySourceHeader,
   S3Error,
-  validateBucketName,
-  validateObjectKey,
 } from '@blobcache/s3-protocol';
 import type { PinnedObject } from '../store/object-store.ts';
 import type { ObjectContext } from './context.ts';
@@ -33,34 +31,9 @@ function badSource(): S3Error {
 
 /** `[/]bucket/url-encoded-key[?versionId=null]`. Only the `null` version exists here. */
 export function parseCopySource(header: string): CopySource {
-  let value = header.trim();
-  const q = value.indexOf('?');
-  let query = '';
-  if (q >= 0) {
-    query = value.slice(q + 1);
-    value = value.slice(0, q);
-  }
-  if (value.startsWith('/')) value = value.slice(1);
-  const slash = value.indexOf('/');
-  if (slash <= 0 || slash === value.length - 1) throw badSource();
-  let bucket: string;
-  let key: string;
-  try {
-    bucket = percentDecodeUtf8(value.slice(0, slash), false, 'x-amz-copy-source');
-    key = percentDecodeUtf8(value.slice(slash + 1), false, 'x-amz-copy-source');
-  } catch {
-    throw badSource();
-  }
-  validateBucketName(bucket);
-  validateObjectKey(key);
-  for (const pair of query.split('&')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const name = eq >= 0 ? pair.slice(0, eq) : pair;
-    const v = eq >= 0 ? pair.slice(eq + 1) : '';
-    if (name === 'versionId' && v !== 'null') {
-      throw new S3Error('NoSuchVersion', undefined, { extra: { Key: key, VersionId: v } });
-    }
+  const { bucket, key, versionId } = parseCopySourceHeader(header);
+  if (versionId !== undefined && versionId !== 'null') {
+    throw new S3Error('NoSuchVersion', undefined, { extra: { Key: key, VersionId: versionId } });
   }
   return { bucket, key };
 }
