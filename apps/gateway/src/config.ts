@@ -165,7 +165,7 @@ export const configSchema = z.object({
         env: 'BLOBCACHE_MAX_BYTES',
         flag: '--max-bytes',
         description:
-          'Disk budget (e.g. `20GiB`); writes past it fail with 400 EntityTooLarge (nothing is evicted). 0 = unbounded. With an upstream it is also the budget of the read-through cache, which evicts (SIEVE) instead.',
+          'Disk budget (e.g. `20GiB`); writes past it fail with 507 XMinioStorageFull (nothing is evicted). 0 = unbounded. With an upstream it is also the budget of the read-through cache, which evicts (SIEVE) instead.',
       }),
     ),
   logLevel: z

@@ -93,7 +93,7 @@ describe('transport', () => {
     expect(got.ContentType).toBe('binary/octet-stream'); // S3's default when none was sent
   });
 
-  it('a store over its BLOBCACHE_MAX_BYTES budget refuses an announced write before its body (EntityTooLarge)', async () => {
+  it('a store over its BLOBCACHE_MAX_BYTES budget refuses an announced write before its body (507 XMinioStorageFull)', async () => {
     const small = await startTestGateway({ maxBytes: '64MiB' });
     const client = s3Client(small);
     try {
@@ -126,9 +126,19 @@ describe('transport', () => {
         req.flushHeaders();
       });
       expect(out.continued).toBe(false);
-      expect(out.status).toBe(400);
-      expect(out.body).toContain('<Code>EntityTooLarge</Code>');
+      expect(out.status).toBe(507);
+      expect(out.body).toContain('<Code>XMinioStorageFull</Code>');
       expect(out.body).toContain('BLOBCACHE_MAX_BYTES');
+      // Through the SDK: the typed code, a 507, and no retries (the SDK does not retry a 507).
+      const full = (await client
+        .send(new PutObjectCommand({ Bucket: 'tight', Key: 'huge', Body: Buffer.alloc(70 * 2 ** 20) }))
+        .catch((e: unknown) => e)) as {
+        name?: string;
+        $metadata?: { httpStatusCode?: number; attempts?: number };
+      };
+      expect(full.name).toBe('XMinioStorageFull');
+      expect(full.$metadata?.httpStatusCode).toBe(507);
+      expect(full.$metadata?.attempts).toBe(1);
     } finally {
       client.destroy();
       await small.stop();

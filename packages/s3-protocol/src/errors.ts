@@ -149,6 +149,12 @@ export const ERROR_CATALOGUE = {
     status: 400,
     message: "The provided 'x-amz-content-sha256' header does not match what was computed.",
   },
+  // Not an AWS code: MinIO's answer when its disks are full, the de-facto one among S3-compatible
+  // stores. A 5xx SDKs do not retry (AWS SDK v3 and botocore retry only 500/502/503/504).
+  XMinioStorageFull: {
+    status: 507,
+    message: 'The store has no room left for this write; delete objects to free space.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** Every S3 error code known to the catalogue. */
