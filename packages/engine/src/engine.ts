@@ -34,7 +34,7 @@ import {
 import { isNotFound, syncDir, syncFile, writeAll, writeFileAtomic, writeFileReplacing } from './fsutil.ts';
 import { type HashIndex, NO_NODE } from './hashindex.ts';
 import { HASH_ALGORITHM, hashKey, initKeyHash } from './keyhash.ts';
-import { KeyIndex, type KeyOp, type KeyRow } from './keyindex.ts';
+import { FLAG_INLINE, KeyIndex, type KeyOp, type KeyRow } from './keyindex.ts';
 import { type KeyEntry, type ListingSource, listKeys } from './listing.ts';
 import { acquireDirLock, type DirLock } from './lock.ts';
 import { Maintenance } from './maintenance.ts';
@@ -171,6 +171,11 @@ export class BlobEngine implements EngineInternals {
   private flushTimer: NodeJS.Timeout | undefined;
   /** Cache mode: segments flushed without fdatasync (synced at close). */
   private readonly unsyncedSegments = new Set<number>();
+  /**
+   * Cache-mode deletes whose dead mark waits for its segment's sync (not yet in the store's
+   * in-flight marks): a delete that finds nothing awaits these too (engine-bugs.md #5).
+   */
+  private readonly marksBehindSync = new Set<Promise<void>>();
   private lock: DirLock | undefined;
   private queuedWriters = 0;
 
@@ -402,6 +407,7 @@ export class BlobEngine implements EngineInternals {
       const ov = this.overlay(hs);
       try {
         if (ov?.mt.wal) await ov.mt.wal.syncThrough(ov.e.pos + ov.e.len);
+        await Promise.all([...this.marksBehindSync]);
         await this.store.marksIssuedDurable();
       } catch (err) {
         this.fail(err);
@@ -459,6 +465,15 @@ export class BlobEngine implements EngineInternals {
       if (this.closed) throw new EngineClosedError();
     },
     resolve: (key, row, withValues) => this.resolveListed(key, row, withValues),
+    resolveFlushed: (key, raw, withValues) => {
+      // Peek (no SIEVE touch). The raw row starts with the key's hash (find reads 16 bytes):
+      // no rehash, no decoded row object on this per-key path.
+      if (this.index.find(raw) === NO_NODE) return undefined;
+      const out: KeyEntry = { key, size: raw.readUInt32LE(17) };
+      if (withValues && (raw[16]! & FLAG_INLINE) !== 0) out.value = raw.subarray(21);
+      return out;
+    },
+    writeGeneration: () => this.seq,
   };
 
   stats(): EngineStats {
@@ -892,7 +907,13 @@ export class BlobEngine implements EngineInternals {
     this.index.remove(n);
     this.keyIndex.apply([{ kind: 'del', key, hash }]);
     if (!this.unsyncedSegments.has(seg)) return this.store.appendDeadMarks(seg, [hash]);
-    return this.syncBeforeMark(seg).then(() => this.store.appendDeadMarks(seg, [hash]));
+    const p = this.syncBeforeMark(seg).then(() => this.store.appendDeadMarks(seg, [hash]));
+    this.marksBehindSync.add(p);
+    const done = (): void => {
+      this.marksBehindSync.delete(p);
+    };
+    p.then(done, done);
+    return p;
   }
 
   /** Reads and verifies a flushed record; 'moved' when it was relocated meanwhile. */

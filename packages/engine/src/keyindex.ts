@@ -17,7 +17,7 @@ import { type Database, open, type RootDatabase } from 'lmdb';
 import type { Logger } from 'pino';
 import { isNotFound, syncDir, unlinkIfExists, writeFileAtomic } from './fsutil.ts';
 
-const FLAG_INLINE = 1;
+export const FLAG_INLINE = 1;
 
 export interface KeyRow {
   readonly hash: Buffer;
@@ -48,6 +48,17 @@ export function decodeRow(buf: Buffer): KeyRow | undefined {
   if (buf.length < 21) return undefined;
   const inline = (buf.readUInt8(16) & FLAG_INLINE) !== 0 ? Buffer.from(buf.subarray(21)) : undefined;
   return { hash: Buffer.from(buf.subarray(0, 16)), valueLen: buf.readUInt32LE(17), inline };
+}
+
+/** Like decodeRow, but hash and inline value alias `buf` (which must be private to the caller). */
+export function rowView(buf: Buffer): KeyRow | undefined {
+  if (buf.length < 21) return undefined;
+  const inline = (buf[16]! & FLAG_INLINE) !== 0 ? buf.subarray(21) : undefined;
+  return { hash: buf.subarray(0, 16), valueLen: buf.readUInt32LE(17), inline };
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 export class KeyIndex {
@@ -155,22 +166,25 @@ export class KeyIndex {
     return k ? Buffer.from(k) : undefined;
   }
 
-  /** Up to `limit` rows with key > after (or >= from), below `end` (exclusive). */
+  /**
+   * Up to `limit` raw rows (encodeRow layout: the first 16 bytes are the hash, the value length
+   * is a u32 at 17, the inline value starts at 21; decode with rowView) with key > after (or >= from), below `end` (exclusive). */
   window(
     from: Buffer | undefined,
     after: Buffer | undefined,
     end: Buffer | undefined,
     limit: number,
-  ): { key: Buffer; row: KeyRow }[] {
-    const out: { key: Buffer; row: KeyRow }[] = [];
+  ): { key: Buffer; raw: Buffer }[] {
+    const out: { key: Buffer; raw: Buffer }[] = [];
     const start = after ?? from;
     const opts: { start?: Buffer; end?: Buffer; limit: number } = { limit: limit + 1 };
     if (start) opts.start = start;
     if (end) opts.end = end;
     for (const { key, value } of this.k2v.getRange(opts)) {
       if (after && Buffer.compare(key, after) <= 0) continue;
-      const row = decodeRow(value);
-      if (row) out.push({ key: Buffer.from(key), row });
+      // lmdb hands out fresh copies of range keys and binary values (not the shared read
+      // buffer), so rows may alias them instead of copying again; decode with rowView()
+      if (value.length >= 21) out.push({ key: asBuffer(key), raw: value });
       if (out.length >= limit) break;
     }
     return out;

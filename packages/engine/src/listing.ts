@@ -5,8 +5,11 @@
 // keys from a memtable into LMDB in one synchronous step and the LMDB window is refetched
 // whenever LMDB changed, every put/delete acknowledged before a step is reflected in it. A page
 // costs O(page + log n): LMDB range reads from the cursor plus a binary search per memtable.
+// Fast path: the smallest unflushed key after the cursor (`memKey`) is cached while neither the
+// memtables (write sequence) nor LMDB (generation) changed; every LMDB row below it has no
+// unflushed version, so its visibility is the hash-index check alone (no rehash, no overlay).
 
-import type { KeyIndex, KeyRow } from './keyindex.ts';
+import { type KeyIndex, type KeyRow, rowView } from './keyindex.ts';
 import { lowerBound, type Memtable } from './memtable.ts';
 
 export interface KeyEntry {
@@ -24,6 +27,10 @@ export interface ListingSource {
   checkOpen(): void;
   /** Visibility of one candidate key (row = its LMDB row if it came from LMDB). */
   resolve(key: Buffer, row: KeyRow | undefined, withValues: boolean): KeyEntry | undefined;
+  /** Visibility of an LMDB row (raw, see KeyIndex.window) whose key no memtable holds. */
+  resolveFlushed(key: Buffer, raw: Buffer, withValues: boolean): KeyEntry | undefined;
+  /** Changes whenever a memtable gains an entry (the engine's write sequence). */
+  writeGeneration(): number;
 }
 
 export interface ListingRequest {
@@ -33,7 +40,7 @@ export interface ListingRequest {
   withValues: boolean;
 }
 
-const WINDOW_ROWS = 256;
+const WINDOW_ROWS = 1024;
 
 export async function* listKeys(src: ListingSource, req: ListingRequest): AsyncGenerator<KeyEntry> {
   const from = req.prefix && req.prefix.length > 0 ? req.prefix : undefined;
@@ -41,11 +48,14 @@ export async function* listKeys(src: ListingSource, req: ListingRequest): AsyncG
   if (after && from && Buffer.compare(after, from) < 0) after = undefined;
   const end = from ? prefixEnd(from) : undefined;
   const windowSize = Math.min(WINDOW_ROWS, Number.isFinite(req.limit) ? req.limit + 1 : WINDOW_ROWS);
-  let win: { key: Buffer; row: KeyRow }[] = [];
+  let win: { key: Buffer; raw: Buffer }[] = [];
   let wi = 0;
   let winGen = -1;
   let winExhausted = false;
   let yielded = 0;
+  let memKey: Buffer | undefined;
+  let memWriteGen = -1;
+  let memIndexGen = -1;
   while (yielded < req.limit) {
     src.checkOpen();
     const ki = src.keyIndex();
@@ -56,13 +66,28 @@ export async function* listKeys(src: ListingSource, req: ListingRequest): AsyncG
       winGen = ki.generation;
     }
     while (wi < win.length && after && Buffer.compare(win[wi]!.key, after) <= 0) wi++;
+    const writeGen = src.writeGeneration();
+    if (
+      memWriteGen !== writeGen ||
+      memIndexGen !== ki.generation ||
+      (memKey && after && Buffer.compare(memKey, after) <= 0)
+    ) {
+      memKey = nextMemKey(src, from, after);
+      memWriteGen = writeGen;
+      memIndexGen = ki.generation;
+    }
     const lmdbKey = wi < win.length ? win[wi]!.key : undefined;
-    let memKey: Buffer | undefined;
-    for (const mt of src.memtables()) {
-      const sorted = mt.sortedKeys();
-      const i = after ? lowerBound(sorted, after, false) : from ? lowerBound(sorted, from, true) : 0;
-      const c = sorted[i];
-      if (c && (!memKey || Buffer.compare(c, memKey) < 0)) memKey = c;
+    if (lmdbKey && (!memKey || Buffer.compare(lmdbKey, memKey) < 0)) {
+      // fast path: no unflushed version of this key exists
+      if (end && Buffer.compare(lmdbKey, end) >= 0) return;
+      if (from && !startsWith(lmdbKey, from)) return;
+      after = lmdbKey;
+      const entry = src.resolveFlushed(lmdbKey, win[wi]!.raw, req.withValues);
+      wi++;
+      if (!entry) continue;
+      yielded++;
+      yield entry;
+      continue;
     }
     let cand = lmdbKey;
     if (memKey && (!cand || Buffer.compare(memKey, cand) < 0)) cand = memKey;
@@ -71,12 +96,29 @@ export async function* listKeys(src: ListingSource, req: ListingRequest): AsyncG
     if (from && !startsWith(cand, from)) return;
     after = cand;
     const fromLmdb = lmdbKey?.equals(cand) === true;
-    const entry = src.resolve(cand, fromLmdb ? win[wi]!.row : undefined, req.withValues);
+    const entry = src.resolve(cand, fromLmdb ? rowView(win[wi]!.raw) : undefined, req.withValues);
     if (fromLmdb) wi++;
     if (!entry) continue;
     yielded++;
     yield entry;
   }
+}
+
+/** The smallest unflushed key > after (or >= from), over every memtable. */
+function nextMemKey(
+  src: ListingSource,
+  from: Buffer | undefined,
+  after: Buffer | undefined,
+): Buffer | undefined {
+  let memKey: Buffer | undefined;
+  for (const mt of src.memtables()) {
+    if (mt.isEmpty) continue;
+    const sorted = mt.sortedKeys();
+    const i = after ? lowerBound(sorted, after, false) : from ? lowerBound(sorted, from, true) : 0;
+    const c = sorted[i];
+    if (c && (!memKey || Buffer.compare(c, memKey) < 0)) memKey = c;
+  }
+  return memKey;
 }
 
 /** Smallest key greater than every key with this prefix; undefined if the prefix is all 0xff. */
