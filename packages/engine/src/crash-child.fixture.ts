@@ -3,6 +3,7 @@
 // flushed — the on-disk state is exactly what a crash right after the acknowledgements leaves.
 // argv: <dir> <optionsJson> <opsFile> (a JSON file); ops: ["put", key, value] | ["del", key] | ["flush"]
 // | ["evict", key]: put 20 KB fillers until get(key) misses (the engine evicted it), at most 2000.
+// | ["delTwice", key]: two deletes issued together; only the second is awaited before the kill.
 
 import { readFileSync } from 'node:fs';
 import { BlobEngine } from './engine.ts';
@@ -15,7 +16,10 @@ for (const [op, key, value] of ops) {
   if (op === 'put') await engine.put(key as string, Buffer.from(value as string));
   else if (op === 'del') await engine.delete(key as string);
   else if (op === 'flush') await engine.flush();
-  else if (op === 'evict') {
+  else if (op === 'delTwice') {
+    void engine.delete(key as string).catch(() => undefined);
+    await engine.delete(key as string);
+  } else if (op === 'evict') {
     let i = 0;
     while ((await engine.get(key as string)) !== undefined) {
       if (i === 2000) throw new Error(`${key} was never evicted`);

@@ -100,6 +100,24 @@ describe('eviction (cache mode)', () => {
   });
 });
 
+describe('cache-mode deletes of a segment flushed without a sync', () => {
+  // The first delete's dead mark waits for its segment's sync; a second delete of the key finds
+  // nothing and must not be acknowledged before that mark is durable (engine-bugs.md #5).
+  it('a delete answered "not there" behind a pending delete of the same key survives SIGKILL', async () => {
+    await withTempDir(async (dir) => {
+      const options = { durability: 'cache' as const, memtableBytes: 256 * KiB };
+      await runAndCrash(dir, options, [
+        ['put', 'victim', 'v'.repeat(20_000)],
+        ['flush'],
+        ['delTwice', 'victim'],
+      ]);
+      const e = await BlobEngine.open(dir, options);
+      expect(await e.get('victim')).toBeUndefined();
+      await e.close();
+    });
+  });
+});
+
 describe('drain (cache mode)', () => {
   it('drops sparse cooled segments and keeps every remaining key readable', async () => {
     await withTempDir(async (dir) => {
