@@ -1,7 +1,10 @@
 // `blobcache serve [--flags]`: config from env + flags, serve until SIGINT/SIGTERM, stop gracefully.
 import { ConfigError, loadConfig, renderHelp } from './config.ts';
 import { startGateway } from './gateway.ts';
-import { createLogger } from './observability/logger.ts';
+import { createLogger, flushLogsSync, type Logger } from './observability/logger.ts';
+
+// Set once the logger exists, so every exit path can write out its buffered lines.
+let logger: Logger | undefined;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -29,21 +32,22 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel);
+  logger = log;
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
-    gateway = await startGateway(config, { logger });
+    gateway = await startGateway(config, { logger: log });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`blobcache: ${err.message}\n`);
       return 1;
     }
-    logger.fatal({ err }, 'failed to start');
+    log.fatal({ err }, 'failed to start');
     return 1;
   }
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down');
+      log.info({ signal }, 'shutting down');
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       resolve();
@@ -57,9 +61,11 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
+    if (logger) flushLogsSync(logger);
     process.exitCode = code;
   },
   (err: unknown) => {
+    if (logger) flushLogsSync(logger);
     process.stderr.write(
       `blobcache: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );

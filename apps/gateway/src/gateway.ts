@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import { S3Error } from '@blobcache/s3-protocol';
 import { createApp } from './app.ts';
 import { effectiveCredentials, type GatewayConfig, type GatewayConfigInput, parseConfig } from './config.ts';
-import { createLogger, type Logger } from './observability/logger.ts';
+import { announce, createLogger, type Logger } from './observability/logger.ts';
 import { createAuthenticator } from './s3/authenticate.ts';
 import { preflight } from './s3/preflight.ts';
 import { errorParts } from './s3/responses.ts';
@@ -74,7 +74,9 @@ export async function startGateway(
   ready = true;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info(
+  // Printed at every level: a `--port 0` gateway reports its port only here.
+  announce(
+    logger,
     { url, dataDir: config.dataDir, region: config.region, domain: config.domain },
     'blobcache listening',
   );
