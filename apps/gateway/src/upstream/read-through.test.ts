@@ -5,7 +5,6 @@ import { createHash, createHmac } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CopyObjectCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -24,8 +23,8 @@ import {
   type CountingProxy,
   startCachingGateway,
   startCountingProxy,
-  startS3rver,
-  upstreamClient,
+  startUpstreamRig,
+  type UpstreamRig,
 } from './testing/upstream-harness.ts';
 
 const BUCKET = 'origin';
@@ -35,21 +34,15 @@ let upstream: S3Client;
 let gw: TestGateway;
 let client: S3Client;
 
+let rig: UpstreamRig;
+
 beforeAll(async () => {
-  s3rver = await startS3rver();
-  proxy = await startCountingProxy(s3rver.port);
-  upstream = upstreamClient(s3rver.port);
-  await upstream.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  gw = await startCachingGateway(proxy.port, { cacheTtlMs: 600_000, negativeTtlMs: 600_000 });
-  client = s3Client(gw);
+  rig = await startUpstreamRig(BUCKET, { cacheTtlMs: 600_000, negativeTtlMs: 600_000 });
+  ({ s3rver, proxy, upstream, gw, client } = rig);
 });
 
 afterAll(async () => {
-  client?.destroy();
-  upstream?.destroy();
-  await gw?.stop();
-  await proxy?.close();
-  await s3rver?.kill();
+  await rig?.stop();
 });
 
 function bytes(n: number, seed: number): Buffer {

@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   CopyObjectCommand,
-  CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -17,36 +16,27 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Client, type TestGateway } from '../testing/harness.ts';
 import {
-  type ChildS3rver,
   type CountingProxy,
   startCachingGateway,
-  startCountingProxy,
-  startS3rver,
-  upstreamClient,
+  startUpstreamRig,
+  type UpstreamRig,
 } from './testing/upstream-harness.ts';
 
 const BUCKET = 'origin';
-let s3rver: ChildS3rver;
 let proxy: CountingProxy;
 let upstream: S3Client;
 let gw: TestGateway;
 let client: S3Client;
 
+let rig: UpstreamRig;
+
 beforeAll(async () => {
-  s3rver = await startS3rver();
-  proxy = await startCountingProxy(s3rver.port);
-  upstream = upstreamClient(s3rver.port);
-  await upstream.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  gw = await startCachingGateway(proxy.port, { cacheTtlMs: 600_000, negativeTtlMs: 600_000 });
-  client = s3Client(gw);
+  rig = await startUpstreamRig(BUCKET, { cacheTtlMs: 600_000, negativeTtlMs: 600_000 });
+  ({ proxy, upstream, gw, client } = rig);
 });
 
 afterAll(async () => {
-  client?.destroy();
-  upstream?.destroy();
-  await gw?.stop();
-  await proxy?.close();
-  await s3rver?.kill();
+  await rig?.stop();
 });
 
 function bytes(n: number, seed: number): Buffer {

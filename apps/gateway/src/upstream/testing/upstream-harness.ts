@@ -7,9 +7,9 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { GatewayConfigInput } from '../../config.ts';
-import { startTestGateway, type TestGateway } from '../../testing/harness.ts';
+import { s3Client, startTestGateway, type TestGateway } from '../../testing/harness.ts';
 
 export const S3RVER_KEY = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -211,4 +211,43 @@ export function startCachingGateway(
     upstreamMaxAttempts: 1,
     ...config,
   });
+}
+
+/** Everything an end-to-end upstream suite runs against, started together and stopped together. */
+export type UpstreamRig = {
+  s3rver: ChildS3rver;
+  proxy: CountingProxy;
+  /** Talks to s3rver directly: seeds and inspects the upstream. */
+  upstream: S3Client;
+  gw: TestGateway;
+  /** Talks to the gateway with its credentials. */
+  client: S3Client;
+  stop(): Promise<void>;
+};
+
+/** s3rver with `bucket` created, the counting proxy in front of it, and a caching gateway on the proxy. */
+export async function startUpstreamRig(
+  bucket: string,
+  config: Partial<GatewayConfigInput> = {},
+): Promise<UpstreamRig> {
+  const s3rver = await startS3rver();
+  const proxy = await startCountingProxy(s3rver.port);
+  const upstream = upstreamClient(s3rver.port);
+  await upstream.send(new CreateBucketCommand({ Bucket: bucket }));
+  const gw = await startCachingGateway(proxy.port, config);
+  const client = s3Client(gw);
+  return {
+    s3rver,
+    proxy,
+    upstream,
+    gw,
+    client,
+    async stop() {
+      client.destroy();
+      upstream.destroy();
+      await gw.stop();
+      await proxy.close();
+      await s3rver.kill();
+    },
+  };
 }
