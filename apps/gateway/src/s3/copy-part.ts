@@ -2,7 +2,14 @@
 // a part whose bytes come from an existing object, streamed chunk by chunk from the pinned source
 // version into the part's own data id. The part then behaves exactly like an uploaded one (MD5
 // ETag, CRC64NVME and the upload's checksum stored), so completion treats both alike.
-import { checksumXmlName, el, S3Error, toBase64, validateObjectKey } from '@blobcache/s3-protocol';
+import {
+  checksumXmlName,
+  el,
+  parseCopySourceRange,
+  S3Error,
+  toBase64,
+  validateObjectKey,
+} from '@blobcache/s3-protocol';
 import type { PartRecord } from '../store/multipart-records.ts';
 import type { ObjectContext } from './context.ts';
 import { digestOf, hashersFor, hashing, openCopySource } from './copy-source.ts';
@@ -18,28 +25,11 @@ import { requireBucket } from './require-bucket.ts';
 import { xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
-/** `bytes=first-last` (inclusive) within an object of `size` bytes → [start, end). */
-export function parseCopySourceRange(
-  header: string | undefined,
-  size: number,
-): { start: number; end: number } {
+/** The part's byte span [start, end) of the source: the whole source, or x-amz-copy-source-range. */
+function copySpan(header: string | undefined, size: number): { start: number; end: number } {
   if (header === undefined) return { start: 0, end: size };
-  const m = /^\s*bytes=(\d{1,16})-(\d{1,16})\s*$/.exec(header);
-  if (!m) {
-    throw new S3Error(
-      'InvalidArgument',
-      'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
-      { extra: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: header } },
-    );
-  }
-  const first = Number(m[1]);
-  const last = Number(m[2]);
-  if (first > last || last >= size) {
-    throw new S3Error('InvalidRange', undefined, {
-      extra: { RangeRequested: header, ActualObjectSize: String(size) },
-    });
-  }
-  return { start: first, end: last + 1 };
+  const inclusive = parseCopySourceRange(header, size);
+  return { start: inclusive.start, end: inclusive.end + 1 };
 }
 
 async function uploadPartCopy(ctx: ObjectContext): Promise<Response> {
@@ -51,7 +41,7 @@ async function uploadPartCopy(ctx: ObjectContext): Promise<Response> {
   const upload = await uploads.require(ctx.bucket, uploadId, ctx.key);
   const { obj } = await openCopySource(ctx);
   try {
-    const range = parseCopySourceRange(ctx.headers['x-amz-copy-source-range'], obj.head.size);
+    const range = copySpan(ctx.headers['x-amz-copy-source-range'], obj.head.size);
     const bytes = range.end - range.start;
     if (bytes > MAX_PART_BYTES) {
       throw new S3Error('EntityTooLarge', undefined, {
