@@ -345,6 +345,9 @@ export class BlobEngine implements EngineInternals {
         return undefined;
       }
       this.counters.hits++;
+      // Hazard: an unflushed entry has no SIEVE node yet; without this, a key read while in the
+      // memtable would enter SIEVE cold at flush and be the first victim despite being hot.
+      ov.e.readBeforeFlush = true;
       return await fn(ov.mt.value(ov.e), true);
     }
     if (!this.bloom.test(hash)) {
@@ -874,7 +877,8 @@ export class BlobEngine implements EngineInternals {
         info.tombstones++;
         ops.push({ kind: 'del', key: e.key, hash: e.hash });
       } else {
-        this.index.upsert(e.hash, mt.id, e.pos, e.len, e.seq);
+        const node = this.index.upsert(e.hash, mt.id, e.pos, e.len, e.seq);
+        if (e.readBeforeFlush) this.index.touch(node);
         info.liveCount++;
         info.liveBytes += e.len;
         const inline = e.valueLen <= this.cfg.maxInlineValueBytes ? Buffer.from(mt.value(e)) : undefined;

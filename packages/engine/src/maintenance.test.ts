@@ -60,6 +60,29 @@ describe('eviction (cache mode)', () => {
     });
   });
 
+  it('a key read while still in the memtable enters SIEVE visited at its flush', async () => {
+    await withTempDir(async (dir) => {
+      const maxBytes = 256 * KiB;
+      const e = await BlobEngine.open(dir, {
+        durability: 'cache',
+        memtableBytes: 64 * KiB,
+        maxBytes,
+        coolingSegments: 1000,
+      });
+      await e.put('hot', value(1)); // the oldest item: SIEVE's first candidate
+      expect(await e.get('hot')).toBeDefined(); // read before its flush
+      let i = 0;
+      while (e.stats().evictions === 0 && i < 2000) {
+        await e.put(`k${String(i).padStart(4, '0')}`, value(i));
+        i++;
+        if (i % 32 === 0) await e.runMaintenance();
+      }
+      expect(e.stats().evictions).toBeGreaterThan(0);
+      expect(await e.get('hot')).toBeDefined();
+      await e.close();
+    });
+  });
+
   it('durable mode defaults to onFull=reject with a typed error', async () => {
     await withTempDir(async (dir) => {
       const e = await BlobEngine.open(dir, { memtableBytes: 64 * KiB, maxBytes: 128 * KiB });

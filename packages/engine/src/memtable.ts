@@ -8,7 +8,10 @@ import { encodeRecord, RECORD_HEADER_BYTES, recordBytes } from './record.ts';
 import { encodeSegHeader, SEG_HEADER_BYTES, type SegEntry } from './segfile.ts';
 import type { WalFile } from './wal.ts';
 
-export interface MemEntry extends SegEntry {}
+export interface MemEntry extends SegEntry {
+  /** A read hit it before its flush: the flush carries this into SIEVE's visited bit. */
+  readBeforeFlush?: boolean;
+}
 
 export class Memtable {
   readonly id: number;
