@@ -12,20 +12,9 @@ import {
   ListBucketsCommand,
   PutObjectCommand,
   type S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
-
-async function s3ErrorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
+import { rawRequest, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
 
 describe('bucket operations', () => {
   let gw: TestGateway;

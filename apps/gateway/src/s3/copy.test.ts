@@ -8,12 +8,11 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
-  S3ServiceException,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { hashBytes, toBase64 } from '@blobcache/s3-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import { s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
 
 const MiB = 1024 * 1024;
 
@@ -28,16 +27,6 @@ function pattern(size: number, seed = 1): Buffer {
 }
 
 const md5hex = (b: Buffer): string => createHash('md5').update(b).digest('hex');
-
-async function s3ErrorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('CopyObject and UploadPartCopy', () => {
   let gw: TestGateway;

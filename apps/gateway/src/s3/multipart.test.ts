@@ -13,13 +13,12 @@ import {
   ListPartsCommand,
   PutObjectCommand,
   type S3Client,
-  S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { compositeChecksum, hashBytes, toBase64 } from '@blobcache/s3-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import { rawRequest, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
 
 const MiB = 1024 * 1024;
 
@@ -39,16 +38,6 @@ function multipartEtag(parts: Buffer[]): string {
   const h = createHash('md5');
   for (const p of parts) h.update(md5(p));
   return `"${h.digest('hex')}-${parts.length}"`;
-}
-
-async function s3ErrorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
 }
 
 function completeXml(parts: Array<{ n: number; etag: string }>, ns = true): string {
