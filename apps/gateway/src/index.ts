@@ -15,3 +15,10 @@ export { type RunningGateway, type StartOptions, startGateway } from './gateway.
 export { HEALTH_PATH } from './health.ts';
 export type { S3Route } from './s3/route.ts';
 export type { ObjectStore } from './store/object-store.ts';
+export {
+  startTestServer,
+  type TestLogLevel,
+  type TestS3ClientConfig,
+  type TestServer,
+  type TestServerOptions,
+} from './test-server.ts';
