@@ -1,38 +1,39 @@
-// Test support: a real gateway on an ephemeral loopback port with a temp data dir, and clients for
-// it. Used only by *.test.ts files.
-import { mkdtemp, rm } from 'node:fs/promises';
+// Test support: a real gateway on an ephemeral loopback port with a temp data dir (through the
+// public startTestServer), and clients for it. Used only by *.test.ts files.
+// BLOBCACHE_TEST_LOG=<pino level> makes every test gateway log to stdout, for debugging a suite.
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { S3Client, type S3ClientConfig, S3ServiceException } from '@aws-sdk/client-s3';
-import { type Logger, pino } from 'pino';
 import { DEV_CREDENTIAL, type GatewayConfigInput } from '../config.ts';
-import { type RunningGateway, startGateway } from '../gateway.ts';
+import type { RunningGateway } from '../gateway.ts';
+import type { Logger } from '../observability/logger.ts';
+import { startTestServer, type TestLogLevel } from '../test-server.ts';
 
 export type TestGateway = RunningGateway & { dataDir: string; stop(): Promise<void> };
 
-/** Starts a gateway; `stop()` removes the data dir unless one was passed in (`config.dataDir`). */
+/**
+ * Starts a gateway; `stop()` removes the data dir unless one was passed in (`config.dataDir`).
+ * Always 127.0.0.1 with the development pair: `host` and `credentials` in `config` are refused.
+ */
 export async function startTestGateway(
   config: Partial<GatewayConfigInput> = {},
   opts: { logger?: Logger } = {},
 ): Promise<TestGateway> {
-  const ownDir = config.dataDir === undefined;
-  const dataDir = config.dataDir ?? (await mkdtemp(join(tmpdir(), 'blobcache-gw-')));
-  const gw = await startGateway(
-    { host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent', ...config },
-    {
-      logger: opts.logger ?? pino({ level: process.env.BLOBCACHE_TEST_LOG ?? 'silent' }),
-      shutdownGraceMs: 2000,
-    },
-  );
-  return {
-    ...gw,
+  const { dataDir, port, region, maxBytes, host, credentials, logLevel, ...rest } = config;
+  if (host !== undefined || credentials !== undefined || logLevel !== undefined) {
+    throw new Error(
+      'startTestGateway: host, credentials and logLevel are fixed (use startTestServer for those)',
+    );
+  }
+  const server = await startTestServer({
     dataDir,
-    stop: async () => {
-      await gw.close();
-      if (ownDir) await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+    port: port === undefined ? undefined : Number(port),
+    region,
+    maxBytes,
+    logger: opts.logger,
+    logLevel: (process.env.BLOBCACHE_TEST_LOG as TestLogLevel | undefined) ?? 'silent',
+    config: rest,
+  });
+  return { ...server.gateway, dataDir: server.dataDir, stop: server.stop };
 }
 
 export function s3Client(gw: { port: number }, extra: Partial<S3ClientConfig> = {}): S3Client {
