@@ -41,6 +41,7 @@ import { Maintenance } from './maintenance.ts';
 import { FORMAT_VERSION, type Marker, readMarker, writeMarker } from './marker.ts';
 import { type MemEntry, Memtable } from './memtable.ts';
 import { encodeFooter } from './meta.ts';
+import { Progress } from './progress.ts';
 import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES, recordBytes } from './record.ts';
 import { recover, walDir, walPath } from './recovery.ts';
 import { SEG_HEADER_BYTES } from './segfile.ts';
@@ -203,9 +204,19 @@ export class BlobEngine implements EngineInternals {
       Math.max(cfg.bloomExpectedItems, index.size * 2),
       cfg.bloomFalsePositiveRate,
     );
+    // Millions of items take a while: one clock read per 64 Ki items.
+    const bloomFill = new Progress(this.logger, {
+      task: 'bloom filter rebuild',
+      unit: 'items',
+      totalItems: index.size,
+      intervalMs: cfg.progressLogIntervalMs,
+      checkEvery: 65_536,
+    });
     index.forEach((n) => {
       this.bloom.add(index.hashOf(n));
+      bloomFill.advance();
     });
+    bloomFill.finish();
     this.active = new Memtable(this.nextSegId++, cfg.memtableBytes);
     this.maintenance = new Maintenance(this);
     if (cfg.flushIntervalMs > 0) {
@@ -260,7 +271,12 @@ export class BlobEngine implements EngineInternals {
     const rec = await recover(dir, cfg, store, marker.lastSegmentId, cfg.logger);
     const keyIndexPath = join(dir, 'keyindex');
     const fp = fingerprint(store, rec.index.size);
-    const { index: keyIndex, fresh } = await KeyIndex.open(keyIndexPath, fp, cfg.logger);
+    const { index: keyIndex, fresh } = await KeyIndex.open(
+      keyIndexPath,
+      fp,
+      cfg.logger,
+      cfg.progressLogIntervalMs,
+    );
     const engine = new BlobEngine(dir, cfg, store, rec.index, keyIndex, marker, rec);
     owner = engine;
     if (failure) engine.fail(failure);
@@ -307,6 +323,7 @@ export class BlobEngine implements EngineInternals {
     if (!cur) this.items++;
     const wal = this.cfg.durability === 'durable' ? this.walFor(mt) : undefined;
     if (mt.slab.length > this.cfg.memtableBytes) this.rotate(); // oversize value: its own segment
+    this.maintenance.evictNow(); // SIEVE keeps the budget exactly (maintenance.ts)
     // ---- end of atomic section
     if (wal) {
       try {
@@ -316,7 +333,6 @@ export class BlobEngine implements EngineInternals {
         throw new WriteFailedError(err);
       }
     }
-    this.maintenance.maybeEvict();
   }
 
   async get(key: Uint8Array | string): Promise<Buffer | undefined> {
@@ -604,7 +620,8 @@ export class BlobEngine implements EngineInternals {
       err ??= e;
     });
     if (clean && !err) {
-      await KeyIndex.markClean(join(this.dir, 'keyindex'), fp).catch((e: unknown) => {
+      const report = { logger: this.logger, intervalMs: this.cfg.progressLogIntervalMs };
+      await KeyIndex.markClean(join(this.dir, 'keyindex'), fp, report).catch((e: unknown) => {
         err ??= e;
       });
     }
@@ -893,7 +910,7 @@ export class BlobEngine implements EngineInternals {
       this.track(this.store.appendDeadMarks(seg, hashes).catch((err: unknown) => this.fail(err)));
     }
     this.logger.debug({ segment: mt.id, entries: entries.length, bytes: mt.used }, 'memtable flushed');
-    this.maintenance.maybeEvict();
+    this.maintenance.evictNow(); // bytes that were unflushed (unevictable) may be victims now
     if (++this.segmentsSinceMaintenance >= this.cfg.maintenanceEverySegments) {
       this.segmentsSinceMaintenance = 0;
       this.maintenance.schedule();

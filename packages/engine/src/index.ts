@@ -18,3 +18,5 @@ export {
 } from './errors.ts';
 export type { KeyEntry } from './listing.ts';
 export { DirectoryLockedError } from './lock.ts';
+export type { ProgressOptions, ProgressSummary } from './progress.ts';
+export { DEFAULT_PROGRESS_LOG_INTERVAL_MS, Progress } from './progress.ts';

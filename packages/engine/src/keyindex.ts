@@ -16,6 +16,7 @@ import { crc32 } from 'node:zlib';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import type { Logger } from 'pino';
 import { isNotFound, syncDir, unlinkIfExists, writeFileAtomic } from './fsutil.ts';
+import { DEFAULT_PROGRESS_LOG_INTERVAL_MS, Progress } from './progress.ts';
 
 export const FLAG_INLINE = 1;
 
@@ -87,8 +88,9 @@ export class KeyIndex {
     path: string,
     fingerprint: string,
     logger: Logger,
+    progressLogIntervalMs: number = DEFAULT_PROGRESS_LOG_INTERVAL_MS,
   ): Promise<{ index: KeyIndex; fresh: boolean }> {
-    const trusted = await isClean(path, fingerprint);
+    const trusted = await isClean(path, fingerprint, { logger, intervalMs: progressLogIntervalMs });
     if (!trusted) {
       logger.info({ path }, 'key index not cleanly closed for this segment set: rebuilding');
       await rm(path, { recursive: true, force: true });
@@ -108,8 +110,8 @@ export class KeyIndex {
   }
 
   /** After close(): records that the database is complete for this segment set. */
-  static async markClean(path: string, fingerprint: string): Promise<void> {
-    const { size, crc } = await fileCrc(join(path, DATA_FILE));
+  static async markClean(path: string, fingerprint: string, report?: CrcReport): Promise<void> {
+    const { size, crc } = await fileCrc(join(path, DATA_FILE), report);
     const doc: CleanDoc = { fingerprint, dataBytes: size, dataCrc: crc };
     await writeFileAtomic(join(path, CLEAN_FILE), path, Buffer.from(JSON.stringify(doc)));
   }
@@ -208,17 +210,34 @@ interface CleanDoc {
   dataCrc: number;
 }
 
-async function fileCrc(path: string): Promise<{ size: number; crc: number }> {
+/** Where a checksum pass over a large data.mdb reports its progress. */
+interface CrcReport {
+  readonly logger: Logger;
+  readonly intervalMs: number;
+}
+
+async function fileCrc(path: string, report?: CrcReport): Promise<{ size: number; crc: number }> {
   let crc = 0;
   let size = 0;
+  // A data.mdb of several GiB takes seconds to read: worth progress lines (one clock read per MiB).
+  const progress = report
+    ? new Progress(report.logger, {
+        task: 'key index checksum',
+        unit: 'chunks',
+        totalBytes: (await stat(path)).size,
+        intervalMs: report.intervalMs,
+      })
+    : undefined;
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     crc = crc32(chunk as Buffer, crc);
     size += (chunk as Buffer).length;
+    progress?.advance(1, (chunk as Buffer).length);
   }
+  progress?.finish();
   return { size, crc: crc >>> 0 };
 }
 
-async function isClean(path: string, fingerprint: string): Promise<boolean> {
+async function isClean(path: string, fingerprint: string, report: CrcReport): Promise<boolean> {
   let doc: CleanDoc;
   try {
     doc = JSON.parse(await readFile(join(path, CLEAN_FILE), 'utf8')) as CleanDoc;
@@ -233,6 +252,6 @@ async function isClean(path: string, fingerprint: string): Promise<boolean> {
     if (isNotFound(err)) return false;
     throw err;
   }
-  const { size, crc } = await fileCrc(join(path, DATA_FILE));
+  const { size, crc } = await fileCrc(join(path, DATA_FILE), report);
   return size === doc.dataBytes && crc === doc.dataCrc;
 }

@@ -22,6 +22,7 @@ import { syncDir, writeAll, writeFileAtomic } from './fsutil.ts';
 import { NO_NODE } from './hashindex.ts';
 import type { KeyOp } from './keyindex.ts';
 import { decodeMeta, encodeFooter, type MetaContents } from './meta.ts';
+import { Progress } from './progress.ts';
 import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES } from './record.ts';
 import { encodeSegHeader, SEG_HEADER_BYTES, type SegEntry } from './segfile.ts';
 
@@ -374,7 +375,15 @@ export class Maintenance {
     const { index, store, keyIndex, cfg, logger } = this.e;
     keyIndex.clear();
     let rows = 0;
-    for (const id of store.ids()) {
+    const ids = store.ids();
+    const progress = new Progress(logger, {
+      task: 'key index rebuild',
+      unit: 'segments',
+      totalItems: ids.length,
+      totalBytes: ids.reduce((sum, id) => sum + (store.get(id)?.fileBytes ?? 0), 0),
+      intervalMs: cfg.progressLogIntervalMs,
+    });
+    for (const id of ids) {
       const meta = await this.readMeta(id);
       const live = meta.footer.entries.filter((en) => {
         if (en.tombstone) return false;
@@ -407,7 +416,9 @@ export class Maintenance {
       }
       keyIndex.apply(ops);
       rows += ops.length;
+      progress.advance(1, store.get(id)?.fileBytes ?? 0);
     }
+    progress.finish({ rows });
     logger.info({ rows }, 'key index rebuilt from segments');
   }
 

@@ -12,6 +12,7 @@ import type { EngineConfig } from './config.ts';
 import { isNotFound, syncDir, unlinkIfExists, writeFileAtomic } from './fsutil.ts';
 import { HashIndex, NO_NODE } from './hashindex.ts';
 import { decodeMeta, encodeFooter } from './meta.ts';
+import { Progress } from './progress.ts';
 import { latestPerHash, type SegEntry, scanSegmentFile } from './segfile.ts';
 import type { SegmentStore } from './segment.ts';
 
@@ -67,12 +68,24 @@ async function recoverWal(
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);
+  if (ids.length === 0) return { files: 0, damagedRegions: 0 };
+  let totalBytes = 0;
+  for (const id of ids) totalBytes += (await stat(walPath(dir, id))).size;
+  const progress = new Progress(log, {
+    task: 'WAL replay',
+    unit: 'files',
+    totalItems: ids.length,
+    totalBytes,
+    intervalMs: cfg.progressLogIntervalMs,
+  });
   for (const id of ids) {
     const path = walPath(dir, id);
     const fh = await open(path, 'r+');
     let keep = false;
+    let fileBytes = 0;
     try {
       const scan = await scanSegmentFile(fh, cfg.maxValueBytes);
+      fileBytes = scan.fileBytes;
       keep = scan.segId === id && scan.entries.length > 0;
       if (scan.skipped.length > 0) {
         // Damage in the middle (bit rot, a bad sector): only the damaged records are lost, every
@@ -103,7 +116,9 @@ async function recoverWal(
       await unlink(path);
     }
     await syncDir(walDir(dir));
+    progress.advance(1, fileBytes);
   }
+  progress.finish({ replayed: n, damagedRegions });
   return { files: n, damagedRegions };
 }
 
@@ -209,11 +224,20 @@ export async function recover(
     return { id, entries, dead, metaBytes, fileBytes };
   };
 
+  const loading = new Progress(log, {
+    task: 'segment loading',
+    unit: 'segments',
+    totalItems: segIds.length,
+    intervalMs: cfg.progressLogIntervalMs,
+  });
   // Load a window of segments in parallel (bounded memory), resolve them strictly in id order.
   for (let w = 0; w < segIds.length; w += LOAD_WINDOW) {
     const loaded = await Promise.all(segIds.slice(w, w + LOAD_WINDOW).map(load));
     for (const seg of loaded) {
-      if (!seg) continue;
+      if (!seg) {
+        loading.advance();
+        continue;
+      }
       const { id, entries, dead, metaBytes, fileBytes } = seg;
       store.register({
         id,
@@ -253,11 +277,25 @@ export async function recover(
           index.upsert(e.hash, id, e.pos, e.len, e.seq);
         }
       }
+      loading.advance(1, fileBytes);
     }
   }
+  loading.finish({ items: index.size, metasRebuilt });
 
   // Restore "only winners are undead": losers (older versions) get dead marks in their segment.
-  await Promise.all([...losers].map(([seg, hashes]) => store.appendDeadMarks(seg, hashes)));
+  const marking = new Progress(log, {
+    task: 'dead marks for older versions',
+    unit: 'segments',
+    totalItems: losers.size,
+    intervalMs: cfg.progressLogIntervalMs,
+  });
+  await Promise.all(
+    [...losers].map(async ([seg, hashes]) => {
+      await store.appendDeadMarks(seg, hashes);
+      marking.advance(1);
+    }),
+  );
+  marking.finish();
 
   let liveBytes = 0;
   index.forEach((n) => {
