@@ -7,17 +7,9 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GetObjectCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
+import { startTestServer, type TestServer } from '@blobcache/gateway';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AwsCli,
-  awsCli,
-  type E2eGateway,
-  md5File,
-  multipartEtagOfFile,
-  sdkClient,
-  startE2eGateway,
-  tempDir,
-} from './support/gateway.ts';
+import { type AwsCli, awsCli, md5File, multipartEtagOfFile, sdkClient, tempDir } from './support/gateway.ts';
 
 const MiB = 1024 * 1024;
 
@@ -54,12 +46,12 @@ async function filesUnder(dir: string, base = dir): Promise<string[]> {
 // Each test uses its own bucket, so they run concurrently: aws-cli's start-up (~1-2 s of Python per
 // call on this machine) dominates, not the gateway.
 describe.concurrent('aws-cli against the gateway', () => {
-  let gw: E2eGateway;
+  let gw: TestServer;
   let aws: AwsCli;
   let work: string;
 
   beforeAll(async () => {
-    gw = await startE2eGateway();
+    gw = await startTestServer();
     aws = await awsCli(gw.port);
     work = await tempDir('cli-work');
   });

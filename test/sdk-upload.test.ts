@@ -7,11 +7,12 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
-  type S3Client,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { startTestServer, type TestServer } from '@blobcache/gateway';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type E2eGateway, pattern, sdkClient, startE2eGateway } from './support/gateway.ts';
+import { pattern } from './support/gateway.ts';
 
 const MiB = 1024 * 1024;
 
@@ -33,13 +34,13 @@ function unevenStream(data: Buffer): Readable {
 }
 
 describe('@aws-sdk/lib-storage Upload (default settings)', () => {
-  let gw: E2eGateway;
+  let gw: TestServer;
   let s3: S3Client;
   const Bucket = 'lib-storage';
 
   beforeAll(async () => {
-    gw = await startE2eGateway();
-    s3 = sdkClient(gw.port);
+    gw = await startTestServer();
+    s3 = new S3Client(gw.s3ClientConfig);
     await s3.send(new CreateBucketCommand({ Bucket }));
   });
   afterAll(async () => {

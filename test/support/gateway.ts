@@ -1,5 +1,5 @@
-// End-to-end support: a real gateway (in process, or as a child process running the CLI) on an
-// ephemeral loopback port with a temp data dir, SDK clients for it, and an aws-cli runner whose
+// End-to-end support: a gateway as a child process running the CLI (in-process gateways come from
+// the public `startTestServer` of @blobcache/gateway), SDK clients, and an aws-cli runner whose
 // configuration comes only from environment variables and temp files (the user's ~/.aws is never
 // read).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -10,30 +10,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DEV_CREDENTIAL, type RunningGateway, startGateway } from '@blobcache/gateway';
+import { DEV_CREDENTIAL } from '@blobcache/gateway';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `blobcache-e2e-${prefix}-`));
-}
-
-export type E2eGateway = RunningGateway & { dataDir: string; stop(): Promise<void> };
-
-export async function startE2eGateway(): Promise<E2eGateway> {
-  const dataDir = await tempDir('data');
-  const gw = await startGateway(
-    { host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent' },
-    { shutdownGraceMs: 2000 },
-  );
-  return {
-    ...gw,
-    dataDir,
-    stop: async () => {
-      await gw.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** The JS SDK on default settings (flexible checksums, aws-chunked stream bodies); path-style. */
