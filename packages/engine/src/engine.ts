@@ -323,7 +323,6 @@ export class BlobEngine implements EngineInternals {
     if (!cur) this.items++;
     const wal = this.cfg.durability === 'durable' ? this.walFor(mt) : undefined;
     if (mt.slab.length > this.cfg.memtableBytes) this.rotate(); // oversize value: its own segment
-    this.maintenance.evictNow(); // SIEVE keeps the budget exactly (maintenance.ts)
     // ---- end of atomic section
     if (wal) {
       try {
@@ -333,6 +332,7 @@ export class BlobEngine implements EngineInternals {
         throw new WriteFailedError(err);
       }
     }
+    this.maintenance.maybeEvict();
   }
 
   async get(key: Uint8Array | string): Promise<Buffer | undefined> {
@@ -910,7 +910,7 @@ export class BlobEngine implements EngineInternals {
       this.track(this.store.appendDeadMarks(seg, hashes).catch((err: unknown) => this.fail(err)));
     }
     this.logger.debug({ segment: mt.id, entries: entries.length, bytes: mt.used }, 'memtable flushed');
-    this.maintenance.evictNow(); // bytes that were unflushed (unevictable) may be victims now
+    this.maintenance.maybeEvict();
     if (++this.segmentsSinceMaintenance >= this.cfg.maintenanceEverySegments) {
       this.segmentsSinceMaintenance = 0;
       this.maintenance.schedule();
