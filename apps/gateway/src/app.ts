@@ -8,6 +8,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { GatewayConfig } from './config.ts';
 import { HEALTH_PATH, healthResponse, type Readiness } from './health.ts';
+import type { AdminHandler } from './observability/admin-endpoints.ts';
 import type { Logger } from './observability/logger.ts';
 import { requestState } from './observability/request-state.ts';
 import { type Authenticator, authenticateRequest } from './s3/authenticate.ts';
@@ -27,6 +28,8 @@ export type AppDeps = {
   readiness: () => Readiness;
   /** The read-through cache, when an upstream is configured (mapped buckets go through it). */
   upstream?: UpstreamLayer | undefined;
+  /** `/_blobcache/` endpoints other than health: metrics, ready, purge (observability/admin-endpoints.ts). */
+  admin?: AdminHandler | undefined;
 };
 
 export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
@@ -45,12 +48,9 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     }
     let target: RequestTarget | undefined;
     try {
-      if (deps.upstream && pathOnly?.startsWith('/_blobcache/')) {
-        const admin = await deps.upstream.admin(req, deps.authenticator);
-        if (admin) {
-          state.operation = 'CacheAdmin';
-          return admin;
-        }
+      if (deps.admin && pathOnly?.startsWith('/_blobcache/')) {
+        const admin = await deps.admin(req, state);
+        if (admin) return admin;
       }
       const headers = flattenHeaders(req);
       target = parseRequestTarget(rawUrl, headers.host, deps.config.domain);

@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from './observability/logger.ts';
+import type { GatewayMetrics } from './observability/metrics.ts';
 import { logRequestWhenDone } from './observability/request-log.ts';
 import { attachRequestState, type RequestState } from './observability/request-state.ts';
 
@@ -22,6 +23,8 @@ export type ContinueDecision =
 
 export type ServerHandlers = {
   logger: Logger;
+  /** Records every finished request (with its log line). */
+  metrics?: GatewayMetrics;
   /** The Hono app's fetch; the IncomingMessage is reachable as `env.incoming`. */
   fetch: (
     request: Request,
@@ -43,7 +46,7 @@ export function createGatewayServer(h: ServerHandlers): Server {
     res.setHeader('x-amz-request-id', state.requestId);
     res.setHeader('x-amz-id-2', state.requestId);
     res.setHeader('server', 'blobcache');
-    logRequestWhenDone(h.logger, req, res, state);
+    logRequestWhenDone(h.logger, req, res, state, h.metrics);
     return state;
   };
 

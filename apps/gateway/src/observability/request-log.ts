@@ -1,6 +1,9 @@
-// One JSON log line per request, written when the response is finished or the socket closed.
+// One JSON log line per request, written when the response is finished or the socket closed, and
+// the request's metrics recorded at the same moment (this is the one place that runs exactly once
+// per finished request).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from './logger.ts';
+import type { GatewayMetrics } from './metrics.ts';
 import type { RequestState } from './request-state.ts';
 
 export function logRequestWhenDone(
@@ -8,12 +11,15 @@ export function logRequestWhenDone(
   req: IncomingMessage,
   res: ServerResponse,
   state: RequestState,
+  metrics?: GatewayMetrics,
 ): void {
   let logged = false;
   const done = (): void => {
     if (logged) return;
     logged = true;
     const durationMs = Number(process.hrtime.bigint() - state.startedAtNs) / 1e6;
+    const aborted = !res.writableFinished;
+    metrics?.record(state, res.statusCode, durationMs / 1000, aborted);
     const fields = {
       requestId: state.requestId,
       method: req.method,
@@ -25,7 +31,7 @@ export function logRequestWhenDone(
       bytesIn: state.bytesIn,
       bytesOut: state.bytesOut,
       durationMs: Math.round(durationMs * 1000) / 1000,
-      aborted: !res.writableFinished,
+      aborted,
     };
     if (res.statusCode >= 500) logger.warn(fields, 'request');
     else logger.info(fields, 'request');

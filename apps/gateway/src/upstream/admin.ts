@@ -1,7 +1,5 @@
 // The cache's admin surface under `/_blobcache/` (`_` cannot start a bucket name, so these paths
-// never shadow S3 buckets):
-//   GET  /_blobcache/metrics                    Prometheus text: counters + cache engine gauges.
-//                                               Open to loopback clients; others must sign (SigV4).
+// never shadow S3 buckets; metrics and readiness of both modes are in observability/):
 //   POST /_blobcache/purge?bucket=B&key=K       drop one cached object
 //   POST /_blobcache/purge?bucket=B&prefix=P    drop every cached object under a prefix
 //                                               Always authenticated with the gateway's
@@ -10,32 +8,15 @@
 // in-flight fills of the purged keys, so a purge cannot be undone by a fill that started before it.
 import type { IncomingMessage } from 'node:http';
 import { parseQuery, S3Error } from '@blobcache/s3-protocol';
-import { isLoopbackHost } from '../config.ts';
-import { type Authenticator, authenticateRequest } from '../s3/authenticate.ts';
-import { flattenHeaders } from '../s3/context.ts';
+import { authenticateAdmin, rawTarget } from '../observability/admin-access.ts';
+import type { Authenticator } from '../s3/authenticate.ts';
 import { headKey } from '../store/layout.ts';
-import { type Gauge, renderPrometheus } from './counters.ts';
 import { cacheKey, type UpstreamCache } from './upstream-cache.ts';
 
-export const METRICS_PATH = '/_blobcache/metrics';
 export const PURGE_PATH = '/_blobcache/purge';
 
 /** Keys purged per engine listing batch (memory bound of a prefix purge). */
 const PURGE_BATCH = 512;
-
-function authenticate(a: Authenticator, req: IncomingMessage, rawPath: string, rawQuery: string): void {
-  authenticateRequest(
-    a,
-    (req.method ?? 'GET').toUpperCase(),
-    { rawPath, rawQuery, query: parseQuery(rawQuery) },
-    flattenHeaders(req),
-  );
-}
-
-function isLoopbackPeer(req: IncomingMessage): boolean {
-  const addr = req.socket.remoteAddress ?? '';
-  return isLoopbackHost(addr.startsWith('::ffff:') ? addr.slice(7) : addr);
-}
 
 function json(status: number, body: unknown): Response {
   const text = JSON.stringify(body);
@@ -43,19 +24,6 @@ function json(status: number, body: unknown): Response {
     status,
     headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) },
   });
-}
-
-export function metricsGauges(up: UpstreamCache): Gauge[] {
-  const s = up.store.engine.stats() as { liveBytes: number; items?: number; evictions?: number };
-  return [
-    { name: 'blobcache_cache_live_bytes', help: 'bytes held by the cache engine', value: s.liveBytes },
-    { name: 'blobcache_cache_items', help: 'records in the cache engine', value: s.items ?? 0 },
-    {
-      name: 'blobcache_cache_evictions',
-      help: 'records evicted by SIEVE since start',
-      value: s.evictions ?? 0,
-    },
-  ];
 }
 
 /** Purges one key or a prefix of a local (mapped) bucket; returns how many cached objects went. */
@@ -99,27 +67,13 @@ export async function adminResponse(
   authenticator: Authenticator,
   req: IncomingMessage,
 ): Promise<Response | undefined> {
-  const rawUrl = req.url ?? '/';
-  const q = rawUrl.indexOf('?');
-  const rawPath = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
-  const rawQuery = q >= 0 ? rawUrl.slice(q + 1) : '';
+  const { rawPath, rawQuery } = rawTarget(req);
   const method = (req.method ?? 'GET').toUpperCase();
-  if (rawPath === METRICS_PATH && (method === 'GET' || method === 'HEAD')) {
-    if (!isLoopbackPeer(req)) authenticate(authenticator, req, rawPath, rawQuery);
-    const body = renderPrometheus(up.counters, metricsGauges(up));
-    return new Response(method === 'HEAD' ? null : body, {
-      status: 200,
-      headers: {
-        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
-        'content-length': String(Buffer.byteLength(body)),
-      },
-    });
-  }
   if (rawPath === PURGE_PATH) {
     if (method !== 'POST' && method !== 'DELETE') {
       throw new S3Error('MethodNotAllowed', undefined, { extra: { Method: method, ResourceType: 'PURGE' } });
     }
-    authenticate(authenticator, req, rawPath, rawQuery);
+    authenticateAdmin(authenticator, req);
     const query = parseQuery(rawQuery);
     const bucket = query.get('bucket');
     const key = query.get('key');

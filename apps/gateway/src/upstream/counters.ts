@@ -1,5 +1,7 @@
-// The read-through cache's counters, rendered in the Prometheus text exposition format.
-// Invariant: counters only ever increase (Prometheus `counter` semantics); gauges are read live.
+// The read-through cache's counters, exposed as Prometheus counters at scrape time.
+// Invariant: counters only ever increase (Prometheus `counter` semantics).
+import { Counter, type Registry } from 'prom-client';
+
 export const COUNTER_HELP = {
   hits: 'GET/HEAD answered from a fresh cached copy without asking upstream',
   misses: 'GET/HEAD that needed the object from upstream (no usable cached copy)',
@@ -41,17 +43,25 @@ export class CacheCounters {
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
-export type Gauge = { name: string; help: string; value: number };
+/** The Prometheus name of a cache counter: `hits` → `blobcache_upstream_hits_total`. */
+export function cacheCounterMetricName(name: CounterName): string {
+  return `blobcache_upstream_${snake(name)}_total`;
+}
 
-/** Prometheus text format (version 0.0.4). */
-export function renderPrometheus(counters: CacheCounters, gauges: readonly Gauge[]): string {
-  const lines: string[] = [];
+/**
+ * Exposes the counters through `registry` (one prom-client Counter each, read at scrape time):
+ * CacheCounters stays the only place they are counted.
+ */
+export function registerCacheCounters(registry: Registry, counters: CacheCounters): void {
   for (const [name, help] of Object.entries(COUNTER_HELP) as Array<[CounterName, string]>) {
-    const metric = `blobcache_upstream_${snake(name)}_total`;
-    lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} counter`, `${metric} ${counters.values[name]}`);
+    new Counter({
+      name: cacheCounterMetricName(name),
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(counters.values[name]);
+      },
+    });
   }
-  for (const g of gauges) {
-    lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`, `${g.name} ${g.value}`);
-  }
-  return `${lines.join('\n')}\n`;
 }

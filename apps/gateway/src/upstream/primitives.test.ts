@@ -1,8 +1,9 @@
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BoundedTtlMap } from './bounded-ttl-map.ts';
 import { BucketMapError, parseBucketMap } from './bucket-map.ts';
 import { parseDurationMs } from './config-fields.ts';
-import { CacheCounters, renderPrometheus } from './counters.ts';
+import { CacheCounters, registerCacheCounters } from './counters.ts';
 import { KeyFence } from './key-fence.ts';
 import { SingleFlight } from './single-flight.ts';
 import { classifyUpstreamError } from './upstream-errors.ts';
@@ -172,14 +173,18 @@ describe('KeyFence', () => {
 });
 
 describe('counters', () => {
-  it('renders Prometheus text with HELP/TYPE lines', () => {
+  it('are exposed through a prom-client registry, read at scrape time', async () => {
     const c = new CacheCounters();
+    const registry = new Registry();
+    registerCacheCounters(registry, c);
     c.inc('hits', 3);
     c.inc('upstreamBytes', 10);
-    const text = renderPrometheus(c, [{ name: 'blobcache_cache_live_bytes', help: 'x', value: 5 }]);
+    const text = await registry.metrics();
     expect(text).toContain('# TYPE blobcache_upstream_hits_total counter\nblobcache_upstream_hits_total 3\n');
-    expect(text).toContain('blobcache_upstream_upstream_bytes_total 10');
-    expect(text).toContain('# TYPE blobcache_cache_live_bytes gauge\nblobcache_cache_live_bytes 5');
+    expect(text).toContain('\nblobcache_upstream_upstream_bytes_total 10\n');
+    expect(text).toContain('\nblobcache_upstream_misses_total 0\n');
+    c.inc('hits');
+    expect(await registry.metrics()).toContain('\nblobcache_upstream_hits_total 4\n');
   });
 });
 

@@ -18,6 +18,7 @@ import {
 import { BlobEngine } from '@blobcache/engine';
 import { el, optEl, S3Error } from '@blobcache/s3-protocol';
 import type { Logger } from '../observability/logger.ts';
+import { trackUpstreamCalls, UpstreamLiveness } from '../observability/upstream-liveness.ts';
 import type { Authenticator } from '../s3/authenticate.ts';
 import type { BucketContext, ObjectContext, S3Context } from '../s3/context.ts';
 import { ownerElement } from '../s3/owner.ts';
@@ -159,7 +160,9 @@ export type UpstreamLayer = {
    * carry through), or undefined for local buckets and service-level requests.
    */
   handlerFor(operation: string, bucket: string | undefined): RoutedHandler | undefined;
-  /** `/_blobcache/metrics` and `/_blobcache/purge`; undefined for any other path. */
+  /** Whether the upstream answers (readiness) and upstream call outcomes (metrics). */
+  readonly liveness: UpstreamLiveness;
+  /** `/_blobcache/purge`; undefined for any other path. */
   admin(req: IncomingMessage, authenticator: Authenticator): Promise<Response | undefined>;
   close(): Promise<void>;
 };
@@ -189,6 +192,12 @@ export async function openUpstreamLayer(o: OpenUpstreamOptions): Promise<Upstrea
   const logger = o.logger.child({ component: 'upstream' });
   const buckets = parseBucketMap(c.upstreamBuckets);
   const client = o.client ?? createUpstreamClient(c);
+  const liveness = new UpstreamLiveness({
+    endpoint: c.upstreamEndpoint,
+    // Any answer, even 403 from credentials scoped to one bucket, shows the upstream is there.
+    probe: (signal) => client.send(new ListBucketsCommand({}), { abortSignal: signal }),
+  });
+  trackUpstreamCalls(client, liveness);
   const dir = join(c.dataDir, 'cache');
   await mkdir(dir, { recursive: true });
   const engine: EnginePort = await BlobEngine.open(dir, {
@@ -231,6 +240,7 @@ export async function openUpstreamLayer(o: OpenUpstreamOptions): Promise<Upstrea
   );
   return {
     cache,
+    liveness,
     maps: (bucket) => bucket !== undefined && buckets.upstreamFor(bucket) !== undefined,
     handlerFor: (operation, bucket) => {
       if (bucket === undefined) {

@@ -1,0 +1,164 @@
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import { GatewayMetrics, LATENCY_BUCKETS_SECONDS, MAX_LABELLED_OPERATIONS } from './metrics.ts';
+import type { RequestState } from './request-state.ts';
+import { sample, scrape, scrapeUntil } from './testing/scrape.ts';
+
+const BUCKET = 'metered';
+const req = (op: string, status: number) => `blobcache_requests_total{operation="${op}",status="${status}"}`;
+
+describe('/_blobcache/metrics in store mode', { timeout: 30_000 }, () => {
+  let gw: TestGateway;
+  let s3: S3Client;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    s3 = s3Client(gw);
+  });
+  afterAll(async () => {
+    s3.destroy();
+    await gw.stop();
+  });
+
+  it('counts requests by operation and status, latency, bytes in/out and engine stats', async () => {
+    const body = Buffer.alloc(70_001, 7);
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'a/one', Body: body }));
+    for (let i = 0; i < 2; i++) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'a/one' }));
+      expect((await got.Body!.transformToByteArray()).length).toBe(body.length);
+    }
+    await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'a/one' }));
+    const missing = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'nope' })).catch((e) => e);
+    expect(missing.$metadata.httpStatusCode).toBe(404);
+
+    const { contentType, samples: s } = await scrapeUntil(
+      gw.url,
+      (s) => sample(s, req('HeadObject', 404)) === 1,
+      'the last HEAD',
+    );
+    expect(contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(sample(s, req('CreateBucket', 200))).toBe(1);
+    expect(sample(s, req('PutObject', 200))).toBe(1);
+    expect(sample(s, req('GetObject', 200))).toBe(2);
+    expect(sample(s, req('HeadObject', 200))).toBe(1);
+    expect(sample(s, req('HeadObject', 404))).toBe(1);
+
+    // Latency: one observation per GetObject, cumulative buckets ending at +Inf = count.
+    const lat = (suffix: string) => `blobcache_request_duration_seconds_${suffix}`;
+    expect(sample(s, `${lat('count')}{operation="GetObject"}`)).toBe(2);
+    expect(sample(s, `${lat('bucket')}{le="+Inf",operation="GetObject"}`)).toBe(2);
+    expect(sample(s, `${lat('count')}{operation="HeadObject"}`)).toBe(2);
+    let previous = 0;
+    for (const le of LATENCY_BUCKETS_SECONDS) {
+      const v = sample(s, `${lat('bucket')}{le="${le}",operation="GetObject"}`);
+      expect(v).toBeGreaterThanOrEqual(previous);
+      previous = v;
+    }
+    expect(s.has(`${lat('bucket')}{le="0.001",operation="GetObject"}`)).toBe(true);
+    expect(s.has(`${lat('bucket')}{le="30",operation="GetObject"}`)).toBe(true);
+    expect(sample(s, `${lat('sum')}{operation="GetObject"}`)).toBeGreaterThan(0);
+
+    expect(sample(s, 'blobcache_request_bytes_in_total{operation="PutObject"}')).toBe(body.length);
+    expect(sample(s, 'blobcache_request_bytes_out_total{operation="GetObject"}')).toBe(2 * body.length);
+    expect(s.has('blobcache_request_bytes_out_total{operation="HeadObject"}')).toBe(false);
+
+    // The store engine: a bucket record, the object head and its bytes.
+    expect(sample(s, 'blobcache_engine_items{engine="store"}')).toBeGreaterThanOrEqual(2);
+    expect(sample(s, 'blobcache_engine_live_bytes{engine="store"}')).toBeGreaterThanOrEqual(body.length);
+    expect(s.get('blobcache_engine_disk_bytes{engine="store"}')).toBeGreaterThanOrEqual(0);
+    expect(s.get('blobcache_engine_segments{engine="store"}')).toBeGreaterThanOrEqual(0);
+    expect(s.get('blobcache_engine_evictions_total{engine="store"}')).toBe(0);
+    expect(s.get('blobcache_engine_compactions_total{engine="store"}')).toBeGreaterThanOrEqual(0);
+    expect(s.get('blobcache_engine_bloom_ghosts_total{engine="store"}')).toBeGreaterThanOrEqual(0);
+    expect(s.get('blobcache_engine_degraded{engine="store"}')).toBe(0);
+    // Store mode runs no cache engine and no upstream.
+    expect([...s.keys()].some((k) => k.includes('engine="cache"'))).toBe(false);
+    expect([...s.keys()].some((k) => k.startsWith('blobcache_upstream_'))).toBe(false);
+
+    // Process metrics share the prefix; nothing is unprefixed.
+    expect(s.get('blobcache_process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect([...s.keys()].every((k) => k.startsWith('blobcache_'))).toBe(true);
+    // No series is labelled by bucket or key.
+    expect([...s.keys()].some((k) => k.includes(BUCKET) || k.includes('a/one'))).toBe(false);
+  });
+
+  it('counts its own scrapes and answers HEAD without a body', async () => {
+    const before = sample((await scrape(gw.url)).samples, req('Metrics', 200));
+    const head = await fetch(`${gw.url}/_blobcache/metrics`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+    await scrapeUntil(gw.url, (s) => sample(s, req('Metrics', 200)) >= before + 2, 'the scrapes themselves');
+  });
+
+  it('keeps one registry per gateway', async () => {
+    const other = await startTestGateway();
+    const c = s3Client(other);
+    try {
+      await c.send(new CreateBucketCommand({ Bucket: 'elsewhere' }));
+      await scrapeUntil(other.url, (s) => sample(s, req('CreateBucket', 200)) === 1, 'the other bucket');
+      expect(sample((await scrape(gw.url)).samples, req('CreateBucket', 200))).toBe(1);
+      expect(other.metrics.registry).not.toBe(gw.metrics.registry);
+    } finally {
+      c.destroy();
+      await other.stop();
+    }
+  });
+});
+
+describe('/_blobcache/ready in store mode', { timeout: 30_000 }, () => {
+  it('is 200 while open, not ready once close begins; health is unchanged', async () => {
+    const gw = await startTestGateway();
+    let stopping: Promise<void> | undefined;
+    try {
+      const res = await fetch(`${gw.url}/_blobcache/ready`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/json');
+      expect(await res.json()).toEqual({ status: 'ready' });
+      expect((await fetch(`${gw.url}/_blobcache/health`)).status).toBe(200);
+      expect(await gw.readiness()).toEqual({ ready: true });
+      stopping = gw.stop();
+      // close() flips readiness before it stops the listener (new connections are then refused).
+      expect(await gw.readiness()).toEqual({ ready: false, reason: 'not accepting requests' });
+    } finally {
+      await (stopping ?? gw.stop());
+    }
+  });
+});
+
+describe('GatewayMetrics', () => {
+  const state = (operation: string | undefined, bytesIn = 0, bytesOut = 0): RequestState => ({
+    requestId: 'X',
+    startedAtNs: 0n,
+    ...(operation !== undefined ? { operation } : {}),
+    bytesIn,
+    bytesOut,
+  });
+
+  it('labels unrouted requests and bounds the operation label set', async () => {
+    const m = new GatewayMetrics({ processMetrics: false });
+    m.record(state(undefined), 400, 0.002, false);
+    m.record(state('GetObject', 0, 5), 200, 0.002, true);
+    for (let i = 0; i < MAX_LABELLED_OPERATIONS + 10; i++) m.record(state(`Op${i}`), 200, 0.001, false);
+    const { body } = await m.scrape();
+    expect(body).toContain('blobcache_requests_total{operation="Unrouted",status="400"} 1');
+    expect(body).toContain('blobcache_requests_aborted_total{operation="GetObject"} 1');
+    expect(body).toContain('blobcache_request_bytes_out_total{operation="GetObject"} 5');
+    const operations = new Set(
+      [...body.matchAll(/^blobcache_requests_total\{operation="([^"]+)"/gm)].map((x) => x[1]),
+    );
+    expect(operations.size).toBe(MAX_LABELLED_OPERATIONS + 1);
+    expect(operations.has('other')).toBe(true);
+    // The ops past the bound were counted, under `other`.
+    const other = /^blobcache_requests_total\{operation="other",status="200"\} (\d+)$/m.exec(body);
+    expect(Number(other?.[1])).toBe(12);
+    expect(body).not.toContain('process_cpu');
+  });
+});
