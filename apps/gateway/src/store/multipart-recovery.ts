@@ -11,11 +11,16 @@
 //   another version, the object was completed and then overwritten: all part data is dead (the
 //   overwrite's intent reclaims the same ids; deleting twice is harmless, ids are never reused).
 // - abort: finish the abort (the client was not answered, either outcome is allowed).
+import { Progress } from '@blobcache/engine';
+import type { Logger } from '../observability/logger.ts';
 import type { DataRef, Intent } from './intent.ts';
 import { decodePart, partKey, partPrefix, uploadKey } from './multipart-records.ts';
 import type { ObjectStore } from './object-store.ts';
 
 type UploadIntent = NonNullable<Intent['upload']>;
+
+/** Where a long part cleanup (an upload of thousands of parts) logs its progress. */
+export type ProgressReporting = { logger: Logger; intervalMs: number };
 
 /** Returns the number of data ids reclaimed. */
 export async function recoverUploadIntent(
@@ -23,6 +28,7 @@ export async function recoverUploadIntent(
   intentId: string,
   intent: Intent,
   upload: UploadIntent,
+  reporting?: ProgressReporting,
 ): Promise<number> {
   const engine = store.engine;
   if (upload.op === 'part') {
@@ -39,13 +45,13 @@ export async function recoverUploadIntent(
     if (head && head.versionId === upload.versionId) {
       const used = new Set((await store.resolveParts(head)).parts.map((p) => p.id));
       await engine.delete(uploadKey(intent.bucket, upload.uploadId));
-      return dropParts(store, upload.uploadId, used);
+      return dropParts(store, upload.uploadId, used, reporting);
     }
     if (await engine.get(uploadKey(intent.bucket, upload.uploadId))) return 0;
-    return dropParts(store, upload.uploadId, new Set());
+    return dropParts(store, upload.uploadId, new Set(), reporting);
   }
   await engine.delete(uploadKey(intent.bucket, upload.uploadId));
-  return dropParts(store, upload.uploadId, new Set());
+  return dropParts(store, upload.uploadId, new Set(), reporting);
 }
 
 /**
@@ -56,9 +62,21 @@ export async function dropParts(
   store: ObjectStore,
   uploadId: string,
   keep: ReadonlySet<string>,
+  reporting?: ProgressReporting,
 ): Promise<number> {
   const engine = store.engine;
   let reclaimed = 0;
+  let progress: Progress | undefined;
+  if (reporting) {
+    let total = 0;
+    for await (const _ of engine.keys({ prefix: partPrefix(uploadId) })) total++;
+    progress = new Progress(reporting.logger, {
+      task: 'multipart part cleanup',
+      unit: 'parts',
+      totalItems: total,
+      intervalMs: reporting.intervalMs,
+    });
+  }
   for (;;) {
     const batch: Array<{ key: Buffer; dataId: string; bytes: number }> = [];
     for await (const e of engine.keys({ prefix: partPrefix(uploadId), limit: 64, withValues: true })) {
@@ -67,7 +85,10 @@ export async function dropParts(
       const part = decodePart(value);
       batch.push({ key: e.key, dataId: part.dataId, bytes: part.bytes });
     }
-    if (batch.length === 0) return reclaimed;
+    if (batch.length === 0) {
+      progress?.finish({ uploadId, reclaimed });
+      return reclaimed;
+    }
     await Promise.all(
       batch.map(async (p) => {
         if (!keep.has(p.dataId)) {
@@ -75,6 +96,7 @@ export async function dropParts(
           reclaimed++;
         }
         await engine.delete(p.key);
+        progress?.advance(1, p.bytes);
       }),
     );
   }

@@ -13,7 +13,13 @@ export const MAX_INLINE_HEAD_BYTES = 8192;
 /** Decoded heads kept in memory (hot GETs read no segment); safe because this engine never evicts. */
 export const HEAD_CACHE_BYTES = 32 * 1024 * 1024;
 
-export type OpenStoreOptions = { dataDir: string; maxBytes: number; logger: Logger };
+export type OpenStoreOptions = {
+  dataDir: string;
+  maxBytes: number;
+  logger: Logger;
+  /** How often long open steps (engine recovery, intent replay) log progress; default 2 s. */
+  progressLogIntervalMs?: number;
+};
 
 export async function openStore(opts: OpenStoreOptions): Promise<ObjectStore> {
   const dir = join(opts.dataDir, 'engine');
@@ -24,12 +30,15 @@ export async function openStore(opts: OpenStoreOptions): Promise<ObjectStore> {
     onFull: 'reject',
     maxInlineValueBytes: MAX_INLINE_HEAD_BYTES,
     logger: opts.logger.child({ component: 'engine' }),
+    ...(opts.progressLogIntervalMs === undefined
+      ? {}
+      : { progressLogIntervalMs: opts.progressLogIntervalMs }),
   });
   const store = new ObjectStore(engine, opts.logger.child({ component: 'store' }), MAX_INLINE_HEAD_BYTES, {
     headCacheBytes: HEAD_CACHE_BYTES,
   });
   try {
-    const report = await recoverIntents(store, engine, opts.logger);
+    const report = await recoverIntents(store, engine, opts.logger, opts.progressLogIntervalMs);
     if (report.intents > 0) opts.logger.info(report, 'recovered write intents');
     await store.loadBuckets();
   } catch (err) {
