@@ -4,7 +4,7 @@
 // as PID 1 of a fresh PID namespace, as uid 1000 (the node image's `node` user), with the image's
 // ENV. A PID 1 ignores every signal it has no handler for, so this is where a shell-form
 // entrypoint or a missing SIGTERM handler would show: `docker stop` would hang until SIGKILL.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -114,10 +114,27 @@ describe('infra/Dockerfile runtime stage', () => {
 });
 
 // Root can make a PID namespace and drop to uid 1000 (as on CI); a developer's unprivileged shell
-// runs the same entrypoint as an ordinary child instead.
+// runs the same entrypoint as an ordinary child instead. uid 1000 must be able to read this
+// checkout and run this node (a clone under /root is not readable to it): when it cannot, the
+// entrypoint still runs as PID 1, as root.
 const asRoot = process.getuid?.() === 0 && existsSync('/usr/bin/unshare') && existsSync('/usr/bin/setpriv');
+const asNodeUser =
+  asRoot &&
+  spawnSync(
+    'setpriv',
+    [
+      `--reuid=${NODE_UID}`,
+      `--regid=${NODE_UID}`,
+      '--clear-groups',
+      process.execPath,
+      '-e',
+      'require("node:fs").accessSync(process.argv[1], require("node:fs").constants.R_OK)',
+      join(repoRoot, entrypoint[1] ?? ''),
+    ],
+    { stdio: 'ignore', timeout: 10_000 },
+  ).status === 0;
 const title = asRoot
-  ? 'the image entrypoint as PID 1 of its own PID namespace, as uid 1000'
+  ? `the image entrypoint as PID 1 of its own PID namespace, as ${asNodeUser ? 'uid 1000' : 'root (uid 1000 cannot read this checkout)'}`
   : 'the image entrypoint as an ordinary child process (not root: no PID namespace, own uid)';
 
 type Launched = {
@@ -129,19 +146,11 @@ type Launched = {
 
 function launch(env: Record<string, string>): Promise<Launched> {
   const argv = [...entrypoint, ...cmd];
+  const dropToNode = asNodeUser
+    ? ['setpriv', `--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups']
+    : [];
   const wrapped = asRoot
-    ? [
-        'unshare',
-        '--pid',
-        '--fork',
-        '--kill-child',
-        'setpriv',
-        `--reuid=${NODE_UID}`,
-        `--regid=${NODE_UID}`,
-        '--clear-groups',
-        process.execPath,
-        ...argv.slice(1),
-      ]
+    ? ['unshare', '--pid', '--fork', '--kill-child', ...dropToNode, process.execPath, ...argv.slice(1)]
     : [process.execPath, ...argv.slice(1)];
   const child = spawn(wrapped[0] as string, wrapped.slice(1), {
     cwd: repoRoot,
@@ -210,7 +219,7 @@ describe(title, () => {
   it('answers its health check, and stops cleanly on SIGTERM with every write kept', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'blobcache-image-data-'));
     dirs.push(dataDir);
-    if (asRoot) await chown(dataDir, NODE_UID, NODE_UID);
+    if (asNodeUser) await chown(dataDir, NODE_UID, NODE_UID);
     // The image's ENV, except what only a container provides: loopback stands in for 0.0.0.0
     // (the gateway then accepts the development pair) and port 0 for a port of its own.
     const gw = await launch({
@@ -228,7 +237,7 @@ describe(title, () => {
       const status = await readFile(`/proc/${gatewayPid}/status`, 'utf8');
       // NSpid lists the pid in each namespace, outermost first: the last one is 1.
       expect(status).toMatch(/^NSpid:\s+\d+\s+1$/m);
-      expect(status).toMatch(new RegExp(`^Uid:\\s+${NODE_UID}\\s`, 'm'));
+      if (asNodeUser) expect(status).toMatch(new RegExp(`^Uid:\\s+${NODE_UID}\\s`, 'm'));
     }
 
     expect(await runHealthcheck(gw.port)).toBe(0);
