@@ -3,7 +3,12 @@
 // writes its .cpuprofile, which is summarised here (self time per function and per package).
 // Not part of `npm run bench`: run it when a target is missed.
 //
+// Also prints the gateway process's CPU time per request (user + system, from /proc/<pid>/stat),
+// which moves far less with the machine's load than req/s does: compare that between builds.
+// BENCH_NO_PROF=1 skips the profiler (CPU per request without the profiler's own overhead).
+//
 // Usage: node bench/profile.ts [get|put|list] [--log-level <level>]
+import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +26,33 @@ const levelAt = process.argv.indexOf('--log-level');
 const flags = levelAt > 0 ? ['--log-level', process.argv[levelAt + 1] ?? 'info'] : [];
 const DURATION_SEC = Number(process.env.BENCH_DURATION_SEC ?? 10);
 const TOP = 30;
+const PROFILE = process.env.BENCH_NO_PROF !== '1';
+/** Kernel clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system) per thread name of process `pid` (threads of one name summed). */
+function threadSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / USER_HZ);
+    } catch {
+      // The thread exited between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** User and system CPU seconds used so far by process `pid`. */
+function cpuSeconds(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) / USER_HZ, system: Number(fields[12]) / USER_HZ };
+}
 
 interface ProfileNode {
   id: number;
@@ -130,10 +162,12 @@ try {
   }
   const profDir = path.join(root, 'prof');
   const gateway = await startGateway(dataDir, {
-    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
     flags,
   });
   let rps = 0;
+  let cpuUsPerRequest = { user: 0, system: 0 };
+  let threadLine = '';
   try {
     const gw = new BenchSigner({ url: gateway.url, ...keys });
     if (mode === 'list') {
@@ -151,30 +185,48 @@ try {
       durationSec: DURATION_SEC,
       timeoutSec: 10,
     };
+    const cpuBefore = cpuSeconds(gateway.pid);
+    const threadsBefore = threadSeconds(gateway.pid);
     const r = await runWrk(wrk, settings, gateway.url, file, {
       bodyBytes: mode === 'put' ? SMALL_BYTES : 0,
       expectBodyBytes: mode === 'get' ? SMALL_BYTES : 0,
     });
+    const cpuAfter = cpuSeconds(gateway.pid);
+    const perThread: string[] = [];
+    for (const [name, sec] of threadSeconds(gateway.pid)) {
+      const us = ((sec - (threadsBefore.get(name) ?? 0)) * 1e6) / r.requests;
+      if (us >= 0.5) perThread.push(`${name} ${us.toFixed(1)}`);
+    }
+    threadLine = `CPU us/request by thread: ${perThread.join(', ')}`;
+    cpuUsPerRequest = {
+      user: ((cpuAfter.user - cpuBefore.user) * 1e6) / r.requests,
+      system: ((cpuAfter.system - cpuBefore.system) * 1e6) / r.requests,
+    };
     rps = requestsPerSec(r);
     if (r.non2xx > 0) throw new Error(`non-2xx responses while profiling: ${r.firstBad}`);
   } finally {
     await gateway.stop();
     closeAgent();
   }
+  const headline =
+    `# Gateway CPU profile: ${mode === 'list' ? 'ListObjectsV2 pages of 1000 keys' : `${mode.toUpperCase()} 4 KiB`} ` +
+    `presigned, wrk -t2 -c${mode === 'list' ? 8 : 64} -d${DURATION_SEC}s, ` +
+    `${rps.toFixed(0)} req/s, gateway CPU ${(cpuUsPerRequest.user + cpuUsPerRequest.system).toFixed(1)} us/request ` +
+    `(user ${cpuUsPerRequest.user.toFixed(1)}, system ${cpuUsPerRequest.system.toFixed(1)})` +
+    `${PROFILE ? ' while profiling' : ' (not profiled)'}${flags.length ? ` (${flags.join(' ')})` : ''}`;
+  if (!PROFILE) process.stdout.write(`${headline}\n${threadLine}\n`);
+  else await printProfile(profDir, headline);
+} finally {
+  await fs.rm(root, { recursive: true, force: true });
+}
+
+async function printProfile(profDir: string, headline: string): Promise<void> {
   const [name] = await fs.readdir(profDir);
   if (name === undefined)
     throw new Error('the gateway wrote no .cpuprofile (did it exit cleanly on SIGTERM?)');
   const profile = JSON.parse(await fs.readFile(path.join(profDir, name), 'utf8')) as CpuProfile;
   if (process.env.BENCH_KEEP_PROFILE)
     await fs.copyFile(path.join(profDir, name), process.env.BENCH_KEEP_PROFILE);
-  const lines = [
-    `# Gateway CPU profile: ${mode === 'list' ? 'ListObjectsV2 pages of 1000 keys' : `${mode.toUpperCase()} 4 KiB`} ` +
-      `presigned, wrk -t2 -c${mode === 'list' ? 8 : 64} -d${DURATION_SEC}s, ` +
-      `${rps.toFixed(0)} req/s while profiling${flags.length ? ` (${flags.join(' ')})` : ''}`,
-    '',
-    ...summarise(profile),
-  ];
+  const lines = [headline, '', ...summarise(profile)];
   process.stdout.write(`${lines.join('\n')}\n`);
-} finally {
-  await fs.rm(root, { recursive: true, force: true });
 }

@@ -7,7 +7,8 @@
 // 1 GiB object's SHA-256, every listed key). Bounded: each wrk run lasts BENCH_DURATION_SEC
 // (default 10 s), data lives in one temp dir removed at the end; loopback only.
 //
-// Usage: node bench/run.ts        (BENCH_DURATION_SEC=3 for a quick smoke run)
+// Usage: node bench/run.ts        (BENCH_DURATION_SEC=3 for a quick smoke run; BENCH_CASES=small
+//        (or large, memory, comma-separated) runs only those cases, for before/after comparisons)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -47,6 +48,7 @@ import {
 } from './wrk.ts';
 
 const DURATION_SEC = Number(process.env.BENCH_DURATION_SEC ?? 10);
+const CASES = new Set((process.env.BENCH_CASES ?? 'small,large,memory').split(','));
 const SMALL_LOAD: WrkSettings = { threads: 2, connections: 64, durationSec: DURATION_SEC, timeoutSec: 10 };
 const LARGE_LOAD: WrkSettings = { threads: 2, connections: 8, durationSec: DURATION_SEC, timeoutSec: 30 };
 const LIST_LOAD: WrkSettings = { threads: 2, connections: 8, durationSec: DURATION_SEC, timeoutSec: 10 };
@@ -442,13 +444,17 @@ try {
     notes.push('wrk could not be installed: every HTTP load case was SKIPPED.');
   } else {
     wrkLine = wrkVersion(wrk);
-    await smallObjectCases(wrk, root);
-    await fs.rm(path.join(root, 'gateway-data'), { recursive: true, force: true });
-    await fs.rm(path.join(root, 's3rver-data'), { recursive: true, force: true });
-    await largeAndListCases(wrk, root);
-    await fs.rm(path.join(root, 'gateway-large-data'), { recursive: true, force: true });
+    if (CASES.has('small')) {
+      await smallObjectCases(wrk, root);
+      await fs.rm(path.join(root, 'gateway-data'), { recursive: true, force: true });
+      await fs.rm(path.join(root, 's3rver-data'), { recursive: true, force: true });
+    }
+    if (CASES.has('large')) {
+      await largeAndListCases(wrk, root);
+      await fs.rm(path.join(root, 'gateway-large-data'), { recursive: true, force: true });
+    }
   }
-  await memoryCase(root);
+  if (CASES.has('memory')) await memoryCase(root);
 
   const out: string[] = [];
   out.push('# @blobcache/gateway benchmark');

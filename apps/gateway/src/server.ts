@@ -8,13 +8,19 @@
 //   the next request.
 // - Handlers see the raw `req.url` (Hono's `c.req.path` collapses `..` and decodes `%xx`, which
 //   would both change S3 keys and break signatures).
+// - S3 requests (every path outside `/_blobcache/`) skip Hono: they go straight to the S3 core
+//   (`s3`) and its Response is written by s3/write-response.ts (see app.ts for the measured
+//   reason). `/_blobcache/` paths (health, readiness, metrics, cache admin) go through the Hono app.
+// - A request body the handler did not read to its end is drained after the response (bounded in
+//   bytes and time, then the connection is closed), so it is never parsed as the next request.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import type { S3Handler } from './app.ts';
 import type { Logger } from './observability/logger.ts';
-import type { GatewayMetrics } from './observability/metrics.ts';
 import { logRequestWhenDone } from './observability/request-log.ts';
 import { attachRequestState, type RequestState } from './observability/request-state.ts';
+import { writeResponse } from './s3/write-response.ts';
 
 /** What `checkContinue` decided: continue, or answer with this complete response. */
 export type ContinueDecision =
@@ -23,13 +29,13 @@ export type ContinueDecision =
 
 export type ServerHandlers = {
   logger: Logger;
-  /** Records every finished request (with its log line). */
-  metrics?: GatewayMetrics;
   /** The Hono app's fetch; the IncomingMessage is reachable as `env.incoming`. */
   fetch: (
     request: Request,
     env: { incoming: IncomingMessage; outgoing: ServerResponse },
   ) => Response | Promise<Response>;
+  /** The S3 core, called directly (without Hono) for every path outside `/_blobcache/`. */
+  s3?: S3Handler;
   /** Decides, from headers only, whether a `100 Continue` may be sent. */
   preflight: (req: IncomingMessage, state: RequestState) => Promise<ContinueDecision>;
   /** The response to send when a handler throws something unexpected. */
@@ -46,7 +52,7 @@ export function createGatewayServer(h: ServerHandlers): Server {
     res.setHeader('x-amz-request-id', state.requestId);
     res.setHeader('x-amz-id-2', state.requestId);
     res.setHeader('server', 'blobcache');
-    logRequestWhenDone(h.logger, req, res, state, h.metrics);
+    logRequestWhenDone(h.logger, req, res, state);
     return state;
   };
 
@@ -67,11 +73,26 @@ export function createGatewayServer(h: ServerHandlers): Server {
     res.end(body);
   };
 
+  const s3 = h.s3;
   const run = (req: IncomingMessage, res: ServerResponse, state: RequestState): void => {
-    listener(req, res).catch((err: unknown) => {
-      h.logger.error({ err, requestId: state.requestId }, 'request listener failed');
-      sendComplete(res, h.internalError(state), true);
-    });
+    if (s3 === undefined || (req.url ?? '/').startsWith(FRAMEWORK_PATH_PREFIX)) {
+      listener(req, res).catch((err: unknown) => {
+        h.logger.error({ err, requestId: state.requestId }, 'request listener failed');
+        sendComplete(res, h.internalError(state), true);
+      });
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.once('finish', () => {
+        if (!req.readableEnded) drainRequestBody(req);
+      });
+    }
+    s3(req, res)
+      .then((response) => writeResponse(res, response))
+      .catch((err: unknown) => {
+        h.logger.error({ err, requestId: state.requestId }, 'request failed');
+        sendComplete(res, h.internalError(state), true);
+      });
   };
 
   const server = createServer({
@@ -111,6 +132,46 @@ export function createGatewayServer(h: ServerHandlers): Server {
     } else socket.destroy();
   });
   return server;
+}
+
+/** Paths served by the Hono app (everything else is S3 and takes the fast path). */
+const FRAMEWORK_PATH_PREFIX = '/_blobcache/';
+/**
+ * An unread request body is discarded for at most this long / this many bytes, then the connection
+ * closes. (@hono/node-server allows 500 ms; a client on a loaded machine can take longer to send
+ * the rest of a small body, and a connection waiting costs little.)
+ */
+const DRAIN_TIMEOUT_MS = 2_000;
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Discards the rest of a request body after its response was sent (as @hono/node-server does for
+ * the requests it serves). Hazard: an unread body left in a paused stream stalls the connection.
+ */
+function drainRequestBody(req: IncomingMessage): void {
+  if (req.destroyed) return;
+  let bytes = 0;
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.off('end', cleanup);
+    req.off('error', cleanup);
+  };
+  const forceClose = (): void => {
+    cleanup();
+    const socket = req.socket;
+    if (socket && !socket.destroyed) socket.destroySoon();
+  };
+  const onData = (chunk: Buffer): void => {
+    bytes += chunk.length;
+    if (bytes > MAX_DRAIN_BYTES) forceClose();
+  };
+  const timer = setTimeout(forceClose, DRAIN_TIMEOUT_MS);
+  timer.unref();
+  req.on('data', onData);
+  req.on('end', cleanup);
+  req.on('error', cleanup);
+  req.resume();
 }
 
 export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {

@@ -11,7 +11,7 @@ import { partNumberParam } from './multipart-common.ts';
 import { checkVersionId, sendObjectBytes } from './object-body.ts';
 import { objectVersion, renderStandardHeaders } from './object-headers.ts';
 import { requireBucket } from './require-bucket.ts';
-import { emptyResponse } from './responses.ts';
+import { emptyResponse, plainResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
 /** Byte range [start, end) of part `n` (1-based) of the object. */
@@ -72,7 +72,7 @@ async function headObjectPart(ctx: ObjectContext): Promise<Response> {
   try {
     const range = partRange(obj.head, partNumberParam(ctx));
     const status = range.end > range.start ? 206 : 200;
-    return new Response(null, { status, headers: partHeaders(ctx, obj.head, range) });
+    return plainResponse(status, partHeaders(ctx, obj.head, range));
   } finally {
     obj.release();
   }

@@ -17,7 +17,7 @@ import type { ObjectContext } from './context.ts';
 import { checkVersionId, sendObjectBytes } from './object-body.ts';
 import { objectVersion, renderStandardHeaders } from './object-headers.ts';
 import { requireBucket } from './require-bucket.ts';
-import { emptyResponse } from './responses.ts';
+import { emptyResponse, plainResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
 async function noSuchKey(ctx: ObjectContext): Promise<S3Error> {
@@ -53,10 +53,10 @@ async function headObject(ctx: ObjectContext): Promise<Response> {
   if (range.kind === 'partial') {
     headers['content-range'] = range.contentRange;
     headers['content-length'] = String(range.length);
-    return new Response(null, { status: 206, headers });
+    return plainResponse(206, headers);
   }
   headers['content-length'] = String(head.size);
-  return new Response(null, { status: 200, headers });
+  return plainResponse(200, headers);
 }
 
 async function getObject(ctx: ObjectContext): Promise<Response> {

@@ -1,5 +1,8 @@
 // Building S3 responses. Invariant: every error leaves as S3 XML with the request id of the
 // `x-amz-request-id` header, except on HEAD (and 304), which carry no body.
+// The Responses built here also carry their plain parts (status, header record, string/bytes body)
+// under a private symbol, so the node:http fast path (write-response.ts) sends them with one
+// writeHead + one end without reading them back through the Web Response API.
 import {
   renderErrorXml,
   renderXmlDocument,
@@ -13,28 +16,54 @@ import { BodyTooLargeError } from '../store/chunk-writer.ts';
 import { BucketGoneError } from '../store/object-store.ts';
 import { storeFullError } from './capacity.ts';
 
+/** A complete response as plain values; `headers` carries content-length whenever there is a body. */
+export type PlainResponseParts = {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Uint8Array | null;
+};
+
+const PLAIN_PARTS = Symbol('blobcache.plainResponseParts');
+
+/**
+ * A Response whose parts are also kept as given. Hazard: the parts are what gets sent on the fast
+ * path, so nothing may change the Response's headers after this (nothing in the gateway does).
+ */
+export function plainResponse(
+  status: number,
+  headers: Record<string, string>,
+  body: string | Uint8Array | null = null,
+): Response {
+  const r = new Response(body as ConstructorParameters<typeof Response>[0], { status, headers });
+  (r as unknown as Record<symbol, PlainResponseParts>)[PLAIN_PARTS] = { status, headers, body };
+  return r;
+}
+
+/** The parts of a Response built by `plainResponse`, else undefined. */
+export function plainPartsOf(r: Response): PlainResponseParts | undefined {
+  return (r as unknown as Record<symbol, PlainResponseParts | undefined>)[PLAIN_PARTS];
+}
+
 export function xmlResponse(root: XmlElement, status = 200, headers: Record<string, string> = {}): Response {
   const body = renderXmlDocument(root);
-  return new Response(body, {
+  return plainResponse(
     status,
-    headers: {
-      'content-type': 'application/xml',
-      'content-length': String(Buffer.byteLength(body)),
-      ...headers,
-    },
-  });
+    { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)), ...headers },
+    body,
+  );
 }
 
 /** A 200 XML response whose document is already rendered. */
 export function xmlTextResponse(body: string): Response {
-  return new Response(body, {
-    status: 200,
-    headers: { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) },
-  });
+  return plainResponse(
+    200,
+    { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) },
+    body,
+  );
 }
 
 export function emptyResponse(status: number, headers: Record<string, string> = {}): Response {
-  return new Response(null, { status, headers: { 'content-length': '0', ...headers } });
+  return plainResponse(status, { 'content-length': '0', ...headers });
 }
 
 /** The complete error response as plain parts (also used where no Response object fits). */
@@ -63,10 +92,8 @@ export function errorResponse(
   resource?: string,
 ): Response {
   const p = errorParts(err, state, method, resource);
-  return new Response(p.body === '' ? null : p.body, {
-    status: p.status,
-    headers: { ...p.headers, 'content-length': String(Buffer.byteLength(p.body)) },
-  });
+  p.headers['content-length'] = String(Buffer.byteLength(p.body));
+  return plainResponse(p.status, p.headers, p.body === '' ? null : p.body);
 }
 
 /** Maps store/engine failures with an S3 meaning; everything else unknown becomes InternalError. */

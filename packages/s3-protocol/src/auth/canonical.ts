@@ -7,7 +7,7 @@
 // computes; the raw path is kept as a second candidate for clients that signed exactly what they
 // sent.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { percentDecodeBytes, uriEncodeBytes } from '../uri.ts';
 
 // Per-byte class for the already-canonical test: 1 = unreserved (kept as is), 2 = `%`, 3 = `/`.
@@ -128,9 +128,9 @@ export function canonicalHeadersBlock(
   return out;
 }
 
-/** Lower-case hex SHA-256 of a UTF-8 string. */
+/** Lower-case hex SHA-256 of a UTF-8 string (one-shot `hash()`: no Hash object per call). */
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hash('sha256', data, 'hex');
 }
 
 /** Assemble the canonical request. */
