@@ -1,3 +1,6 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -114,9 +117,11 @@ describe('/_blobcache/metrics in store mode', { timeout: 30_000 }, () => {
 });
 
 describe('/_blobcache/ready in store mode', { timeout: 30_000 }, () => {
-  it('is 200 while open, not ready once close begins; health is unchanged', async () => {
+  it('is 200 while open, 503 once close begins; health is unchanged', async () => {
     const gw = await startTestGateway();
     let stopping: Promise<void> | undefined;
+    const sock = connect(gw.port, '127.0.0.1');
+    const connected = new Promise<void>((r) => sock.once('connect', () => r()));
     try {
       const res = await fetch(`${gw.url}/_blobcache/ready`);
       expect(res.status).toBe(200);
@@ -124,14 +129,68 @@ describe('/_blobcache/ready in store mode', { timeout: 30_000 }, () => {
       expect(await res.json()).toEqual({ status: 'ready' });
       expect((await fetch(`${gw.url}/_blobcache/health`)).status).toBe(200);
       expect(await gw.readiness()).toEqual({ ready: true });
+
+      // Once close begins no new connection is accepted; a connection busy with an unfinished
+      // request body stays, and a request pipelined behind that body still reaches the gateway.
+      let got = '';
+      sock.on('data', (d: Buffer) => {
+        got += d.toString();
+      });
+      await connected;
+      sock.write('PUT /somewhere/key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab');
+      await until(() => got.includes('</Error>'), 'the unsigned PUT to be refused');
       stopping = gw.stop();
-      // close() flips readiness before it stops the listener (new connections are then refused).
       expect(await gw.readiness()).toEqual({ ready: false, reason: 'not accepting requests' });
+      sock.write('cdeGET /_blobcache/ready HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until(() => got.includes('"reason"'), 'the pipelined readiness answer');
+      const ready = got.slice(got.indexOf('</Error>'));
+      expect(ready).toContain('HTTP/1.1 503 Service Unavailable');
+      expect(ready).toContain('{"status":"unavailable","reason":"not accepting requests"}');
     } finally {
+      sock.destroy();
       await (stopping ?? gw.stop());
     }
   });
 });
+
+describe('a degraded store engine', { timeout: 60_000 }, () => {
+  it('makes /ready 503 with the reason and shows in blobcache_engine_degraded', async () => {
+    const gw = await startTestGateway({ maxBytes: 64 * 1024 * 1024 });
+    const s3 = s3Client(gw);
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+      // A real I/O failure: the engine's segment directory becomes a plain file, so the next
+      // memtable flush (forced by an object larger than the memtable) cannot rename its WAL into it.
+      const segments = join(gw.dataDir, 'engine', 'segments');
+      await rm(segments, { recursive: true, force: true });
+      await writeFile(segments, 'not a directory');
+      for (let i = 0; i < 3 && (await gw.readiness()).ready; i++) {
+        await s3
+          .send(new PutObjectCommand({ Bucket: BUCKET, Key: `big/${i}`, Body: Buffer.alloc(9_000_000, 1) }))
+          .catch(() => undefined);
+      }
+      let res = await fetch(`${gw.url}/_blobcache/ready`);
+      for (let i = 0; i < 100 && res.status === 200; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        res = await fetch(`${gw.url}/_blobcache/ready`);
+      }
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { status: string; reason: string };
+      expect(body.status).toBe('unavailable');
+      expect(body.reason).toMatch(/^store engine degraded: ENOTDIR/);
+      const { samples } = await scrape(gw.url);
+      expect(samples.get('blobcache_engine_degraded{engine="store"}')).toBe(1);
+    } finally {
+      s3.destroy();
+      await gw.stop();
+    }
+  });
+});
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
+}
 
 describe('GatewayMetrics', () => {
   const state = (operation: string | undefined, bytesIn = 0, bytesOut = 0): RequestState => ({
