@@ -14,6 +14,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { GatewayConfig } from './config.ts';
 import { HEALTH_PATH, healthResponse, type Readiness } from './health.ts';
+import type { AdminHandler } from './observability/admin-endpoints.ts';
 import type { Logger } from './observability/logger.ts';
 import { requestState } from './observability/request-state.ts';
 import { type Authenticator, authenticateRequest } from './s3/authenticate.ts';
@@ -33,6 +34,8 @@ export type AppDeps = {
   readiness: () => Readiness;
   /** The read-through cache, when an upstream is configured (mapped buckets go through it). */
   upstream?: UpstreamLayer | undefined;
+  /** `/_blobcache/` endpoints other than health: metrics, ready, purge (observability/admin-endpoints.ts). */
+  admin?: AdminHandler | undefined;
 };
 
 /** Serves one S3 request (the Hono app and the node:http fast path both call it). */
@@ -98,13 +101,10 @@ export function createApp(
       state.operation = 'Health';
       return healthResponse(deps.readiness());
     }
-    if (deps.upstream && pathOnly?.startsWith('/_blobcache/')) {
+    if (deps.admin && pathOnly?.startsWith('/_blobcache/')) {
       try {
-        const admin = await deps.upstream.admin(req, deps.authenticator);
-        if (admin) {
-          state.operation = 'CacheAdmin';
-          return admin;
-        }
+        const admin = await deps.admin(req, state);
+        if (admin) return admin;
       } catch (err) {
         const s3err = toGatewayError(err, deps.config);
         if (s3err.code === 'InternalError')

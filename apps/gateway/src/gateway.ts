@@ -1,16 +1,27 @@
-// Wiring: config → logger → store (engine + crash recovery) → app → listening server.
+// Wiring: config → logger → store (engine + crash recovery) → metrics → app → listening server.
 // Invariant: `close()` stops accepting, lets in-flight requests finish (bounded), then closes the
 // store so every acknowledged write is durable and the engine files are released.
 import type { Server } from 'node:http';
 import { S3Error } from '@blobcache/s3-protocol';
 import { createApp, createS3Handler } from './app.ts';
 import { effectiveCredentials, type GatewayConfig, type GatewayConfigInput, parseConfig } from './config.ts';
+import type { Readiness } from './health.ts';
+import { adminEndpoints } from './observability/admin-endpoints.ts';
+import {
+  type EngineRole,
+  type EngineStatsSource,
+  registerEngineMetrics,
+} from './observability/engine-metrics.ts';
 import { announce, createLogger, type Logger } from './observability/logger.ts';
+import { GatewayMetrics } from './observability/metrics.ts';
+import { gatewayReadiness } from './observability/readiness.ts';
+import { registerUpstreamCallMetrics } from './observability/upstream-liveness.ts';
 import { createAuthenticator } from './s3/authenticate.ts';
 import { preflight } from './s3/preflight.ts';
 import { errorParts } from './s3/responses.ts';
 import { createGatewayServer, listen, stopServer } from './server.ts';
 import { openStore } from './store/open-store.ts';
+import { registerCacheCounters } from './upstream/counters.ts';
 import { openUpstreamLayer } from './upstream/upstream-layer.ts';
 
 export type RunningGateway = {
@@ -19,6 +30,10 @@ export type RunningGateway = {
   port: number;
   host: string;
   config: GatewayConfig;
+  /** This gateway's metrics (its own prom-client Registry, served at `/_blobcache/metrics`). */
+  metrics: GatewayMetrics;
+  /** What `/_blobcache/ready` answers right now (in upstream mode it may probe the upstream). */
+  readiness(): Promise<Readiness>;
   close(): Promise<void>;
 };
 
@@ -41,6 +56,18 @@ export async function startGateway(
   }
   let ready = false;
   const authenticator = createAuthenticator(credentials, config.region);
+  const engines: Array<{ role: EngineRole; engine: EngineStatsSource }> = [
+    { role: 'store', engine: store.engine },
+  ];
+  const metrics = new GatewayMetrics();
+  if (upstream) {
+    engines.push({ role: 'cache', engine: upstream.cache.store.engine });
+    registerCacheCounters(metrics.registry, upstream.cache.counters);
+    registerUpstreamCallMetrics(metrics.registry, upstream.liveness);
+  }
+  registerEngineMetrics(metrics, engines);
+  const readiness = (): Promise<Readiness> =>
+    gatewayReadiness({ accepting: () => ready, engines, upstream: upstream?.liveness });
   const appDeps = {
     config,
     store,
@@ -55,11 +82,13 @@ export async function startGateway(
         ? { ready: false, reason: `engine degraded: ${stats.degradedReason ?? 'I/O failure'}` }
         : { ready: true };
     },
+    admin: adminEndpoints({ metrics, authenticator, ready: readiness, upstream }),
   };
   const s3 = createS3Handler(appDeps);
   const app = createApp(appDeps, s3);
   const server: Server = createGatewayServer({
     logger,
+    metrics,
     fetch: (request, env) => app.fetch(request, env),
     s3,
     preflight: (req, state) => preflight(appDeps, req, state),
@@ -88,6 +117,8 @@ export async function startGateway(
     port: address.port,
     host: address.address,
     config,
+    metrics,
+    readiness,
     close: () => {
       closing ??= (async () => {
         ready = false;

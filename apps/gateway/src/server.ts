@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { S3Handler } from './app.ts';
 import type { Logger } from './observability/logger.ts';
+import type { GatewayMetrics } from './observability/metrics.ts';
 import { logRequestWhenDone } from './observability/request-log.ts';
 import { attachRequestState, type RequestState } from './observability/request-state.ts';
 import { writeResponse } from './s3/write-response.ts';
@@ -29,6 +30,8 @@ export type ContinueDecision =
 
 export type ServerHandlers = {
   logger: Logger;
+  /** Records every finished request (with its log line). */
+  metrics?: GatewayMetrics;
   /** The Hono app's fetch; the IncomingMessage is reachable as `env.incoming`. */
   fetch: (
     request: Request,
@@ -52,7 +55,7 @@ export function createGatewayServer(h: ServerHandlers): Server {
     res.setHeader('x-amz-request-id', state.requestId);
     res.setHeader('x-amz-id-2', state.requestId);
     res.setHeader('server', 'blobcache');
-    logRequestWhenDone(h.logger, req, res, state);
+    logRequestWhenDone(h.logger, req, res, state, h.metrics);
     return state;
   };
 
