@@ -1,4 +1,10 @@
 // `blobcache serve [--flags]`: config from env + flags, serve until SIGINT/SIGTERM, stop gracefully.
+// Stop: the first SIGTERM/SIGINT stops accepting and lets in-flight requests finish for up to
+// shutdownGraceMs, then the store is flushed and closed and the process exits 0. A second signal
+// cuts the requests still in flight at once, but the store is still closed cleanly (exit 0): the
+// handlers stay installed until the process ends, so no later signal can kill it halfway through
+// closing the engine. (Even a kill -9 there loses nothing acknowledged: the engine is crash-only;
+// it only makes the next start replay the WAL.)
 import { ConfigError, loadConfig, renderHelp } from './config.ts';
 import { startGateway } from './gateway.ts';
 import { createLogger, flushLogsSync, type Logger } from './observability/logger.ts';
@@ -45,12 +51,17 @@ async function main(argv: string[]): Promise<number> {
     log.fatal({ err }, 'failed to start');
     return 1;
   }
+  let signals = 0;
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
-      log.info({ signal }, 'shutting down');
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
+      signals++;
+      if (signals === 1) {
+        log.info({ signal }, 'shutting down');
+        resolve();
+      } else {
+        log.warn({ signal, signals }, 'signal during shutdown: cutting in-flight requests now');
+        void gateway.close({ graceMs: 0 });
+      }
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -172,6 +172,20 @@ export const configSchema = z.object({
     .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
     .default('info')
     .meta(meta({ env: 'BLOBCACHE_LOG_LEVEL', flag: '--log-level', description: 'pino log level.' })),
+  shutdownGraceMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(10_000)
+    .meta(
+      meta({
+        env: 'BLOBCACHE_SHUTDOWN_GRACE_MS',
+        flag: '--shutdown-grace-ms',
+        description:
+          'On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to this many milliseconds, then cut them; the store is then flushed and closed (exit 0). A second signal cuts in-flight requests at once and still closes the store cleanly.',
+      }),
+    ),
   // Read-through cache ("upstream mode"); absent endpoint = store mode.
   ...upstreamConfigFields,
 });

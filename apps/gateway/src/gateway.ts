@@ -19,7 +19,8 @@ import { registerUpstreamCallMetrics } from './observability/upstream-liveness.t
 import { createAuthenticator } from './s3/authenticate.ts';
 import { preflight } from './s3/preflight.ts';
 import { errorParts } from './s3/responses.ts';
-import { createGatewayServer, listen, stopServer } from './server.ts';
+import { createGatewayServer, listen } from './server.ts';
+import { trackInFlight } from './shutdown.ts';
 import { openStore } from './store/open-store.ts';
 import { registerCacheCounters } from './upstream/counters.ts';
 import { openUpstreamLayer } from './upstream/upstream-layer.ts';
@@ -34,7 +35,11 @@ export type RunningGateway = {
   metrics: GatewayMetrics;
   /** What `/_blobcache/ready` answers right now (in upstream mode it may probe the upstream). */
   readiness(): Promise<Readiness>;
-  close(): Promise<void>;
+  /**
+   * Graceful stop (shutdown.ts): in-flight requests get `graceMs` (default: the config's
+   * shutdownGraceMs) to finish. Called again while closing with `graceMs: 0`, it cuts them now.
+   */
+  close(how?: { graceMs?: number }): Promise<void>;
 };
 
 export type StartOptions = { logger?: Logger; shutdownGraceMs?: number };
@@ -94,6 +99,7 @@ export async function startGateway(
     preflight: (req, state) => preflight(appDeps, req, state),
     internalError: (state) => errorParts(new S3Error('InternalError'), state, 'GET', undefined),
   });
+  const inFlight = trackInFlight(server, logger);
   let address: Awaited<ReturnType<typeof listen>>;
   try {
     address = await listen(server, config.host, config.port);
@@ -119,14 +125,17 @@ export async function startGateway(
     config,
     metrics,
     readiness,
-    close: () => {
+    close: (how = {}) => {
       closing ??= (async () => {
         ready = false;
-        await stopServer(server, opts.shutdownGraceMs ?? 10_000);
+        const graceMs = how.graceMs ?? opts.shutdownGraceMs ?? config.shutdownGraceMs;
+        await inFlight.drain(graceMs).done;
         await store.close();
         await upstream?.close();
         logger.info('blobcache stopped');
       })();
+      // Asked again with no grace (a second signal): cut what is still in flight now.
+      if (how.graceMs === 0) inFlight.drain(0).cutNow();
       return closing;
     },
   };
