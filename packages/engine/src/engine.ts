@@ -323,6 +323,7 @@ export class BlobEngine implements EngineInternals {
     if (!cur) this.items++;
     const wal = this.cfg.durability === 'durable' ? this.walFor(mt) : undefined;
     if (mt.slab.length > this.cfg.memtableBytes) this.rotate(); // oversize value: its own segment
+    this.maintenance.evictNow(); // SIEVE keeps the budget exactly (maintenance.ts)
     // ---- end of atomic section
     if (wal) {
       try {
@@ -332,7 +333,6 @@ export class BlobEngine implements EngineInternals {
         throw new WriteFailedError(err);
       }
     }
-    this.maintenance.maybeEvict();
   }
 
   async get(key: Uint8Array | string): Promise<Buffer | undefined> {
@@ -428,6 +428,7 @@ export class BlobEngine implements EngineInternals {
         if (ov?.mt.wal) await ov.mt.wal.syncThrough(ov.e.pos + ov.e.len);
         await Promise.all([...this.marksBehindSync]);
         await this.store.marksIssuedDurable();
+        await this.maintenance.mergeSettled(); // a cache-mode merge may hold a copy (maintenance.ts)
       } catch (err) {
         this.fail(err);
         throw new WriteFailedError(err);
@@ -457,6 +458,7 @@ export class BlobEngine implements EngineInternals {
     try {
       if (wal) await wal.syncThrough(e.pos + e.len);
       if (eager) await eager;
+      if (eager) await this.maintenance.mergeSettled(); // a merge may hold a copy (maintenance.ts)
     } catch (err) {
       this.fail(err);
       throw new WriteFailedError(err);
@@ -910,7 +912,7 @@ export class BlobEngine implements EngineInternals {
       this.track(this.store.appendDeadMarks(seg, hashes).catch((err: unknown) => this.fail(err)));
     }
     this.logger.debug({ segment: mt.id, entries: entries.length, bytes: mt.used }, 'memtable flushed');
-    this.maintenance.maybeEvict();
+    this.maintenance.evictNow(); // bytes that were unflushed (unevictable) may be victims now
     if (++this.segmentsSinceMaintenance >= this.cfg.maintenanceEverySegments) {
       this.segmentsSinceMaintenance = 0;
       this.maintenance.schedule();
