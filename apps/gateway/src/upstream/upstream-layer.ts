@@ -177,12 +177,13 @@ export type OpenUpstreamOptions = {
 const MiB = 1024 * 1024;
 
 /**
- * Memtables are never evicted, so they must be a small part of the budget for SIEVE to have
- * something to choose from: an eighth of it, within the engine's 64 KiB … 32 MiB default range.
+ * Memtables are never evicted and shield the newest items from SIEVE, and a write burst fills up
+ * to four of them: 1/32 of the budget each (the engine's own default under eviction), within
+ * 64 KiB … 32 MiB. At 1/8 the Zipf hit ratio fell up to 0.04 below an exact SIEVE's.
  */
 export function cacheMemtableBytes(maxBytes: number): number {
   if (maxBytes === 0) return 32 * MiB;
-  return Math.min(32 * MiB, Math.max(64 * 1024, Math.floor(maxBytes / 8)));
+  return Math.min(32 * MiB, Math.max(64 * 1024, Math.floor(maxBytes / 32)));
 }
 
 /** Opens the cache layer, or returns undefined in store mode (no upstream endpoint). */
