@@ -46,6 +46,10 @@ type OperationSlot = {
 };
 
 export class GatewayMetrics {
+  /**
+   * This gateway's registry. Render it through scrape(): collectors registered with beforeScrape
+   * (engine stats) take their snapshot there.
+   */
   readonly registry: Registry;
   readonly #requests: Counter<'operation' | 'status'>;
   readonly #latency: Histogram<'operation'>;
