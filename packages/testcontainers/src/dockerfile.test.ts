@@ -1,77 +1,37 @@
-// infra/Dockerfile without a Docker engine: its runtime stage's promises (unprivileged user,
-// /data volume, port, health check, configuration only through the gateway's own environment
-// variables) are read from the file, and its ENTRYPOINT + CMD are run the way the image runs them:
-// as PID 1 of a fresh PID namespace, as uid 1000 (the node image's `node` user), with the image's
-// ENV. A PID 1 ignores every signal it has no handler for, so this is where a shell-form
-// entrypoint or a missing SIGTERM handler would show: `docker stop` would hang until SIGKILL.
+// infra/Dockerfile without a Docker engine. Its runtime stage's promises (unprivileged user, /data
+// volume, port, health check, configuration only through the gateway's own environment variables)
+// are read from the file. Then the image's files are laid out as its COPY and `npm ci` lines make
+// them (testing/dockerfile-image.ts), and its ENTRYPOINT + CMD run from that layout the way the
+// image runs them: as PID 1 of a fresh PID namespace, as uid 1000 (the node image's `node` user),
+// with the image's ENV. A PID 1 ignores every signal it has no handler for, so this is where a
+// shell-form entrypoint or a missing SIGTERM handler would show (`docker stop` would hang until
+// SIGKILL), and where a source folder or dependency missing from the image would stop the start.
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { configSchema, DEV_CREDENTIAL, startGateway } from '@blobcache/gateway';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  argsOf,
+  envOf,
+  execForm,
+  type ImageLayout,
+  layOutImage,
+  parseDockerfile,
+} from './testing/dockerfile-image.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const NODE_UID = 1000;
 
-type Instruction = { op: string; args: string };
-
-/** The instructions of the LAST stage (the runtime image), continuation lines joined. */
-function runtimeStage(text: string): Instruction[] {
-  const logical: string[] = [];
-  let pending = '';
-  for (const raw of text.split('\n')) {
-    if (pending === '' && /^\s*(#|$)/.test(raw)) continue;
-    const line = raw.replace(/\s+$/, '');
-    if (line.endsWith('\\')) {
-      pending += `${line.slice(0, -1)} `;
-      continue;
-    }
-    logical.push(pending + line);
-    pending = '';
-  }
-  const all = logical.map((l) => {
-    const m = /^\s*(\S+)\s*(.*)$/.exec(l);
-    return { op: (m?.[1] ?? '').toUpperCase(), args: m?.[2] ?? '' };
-  });
-  const lastFrom = all.map((i) => i.op).lastIndexOf('FROM');
-  return all.slice(lastFrom);
-}
-
-function only(stage: Instruction[], op: string): string[] {
-  return stage.filter((i) => i.op === op).map((i) => i.args);
-}
-
-/** `ENV A=1 B=2` (the only form the file uses) into a record. */
-function envOf(stage: Instruction[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const args of only(stage, 'ENV')) {
-    for (const pair of args.split(/\s+/).filter(Boolean)) {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) throw new Error(`ENV entry without '=': ${pair}`);
-      env[pair.slice(0, eq)] = pair.slice(eq + 1);
-    }
-  }
-  return env;
-}
-
-/** An exec-form (JSON array) argument list; anything else is shell form and is an error here. */
-function execForm(args: string): string[] {
-  const parsed: unknown = JSON.parse(args);
-  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) {
-    throw new Error(`not an exec-form list: ${args}`);
-  }
-  return parsed as string[];
-}
-
-const stage = runtimeStage(await readFile(join(repoRoot, 'infra/Dockerfile'), 'utf8'));
-const imageEnv = envOf(stage);
-const entrypoint = execForm(only(stage, 'ENTRYPOINT')[0] ?? 'null');
-const cmd = execForm(only(stage, 'CMD')[0] ?? 'null');
-const healthcheck = only(stage, 'HEALTHCHECK')[0] ?? '';
+const stages = parseDockerfile(await readFile(join(repoRoot, 'infra/Dockerfile'), 'utf8'));
+const final = stages.at(-1) as (typeof stages)[number];
+const only = (op: string) => argsOf(final, op);
+const imageEnv = envOf(final);
+const healthcheck = only('HEALTHCHECK')[0] ?? '';
 const healthcheckCmd = execForm(healthcheck.slice(healthcheck.indexOf('CMD ') + 4));
 
 const configEnvNames = new Set(
@@ -80,15 +40,14 @@ const configEnvNames = new Set(
 
 describe('infra/Dockerfile runtime stage', () => {
   it('runs unprivileged, serves 9000, keeps its data in the /data volume', () => {
-    expect(only(stage, 'USER')).toEqual(['node']);
-    expect(only(stage, 'EXPOSE')).toEqual(['9000']);
-    expect(only(stage, 'VOLUME')).toEqual(['/data']);
+    expect(only('USER')).toEqual(['node']);
+    expect(only('EXPOSE')).toEqual(['9000']);
+    expect(only('VOLUME')).toEqual(['/data']);
     expect(imageEnv.BLOBCACHE_DATA_DIR).toBe('/data');
     expect(imageEnv.BLOBCACHE_PORT).toBe('9000');
     // The volume's mount point must be made (and handed to `node`) before it is declared.
-    const runs = only(stage, 'RUN').join('\n');
-    expect(runs).toMatch(/chown node:node \/data/);
-    const order = stage.map((i) => i.op);
+    expect(only('RUN').join('\n')).toMatch(/chown node:node \/data/);
+    const order = final.instructions.map((i) => i.op);
     expect(order.indexOf('RUN')).toBeLessThan(order.indexOf('VOLUME'));
     expect(order.indexOf('VOLUME')).toBeLessThan(order.indexOf('USER'));
   });
@@ -98,44 +57,25 @@ describe('infra/Dockerfile runtime stage', () => {
       if (name === 'NODE_ENV') continue;
       expect(configEnvNames, `ENV ${name} is not a gateway setting`).toContain(name);
     }
-    // Nothing reads a config file: the gateway has none, and ARG values would bake settings in.
-    expect(only(stage, 'ARG')).toEqual([]);
+    // Build arguments would bake settings into the image.
+    expect(only('ARG')).toEqual([]);
   });
 
   it('starts node itself (exec form, no shell) so SIGTERM reaches the CLI', () => {
-    expect(entrypoint[0]).toBe('node');
-    expect(entrypoint.slice(1)).toEqual(['apps/gateway/src/cli.ts']);
-    expect(cmd).toEqual(['serve']);
+    const entrypoint = execForm(only('ENTRYPOINT')[0] ?? 'null');
+    expect(entrypoint).toEqual(['node', 'apps/gateway/src/cli.ts']);
+    expect(execForm(only('CMD')[0] ?? 'null')).toEqual(['serve']);
     expect(healthcheckCmd[0]).toBe('node');
     expect(healthcheckCmd.join(' ')).toContain('/_blobcache/health');
-    const stop = only(stage, 'STOPSIGNAL');
+    const stop = only('STOPSIGNAL');
     expect(stop.length === 0 || stop[0] === 'SIGTERM').toBe(true);
   });
 });
 
 // Root can make a PID namespace and drop to uid 1000 (as on CI); a developer's unprivileged shell
-// runs the same entrypoint as an ordinary child instead. uid 1000 must be able to read this
-// checkout and run this node (a clone under /root is not readable to it): when it cannot, the
-// entrypoint still runs as PID 1, as root.
+// runs the same entrypoint as an ordinary child instead.
 const asRoot = process.getuid?.() === 0 && existsSync('/usr/bin/unshare') && existsSync('/usr/bin/setpriv');
-const asNodeUser =
-  asRoot &&
-  spawnSync(
-    'setpriv',
-    [
-      `--reuid=${NODE_UID}`,
-      `--regid=${NODE_UID}`,
-      '--clear-groups',
-      process.execPath,
-      '-e',
-      'require("node:fs").accessSync(process.argv[1], require("node:fs").constants.R_OK)',
-      join(repoRoot, entrypoint[1] ?? ''),
-    ],
-    { stdio: 'ignore', timeout: 10_000 },
-  ).status === 0;
-const title = asRoot
-  ? `the image entrypoint as PID 1 of its own PID namespace, as ${asNodeUser ? 'uid 1000' : 'root (uid 1000 cannot read this checkout)'}`
-  : 'the image entrypoint as an ordinary child process (not root: no PID namespace, own uid)';
+const dropToNode = ['setpriv', `--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups'];
 
 type Launched = {
   child: ChildProcess;
@@ -144,16 +84,14 @@ type Launched = {
   exited: Promise<number | null>;
 };
 
-function launch(env: Record<string, string>): Promise<Launched> {
-  const argv = [...entrypoint, ...cmd];
-  const dropToNode = asNodeUser
-    ? ['setpriv', `--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups']
-    : [];
+function launch(layout: ImageLayout, asNodeUser: boolean, env: Record<string, string>): Promise<Launched> {
+  // `node` of the image is this test's node (Node 22, like the node:22 base image).
+  const argv = [process.execPath, ...layout.entrypoint.slice(1), ...layout.cmd];
   const wrapped = asRoot
-    ? ['unshare', '--pid', '--fork', '--kill-child', ...dropToNode, process.execPath, ...argv.slice(1)]
-    : [process.execPath, ...argv.slice(1)];
+    ? ['unshare', '--pid', '--fork', '--kill-child', ...(asNodeUser ? dropToNode : []), ...argv]
+    : argv;
   const child = spawn(wrapped[0] as string, wrapped.slice(1), {
-    cwd: repoRoot,
+    cwd: layout.root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -208,22 +146,66 @@ function runHealthcheck(port: number): Promise<number> {
   });
 }
 
+const title = asRoot
+  ? 'the image entrypoint, run from the files infra/Dockerfile lays out, as PID 1 of a PID namespace'
+  : 'the image entrypoint, run from the files infra/Dockerfile lays out (not root: as an ordinary child, not PID 1)';
+
 describe(title, () => {
   const dirs: string[] = [];
   const children: ChildProcess[] = [];
+  let layout: ImageLayout;
+  let asNodeUser = false;
+
+  beforeAll(async () => {
+    const into = await mkdtemp(join(tmpdir(), 'blobcache-image-'));
+    dirs.push(into);
+    // uid 1000 must be able to walk into the layout, as it can into /app in the image.
+    await chmod(into, 0o755);
+    layout = await layOutImage({
+      context: repoRoot,
+      dockerfile: 'infra/Dockerfile',
+      into,
+      npmTimeoutMs: 300_000,
+    });
+    // uid 1000 must also be able to run this node; a node under /root (say) is not: then the
+    // entrypoint still runs as PID 1, as root.
+    asNodeUser =
+      asRoot &&
+      spawnSync(
+        dropToNode[0] as string,
+        [
+          ...dropToNode.slice(1),
+          process.execPath,
+          '-e',
+          'require("node:fs").accessSync(process.argv[1])',
+          join(layout.root, layout.entrypoint[1] ?? ''),
+        ],
+        { stdio: 'ignore', timeout: 10_000 },
+      ).status === 0;
+  }, 360_000);
+
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  it('answers its health check, and stops cleanly on SIGTERM with every write kept', async () => {
+  it('holds only the gateway and the workspaces it imports, with production dependencies', () => {
+    expect(existsSync(join(layout.root, 'apps/gateway/src/cli.ts'))).toBe(true);
+    expect(existsSync(join(layout.root, 'node_modules/@blobcache/engine/src/index.ts'))).toBe(true);
+    // .dockerignore keeps tests out; the deps stage keeps test-only packages out.
+    expect(existsSync(join(layout.root, 'apps/gateway/src/cli.test.ts'))).toBe(false);
+    expect(existsSync(join(layout.root, 'node_modules/vitest'))).toBe(false);
+    expect(existsSync(join(layout.root, 'node_modules/testcontainers'))).toBe(false);
+  });
+
+  it('answers its health check, and stops cleanly on SIGTERM as PID 1 with every write kept', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'blobcache-image-data-'));
     dirs.push(dataDir);
     if (asNodeUser) await chown(dataDir, NODE_UID, NODE_UID);
     // The image's ENV, except what only a container provides: loopback stands in for 0.0.0.0
     // (the gateway then accepts the development pair) and port 0 for a port of its own.
-    const gw = await launch({
-      ...imageEnv,
+    const gw = await launch(layout, asNodeUser, {
+      ...layout.env,
       BLOBCACHE_HOST: '127.0.0.1',
       BLOBCACHE_PORT: '0',
       BLOBCACHE_DATA_DIR: dataDir,
