@@ -269,25 +269,36 @@ describe.skipIf(!nginxBin && !required)(title, () => {
     // nginx's workers run as an unprivileged user when the master is root; they must reach the
     // temp directories the master makes under the prefix.
     await chmod(prefix, 0o755);
-    const listenPort = await freePort();
-    logs = renderScaleConf(
-      await readFile(join(REPO_ROOT, 'infra/nginx/scale.conf'), 'utf8'),
-      prefix,
-      gateways.map((g) => g.port),
-      listenPort,
-    );
+    const template = await readFile(join(REPO_ROOT, 'infra/nginx/scale.conf'), 'utf8');
     const confPath = join(prefix, 'nginx.conf');
-    await writeFile(confPath, logs.text);
     // -e: the log nginx writes before it has read the config (default /var/log/nginx/error.log).
     const base = ['-c', confPath, '-p', `${prefix}/`, '-e', join(prefix, 'startup-error.log')];
-    await run(nginxBin, ['-t', '-q', ...base], { timeout: 30_000 }).catch(
-      (err: Error & { stderr?: string }) => {
-        throw new Error(`nginx -t rejected infra/nginx/scale.conf: ${err.stderr ?? err.message}`);
-      },
-    );
-    nginx = spawn(nginxBin, [...base, '-g', 'daemon off;'], { stdio: 'ignore' });
-    nginxExited = new Promise((r) => nginx?.once('exit', r));
-    await waitForPort(listenPort, nginx, logs.errorLog);
+    let listenPort = 0;
+    // The free port is found before nginx binds it; another process may take it meanwhile.
+    for (let attempt = 1; ; attempt++) {
+      listenPort = await freePort();
+      logs = renderScaleConf(
+        template,
+        prefix,
+        gateways.map((g) => g.port),
+        listenPort,
+      );
+      await writeFile(confPath, logs.text);
+      await run(nginxBin, ['-t', '-q', ...base], { timeout: 30_000 }).catch(
+        (err: Error & { stderr?: string }) => {
+          throw new Error(`nginx -t rejected infra/nginx/scale.conf: ${err.stderr ?? err.message}`);
+        },
+      );
+      const child = spawn(nginxBin, [...base, '-g', 'daemon off;'], { stdio: 'ignore' });
+      nginx = child;
+      nginxExited = new Promise((r) => child.once('exit', r));
+      try {
+        await waitForPort(listenPort, child, logs.errorLog);
+        break;
+      } catch (err) {
+        if (attempt >= 3 || !/Address already in use/.test((err as Error).message)) throw err;
+      }
+    }
 
     s3 = new S3Client({
       endpoint: `http://127.0.0.1:${listenPort}`,
