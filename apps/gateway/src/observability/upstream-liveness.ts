@@ -48,7 +48,8 @@ export class UpstreamLiveness {
       windowMs: READY_UPSTREAM_WINDOW_MS,
       probeTimeoutMs: READY_PROBE_TIMEOUT_MS,
       probeMinIntervalMs: READY_PROBE_MIN_INTERVAL_MS,
-      now: Date.now,
+      // Monotonic: a wall-clock step must not stretch or shrink the window.
+      now: () => performance.now(),
       ...o,
     };
   }
