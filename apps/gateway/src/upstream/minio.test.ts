@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
 import { type CountingProxy, startCountingProxy } from './testing/upstream-harness.ts';
 
-const MINIO_IMAGE = 'minio/minio:RELEASE.2025-04-22T22-12-26Z';
+const MINIO_IMAGE = 'quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z';
 const docker = await dockerEngineReachable();
 const title = docker
   ? 'read-through cache with MinIO as the upstream'
