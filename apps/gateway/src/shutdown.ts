@@ -6,6 +6,10 @@
 // Hazard: node's server.close() waits for kept-alive connections to time out on their own
 // (keepAliveTimeout) after their last response: without closing them as soon as they fall idle, a
 // drained gateway would linger that long for nothing.
+// Hazard: a request cut at the end of the grace period may still be cleaning up (an aborted PUT
+// discarding its chunks) when the caller closes the store: that cleanup then fails on the closed
+// engine and its write intent is replayed at the next start instead (crash-only recovery).
+import assert from 'node:assert';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from './observability/logger.ts';
 
@@ -47,6 +51,11 @@ export function trackInFlight(server: Server, logger: Logger): InFlight {
     if (!res.headersSent) res.shouldKeepAlive = false;
     res.once('finish', sweep);
   };
+  // Hazard: node answers `Expect` itself only while nobody listens for these events; a listener
+  // added here alone would leave such requests unanswered. The server's handlers must exist first.
+  for (const event of ['request', 'checkContinue', 'checkExpectation']) {
+    assert(server.listenerCount(event) > 0, `trackInFlight: the server has no '${event}' handler yet`);
+  }
   // prepend: runs before the handlers, so a request received while draining never keeps alive
   server.prependListener('request', onRequest);
   server.prependListener('checkContinue', onRequest);
