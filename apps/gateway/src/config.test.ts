@@ -96,7 +96,7 @@ describe('config', () => {
 describe('README', () => {
   it('carries the configuration table rendered from the schema', async () => {
     const { readFile } = await import('node:fs/promises');
-    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
     const m = /<!-- config-table:start -->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(readme);
     // Compare cell by cell: a Markdown formatter may pad the columns.
     const cells = (table: string) =>
