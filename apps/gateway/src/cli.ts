@@ -4,7 +4,9 @@
 // cuts the requests still in flight at once, but the store is still closed cleanly (exit 0): the
 // handlers stay installed until the process ends, so no later signal can kill it halfway through
 // closing the engine. (Even a kill -9 there loses nothing acknowledged: the engine is crash-only;
-// it only makes the next start replay the WAL.)
+// it only makes the next start replay the WAL.) Before the gateway listens (a long recovery, which
+// logs its progress), signals keep their default action: the process ends at once, safely for the
+// same reason, and the next start resumes the recovery.
 import { ConfigError, loadConfig, renderHelp } from './config.ts';
 import { startGateway } from './gateway.ts';
 import { createLogger, flushLogsSync, type Logger } from './observability/logger.ts';
