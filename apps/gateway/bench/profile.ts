@@ -46,6 +46,17 @@ function threadSeconds(pid: number): Map<string, number> {
   return out;
 }
 
+/** The store engine's WAL fdatasync count from the gateway's /_blobcache/metrics (loopback: no auth). */
+async function walSyncs(url: string): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`${url}/_blobcache/metrics`)).text();
+    const m = /^blobcache_engine_wal_syncs_total\{[^}]*engine="store"[^}]*\} (\d+)/m.exec(text);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** User and system CPU seconds used so far by process `pid`. */
 function cpuSeconds(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -185,6 +196,7 @@ try {
       durationSec: DURATION_SEC,
       timeoutSec: 10,
     };
+    const syncsBefore = await walSyncs(gateway.url);
     const cpuBefore = cpuSeconds(gateway.pid);
     const threadsBefore = threadSeconds(gateway.pid);
     const r = await runWrk(wrk, settings, gateway.url, file, {
@@ -198,6 +210,9 @@ try {
       if (us >= 0.5) perThread.push(`${name} ${us.toFixed(1)}`);
     }
     threadLine = `CPU us/request by thread: ${perThread.join(', ')}`;
+    const syncsAfter = await walSyncs(gateway.url);
+    if (mode === 'put' && syncsBefore !== undefined && syncsAfter !== undefined && syncsAfter > syncsBefore)
+      threadLine += `; WAL: ${syncsAfter - syncsBefore} fdatasyncs, ${(r.requests / (syncsAfter - syncsBefore)).toFixed(1)} PUTs per fdatasync`;
     cpuUsPerRequest = {
       user: ((cpuAfter.user - cpuBefore.user) * 1e6) / r.requests,
       system: ((cpuAfter.system - cpuBefore.system) * 1e6) / r.requests,

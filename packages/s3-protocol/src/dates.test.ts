@@ -58,4 +58,11 @@ describe('date memos', () => {
     expect(formatHttpDate(new Date(t.getTime()))).toBe('Thu, 02 Jan 2020 03:04:05 GMT');
     expect(formatHttpDate(new Date(0))).toBe('Thu, 01 Jan 1970 00:00:00 GMT');
   });
+
+  it('formats right across more instants than the memo holds, in any order', () => {
+    const base = Date.UTC(2024, 5, 1);
+    const instants = Array.from({ length: 10_000 }, (_, i) => base + ((i * 7919) % 10_000) * 61_000);
+    for (let round = 0; round < 2; round++)
+      for (const ms of instants) expect(formatHttpDate(new Date(ms))).toBe(new Date(ms).toUTCString());
+  });
 });

@@ -3,17 +3,20 @@
 
 /** `Wed, 12 Oct 2009 17:50:00 GMT` (IMF-fixdate, for Last-Modified, Date, Expires headers). */
 export function formatHttpDate(date: Date): string {
-  // One-entry memo: a server formats the same few instants (Last-Modified of hot objects) again
-  // and again, and toUTCString costs more than the comparison.
+  // Memo by instant: a server formats the Last-Modified of the same hot objects again and again
+  // (many of them, so one entry is not enough), and toUTCString costs far more than a lookup.
   const ms = date.getTime();
-  if (ms !== lastHttpDateMs) {
-    lastHttpDateMs = ms;
-    lastHttpDate = date.toUTCString();
+  let text = httpDates.get(ms);
+  if (text === undefined) {
+    text = date.toUTCString();
+    // Bounded: start over when full (cheaper than LRU bookkeeping; hot instants come back at once).
+    if (httpDates.size >= MAX_MEMO_HTTP_DATES) httpDates.clear();
+    httpDates.set(ms, text);
   }
-  return lastHttpDate;
+  return text;
 }
-let lastHttpDateMs = Number.NaN;
-let lastHttpDate = '';
+const MAX_MEMO_HTTP_DATES = 4096;
+const httpDates = new Map<number, string>();
 
 /** `2009-10-12T17:50:30.000Z` (XML LastModified, Initiated, ...). */
 export function formatIsoDate(date: Date): string {

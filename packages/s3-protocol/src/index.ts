@@ -131,7 +131,7 @@ export {
   verifyPayload,
 } from './payload/verify-payload.ts';
 /** Query-string parsing as S3 reads it (`+` is a space, `?uploads` and `?uploads=` both present). */
-export { parseQuery, parseQueryParams, type QueryParam } from './query.ts';
+export { parseQuery, parseQueryParams, type QueryParam, queryMapOf } from './query.ts';
 /** `parseRange(header, size)` → full | partial {start,end,contentRange}; unsatisfiable → InvalidRange 416. */
 export { parseRange, type RangeResult } from './range.ts';
 /** Typed readers for CompleteMultipartUpload, Delete, CreateBucketConfiguration and Tagging bodies. */

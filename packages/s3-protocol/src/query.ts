@@ -53,7 +53,15 @@ export function parseQueryParams(rawQuery: string): QueryParam[] {
 
 /** Decoded query as a Map (first occurrence wins), for routing on parameter presence. */
 export function parseQuery(rawQuery: string): Map<string, string> {
+  return queryMapOf(parseQueryParams(rawQuery));
+}
+
+/**
+ * `parseQuery` from already split parameters (decodes every value, so a non-UTF-8 value throws
+ * here). The decoded values stay cached in `params` for whoever reads them next (authentication).
+ */
+export function queryMapOf(params: readonly QueryParam[]): Map<string, string> {
   const map = new Map<string, string>();
-  for (const p of parseQueryParams(rawQuery)) if (!map.has(p.name)) map.set(p.name, p.value);
+  for (const p of params) if (!map.has(p.name)) map.set(p.name, p.value);
   return map;
 }

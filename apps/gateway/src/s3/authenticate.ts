@@ -1,6 +1,6 @@
 // Authentication of every S3 request, from the request line and headers only (the body is checked
 // later, while it streams, by the payload verifier bound to the same AuthContext).
-import { type AuthContext, authenticate } from '@blobcache/s3-protocol';
+import { type AuthContext, type AuthRequest, authenticate } from '@blobcache/s3-protocol';
 import type { Credential } from '../config.ts';
 import type { Headers } from './context.ts';
 import type { RequestTarget } from './request-target.ts';
@@ -25,15 +25,13 @@ export function authenticateRequest(
   target: RequestTarget,
   headers: Headers,
 ): AuthContext {
-  return authenticate(
-    {
-      method,
-      rawPath: target.rawPath,
-      rawQuery: target.rawQuery,
-      headers,
-      ...(target.virtualHostBucket === undefined ? {} : { virtualHostBucket: target.virtualHostBucket }),
-    },
-    a.lookupSecret,
-    { region: a.region, now: new Date(), maxSkewMs: MAX_SKEW_MS, maxPresignSeconds: MAX_PRESIGN_SECONDS },
-  );
+  const req: AuthRequest = { method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers };
+  if (target.virtualHostBucket !== undefined) req.virtualHostBucket = target.virtualHostBucket;
+  if (target.queryParams !== undefined) req.params = target.queryParams;
+  return authenticate(req, a.lookupSecret, {
+    region: a.region,
+    now: new Date(),
+    maxSkewMs: MAX_SKEW_MS,
+    maxPresignSeconds: MAX_PRESIGN_SECONDS,
+  });
 }

@@ -2,7 +2,7 @@
 // Invariant: the path is taken exactly as sent: no dot-segment collapsing, no `//` merging, each
 // part percent-decoded exactly once, `+` kept literal in the path. `c.req.path` must never be used
 // for S3 routing (Hono/URL normalise `a/../b` and would change the key and the signature).
-import { parseQuery, parseS3Path, S3Error } from '@blobcache/s3-protocol';
+import { parseQueryParams, parseS3Path, type QueryParam, queryMapOf, S3Error } from '@blobcache/s3-protocol';
 
 export type RequestTarget = {
   /** Path as sent, before `?`, still percent-encoded. */
@@ -11,6 +11,8 @@ export type RequestTarget = {
   rawQuery: string;
   /** Decoded query parameters (first value by name; `+` is a space; `?uploads` → ''). */
   query: Map<string, string>;
+  /** The same query split in order (authentication reads it instead of parsing the query again). */
+  queryParams?: readonly QueryParam[];
   bucket?: string;
   key?: string;
   /** Set when the bucket came from the Host header (virtual-hosted style). */
@@ -36,7 +38,8 @@ export function parseRequestTarget(rawUrl: string, host: string | undefined, dom
   if (!rawPath.startsWith('/')) throw new S3Error('InvalidRequest', 'The request path must start with "/"');
   const virtualHostBucket = bucketFromHost(host, domain);
   const { bucket, key } = parseS3Path(rawPath, virtualHostBucket);
-  const target: RequestTarget = { rawPath, rawQuery, query: parseQuery(rawQuery) };
+  const queryParams = parseQueryParams(rawQuery);
+  const target: RequestTarget = { rawPath, rawQuery, query: queryMapOf(queryParams), queryParams };
   if (bucket !== undefined) target.bucket = bucket;
   if (key !== undefined) target.key = key;
   if (virtualHostBucket !== undefined) target.virtualHostBucket = virtualHostBucket;

@@ -58,7 +58,7 @@ function detect(
  */
 export function authenticate(req: AuthRequest, lookupSecret: SecretLookup, opts: AuthOptions): AuthContext {
   // The query is parsed once here and shared with the presigned verifier.
-  const params = req.rawQuery === '' ? [] : parseQueryParams(req.rawQuery);
+  const params = req.params ?? (req.rawQuery === '' ? [] : parseQueryParams(req.rawQuery));
   switch (detect(req, params)) {
     case 'sigv4-header':
       return verifySigV4Header(req, lookupSecret, opts);

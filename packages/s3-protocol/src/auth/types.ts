@@ -3,6 +3,8 @@
 // anonymous request) and carries everything the payload verifier needs to check the body
 // against the same signature chain.
 
+import type { QueryParam } from '../query.ts';
+
 /** A request as it arrived, before any URL normalisation. */
 export interface AuthRequest {
   /** Upper-case HTTP method. */
@@ -18,6 +20,8 @@ export interface AuthRequest {
    * `/<bucket><path>`; SigV4 ignores it.
    */
   virtualHostBucket?: string;
+  /** `parseQueryParams(rawQuery)` when the caller already split the query (saves a second parse). */
+  params?: readonly QueryParam[];
 }
 
 /** How the body is protected, from `x-amz-content-sha256` (SigV4) or implied (SigV2). */
