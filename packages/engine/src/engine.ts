@@ -427,6 +427,7 @@ export class BlobEngine implements EngineInternals {
       try {
         if (ov?.mt.wal) await ov.mt.wal.syncThrough(ov.e.pos + ov.e.len);
         await Promise.all([...this.marksBehindSync]);
+        this.maintenance.issueVictims(); // an eviction's queued marks (maintenance.ts)
         await this.store.marksIssuedDurable();
         await this.maintenance.mergeSettled(); // a cache-mode merge may hold a copy (maintenance.ts)
       } catch (err) {
@@ -458,7 +459,14 @@ export class BlobEngine implements EngineInternals {
     try {
       if (wal) await wal.syncThrough(e.pos + e.len);
       if (eager) await eager;
-      if (eager) await this.maintenance.mergeSettled(); // a merge may hold a copy (maintenance.ts)
+      if (!wal) {
+        // Cache mode: a crash loses this tombstone with its memtable, so whatever it shadows must
+        // be dead on disk first: an evicted older version's queued or in-flight dead mark, and a
+        // merge's copy of the key (maintenance.ts).
+        this.maintenance.issueVictims();
+        await this.store.marksIssuedDurable();
+        await this.maintenance.mergeSettled();
+      }
     } catch (err) {
       this.fail(err);
       throw new WriteFailedError(err);

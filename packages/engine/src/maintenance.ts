@@ -45,6 +45,10 @@ export class Maintenance {
   private readonly e: EngineInternals;
   private evicting: Promise<void> | undefined;
   private merging: Promise<void> | undefined;
+  /** Victims whose LMDB rows and dead marks are queued (evictBatch, issueVictims). */
+  private victimHashes: Buffer[] = [];
+  private victimMarks = new Map<number, Buffer[]>();
+  private victimsScheduled = false;
   private reclaiming: Promise<void> | undefined;
   private bloomRebuild: Promise<void> | undefined;
   private stopped = false;
@@ -96,6 +100,7 @@ export class Maintenance {
   async runAll(): Promise<void> {
     this.maybeEvict();
     await this.evicting;
+    await Promise.all(this.issueVictims());
     this.maybeRebuildBloom();
     await this.bloomRebuild;
     if (this.reclaiming) await this.reclaiming;
@@ -105,6 +110,7 @@ export class Maintenance {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.issueVictims();
     await Promise.allSettled([this.evicting, this.reclaiming, this.bloomRebuild, this.merging]);
   }
 
@@ -121,8 +127,7 @@ export class Maintenance {
    */
   evictNow(): void {
     if (!this.mustEvict()) return;
-    const { marks } = this.evictBatch();
-    for (const p of marks) this.e.track(p.catch((err: unknown) => this.e.fail(err)));
+    this.evictBatch();
     this.maybeEvict();
   }
 
@@ -134,14 +139,13 @@ export class Maintenance {
 
   /**
    * One batch of SIEVE victims (up to evictionBatchItems) while liveBytes > maxBytes; only
-   * flushed items are victims. Synchronous: index, accounting and LMDB change together; the dead
-   * marks are issued now (a delete that finds nothing waits for them, engine-bugs.md #5) and
-   * their promises returned.
+   * flushed items are victims. Synchronous: they leave the index and the accounting now; their
+   * LMDB rows and dead marks are queued (issueVictims) so that a put that evicts one item does
+   * not pay an LMDB transaction and a .meta fdatasync of its own. Until then a victim's LMDB row
+   * is invisible anyway (reads, listings and keys() check the hash index first).
    */
-  private evictBatch(): { victims: number; marks: Promise<void>[] } {
-    const { cfg, index, store, keyIndex, counters } = this.e;
-    const ops: KeyOp[] = [];
-    const bySeg = new Map<number, Buffer[]>();
+  private evictBatch(): number {
+    const { cfg, index, store, counters } = this.e;
     let victims = 0;
     while (victims < cfg.evictionBatchItems && this.e.liveBytes > cfg.maxBytes) {
       const n = index.nextVictim();
@@ -158,26 +162,59 @@ export class Maintenance {
       victims++;
       counters.evictions++;
       counters.bloomDeletions++;
-      pushTo(bySeg, seg, hash);
+      pushTo(this.victimMarks, seg, hash);
+      this.victimHashes.push(hash);
       // a version superseded by an unflushed write was already subtracted at put time
       if (!this.e.overlayHas(hash.toString('latin1'))) {
         this.e.liveBytes -= len;
         this.e.items--;
-        const key = keyIndex.keyForHash(hash);
-        if (key) ops.push({ kind: 'del', key, hash });
       }
     }
+    if (this.victimHashes.length >= cfg.evictionBatchItems) this.issueVictims();
+    else if (this.victimHashes.length > 0 && !this.victimsScheduled) {
+      this.victimsScheduled = true;
+      setImmediate(() => {
+        this.victimsScheduled = false;
+        this.issueVictims();
+      });
+    }
+    return victims;
+  }
+
+  /**
+   * Applies the queued victims' LMDB deletes and issues their dead marks (tracked; a failure
+   * degrades the engine); returns the mark promises. Synchronous. Called once a batch is full,
+   * on the next event-loop turn, and before anything that relies on the marks being issued: a
+   * delete that finds nothing (engine-bugs.md #5), reclamation, close.
+   */
+  issueVictims(): Promise<void>[] {
+    if (this.victimHashes.length === 0 || this.e.isClosed()) return [];
+    const { index, keyIndex, store } = this.e;
+    const ops: KeyOp[] = [];
+    for (const hash of this.victimHashes) {
+      // Hazard: the key may be back since (unflushed, or flushed: the row is its own again); a
+      // 'del' op matches rows by key and hash, so it would delete the new row.
+      if (this.e.overlayHas(hash.toString('latin1')) || index.find(hash) !== NO_NODE) continue;
+      const key = keyIndex.keyForHash(hash);
+      if (key) ops.push({ kind: 'del', key, hash });
+    }
+    const marks = this.victimMarks;
+    this.victimHashes = [];
+    this.victimMarks = new Map();
     keyIndex.apply(ops);
-    const marks = [...bySeg].map(([seg, hashes]) => store.appendDeadMarks(seg, hashes));
-    return { victims, marks };
+    return [...marks].map(([seg, hashes]) => {
+      const p = store.appendDeadMarks(seg, hashes);
+      this.e.track(p.catch((err: unknown) => this.e.fail(err)));
+      return p;
+    });
   }
 
   private async evictLoop(): Promise<void> {
     try {
       while (this.mustEvict()) {
-        const { victims, marks } = this.evictBatch();
+        const victims = this.evictBatch();
         if (victims === 0) break; // everything left is unflushed
-        await Promise.all(marks);
+        await Promise.all(this.issueVictims());
         await yieldToLoop();
       }
     } catch (err) {
@@ -233,8 +270,9 @@ export class Maintenance {
   }
 
   private async reclaim(): Promise<void> {
-    // dead marks from earlier flushes must be durable before a segment holding the newer
-    // version (or its tombstone) can go away
+    // dead marks from earlier flushes (and evictions) must be durable before a segment holding
+    // the newer version (or its tombstone) can go away
+    this.issueVictims();
     await this.e.store.settleMarksIssued();
     if (this.e.cfg.durability === 'cache') await this.drainPass();
     else await this.rewritePass();

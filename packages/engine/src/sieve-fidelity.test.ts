@@ -8,7 +8,7 @@ import type { Maintenance } from './maintenance.ts';
 import { decodeMeta } from './meta.ts';
 import { recordBytes } from './record.ts';
 import type { SegmentStore } from './segment.ts';
-import { withTempDir } from './testutil.ts';
+import { runAndCrash, withTempDir } from './testutil.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -175,6 +175,28 @@ describe('SIEVE fidelity (cache mode, onFull evict)', () => {
       expect(await e.get('k/0')).toBeUndefined();
       expect(await e.get('k/1')).toEqual(Buffer.alloc(4000, 1));
       expect(store.ids()).not.toContain(sources[0]);
+      await e.close();
+    });
+  });
+});
+
+describe('queued eviction marks (cache mode)', () => {
+  // Evictions queue their dead marks (one .meta append per batch, not per put). A delete of a
+  // key whose only flushed version was just evicted, answered from the memtable (the key was
+  // put again), writes a tombstone that a crash loses with the memtable: it must not be
+  // acknowledged before the evicted version's mark is durable, or the old value comes back.
+  it('an acknowledged delete of a re-put, just-evicted key survives SIGKILL', async () => {
+    await withTempDir(async (dir) => {
+      const options = { durability: 'cache' as const, memtableBytes: 256 * KiB, maxBytes: 1024 * KiB };
+      await runAndCrash(dir, options, [
+        ['put', 'victim', 'v'.repeat(20_000)],
+        ['flush'],
+        ['evict', 'victim'], // fillers until get('victim') misses
+        ['put', 'victim', 'w'.repeat(100)], // unflushed
+        ['del', 'victim'], // found in the memtable, acknowledged, then SIGKILL
+      ]);
+      const e = await BlobEngine.open(dir, options);
+      expect(await e.get('victim')).toBeUndefined();
       await e.close();
     });
   });
