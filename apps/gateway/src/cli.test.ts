@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from './store/open-store.ts';
 import { s3Client } from './testing/harness.ts';
 
 const CLI = new URL('./cli.ts', import.meta.url).pathname;
@@ -338,4 +340,58 @@ describe('graceful shutdown (real child process)', () => {
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
   }, 90_000);
+});
+
+describe('a signal while starting (child process)', () => {
+  let dataDir: string | undefined;
+  afterEach(async () => {
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  // A container runs node as PID 1, and the kernel ignores a signal PID 1 has no handler for: the
+  // CLI must handle SIGTERM from its first log line on, or `docker stop` waits out its timeout.
+  it('SIGTERM during a long recovery ends the process at once with 143; the next start completes it', async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'blobcache-early-'));
+    // A store whose key index must be rebuilt from 60,000 records: a start that takes a while.
+    const store = await openStore({ dataDir, maxBytes: 0, logger: pino({ level: 'silent' }) });
+    const value = Buffer.alloc(64, 7);
+    for (let i = 0; i < 60_000; i += 2000) {
+      const puts: Array<Promise<unknown>> = [];
+      for (let j = i; j < i + 2000; j++) puts.push(store.engine.put(`z/${j}`, value));
+      await Promise.all(puts);
+    }
+    await store.close();
+    await rm(join(dataDir, 'engine', 'keyindex'), { recursive: true, force: true });
+
+    const child = spawn(
+      process.execPath,
+      [CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'debug'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const msgs: string[] = [];
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    let pending = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      pending += d;
+      const parts = pending.split('\n');
+      pending = parts.pop() ?? '';
+      for (const part of parts) {
+        const msg = String((JSON.parse(part) as { msg?: unknown }).msg);
+        msgs.push(msg);
+        if (msg === 'blobcache starting') child.kill('SIGTERM');
+      }
+    });
+    expect(await exited).toEqual({ code: 143, signal: null });
+    expect(msgs).toContain('signal while starting: exiting before serving');
+    expect(msgs).not.toContain('blobcache listening');
+
+    const gw = await spawnCli(dataDir, 'warn');
+    expect(await health(gw.port)).toBe(200);
+    gw.child.kill('SIGTERM');
+    expect(await gw.exited).toBe(0);
+  }, 120_000);
 });

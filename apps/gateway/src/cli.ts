@@ -4,9 +4,13 @@
 // cuts the requests still in flight at once, but the store is still closed cleanly (exit 0): the
 // handlers stay installed until the process ends, so no later signal can kill it halfway through
 // closing the engine. (Even a kill -9 there loses nothing acknowledged: the engine is crash-only;
-// it only makes the next start replay the WAL.) Before the gateway listens (a long recovery, which
-// logs its progress), signals keep their default action: the process ends at once, safely for the
-// same reason, and the next start resumes the recovery.
+// it only makes the next start replay the WAL.) A signal that arrives before the gateway listens
+// (during a long recovery, which logs its progress) ends the process at once with 128 + the
+// signal number, safely for the same reason; the next start resumes the recovery.
+// Hazard: that early handler is not optional. In a container `node` is PID 1, and the kernel
+// ignores a signal PID 1 has no handler for, so without it `docker stop` during a long recovery
+// would wait out its whole timeout and then SIGKILL.
+import { constants as osConstants } from 'node:os';
 import { ConfigError, loadConfig, renderHelp } from './config.ts';
 import { startGateway } from './gateway.ts';
 import { createLogger, flushLogsSync, type Logger } from './observability/logger.ts';
@@ -42,6 +46,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger(config.logLevel);
   logger = log;
+  const stopWhileStarting = (signal: NodeJS.Signals): void => {
+    log.warn({ signal }, 'signal while starting: exiting before serving');
+    flushLogsSync(log);
+    process.exit(128 + (osConstants.signals[signal] ?? 0));
+  };
+  process.on('SIGINT', stopWhileStarting);
+  process.on('SIGTERM', stopWhileStarting);
+  log.debug({ dataDir: config.dataDir }, 'blobcache starting');
+  flushLogsSync(log);
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
     gateway = await startGateway(config, { logger: log });
@@ -52,6 +65,9 @@ async function main(argv: string[]): Promise<number> {
     }
     log.fatal({ err }, 'failed to start');
     return 1;
+  } finally {
+    process.off('SIGINT', stopWhileStarting);
+    process.off('SIGTERM', stopWhileStarting);
   }
   let signals = 0;
   await new Promise<void>((resolve) => {
