@@ -38,6 +38,11 @@ const BLOOM_RECORDING_LIMIT = 1 << 20;
 const REBUILD_BATCH = 4096;
 const INLINE_GAP_BYTES = 64 * 1024;
 const INLINE_RUN_BYTES = 4 * 1024 * 1024;
+/**
+ * Queued victims are issued (one LMDB transaction, one .meta append per segment) at the next
+ * event-loop turn or once this many are queued, whichever comes first.
+ */
+const VICTIM_QUEUE_ITEMS = 1024;
 /** Cache mode copies a segment forward only when at least this fraction of it is dead. */
 const MERGE_MIN_WASTE = 0.25;
 
@@ -170,7 +175,7 @@ export class Maintenance {
         this.e.items--;
       }
     }
-    if (this.victimHashes.length >= cfg.evictionBatchItems) this.issueVictims();
+    if (this.victimHashes.length >= VICTIM_QUEUE_ITEMS) this.issueVictims();
     else if (this.victimHashes.length > 0 && !this.victimsScheduled) {
       this.victimsScheduled = true;
       setImmediate(() => {
@@ -183,7 +188,7 @@ export class Maintenance {
 
   /**
    * Applies the queued victims' LMDB deletes and issues their dead marks (tracked; a failure
-   * degrades the engine); returns the mark promises. Synchronous. Called once a batch is full,
+   * degrades the engine); returns the mark promises. Synchronous. Called once the queue is full,
    * on the next event-loop turn, and before anything that relies on the marks being issued: a
    * delete that finds nothing (engine-bugs.md #5), reclamation, close.
    */
