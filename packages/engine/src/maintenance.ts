@@ -190,25 +190,31 @@ export class Maintenance {
    * Applies the queued victims' LMDB deletes and issues their dead marks (tracked; a failure
    * degrades the engine); returns the mark promises. Synchronous. Called once the queue is full,
    * on the next event-loop turn, and before anything that relies on the marks being issued: a
-   * delete that finds nothing (engine-bugs.md #5), reclamation, close.
+   * cache-mode delete and a delete that finds nothing (engine-bugs.md #5), reclamation, close.
    */
   issueVictims(): Promise<void>[] {
     if (this.victimHashes.length === 0 || this.e.isClosed()) return [];
     const { index, keyIndex, store } = this.e;
-    const ops: KeyOp[] = [];
-    for (const hash of this.victimHashes) {
-      // Hazard: the key may be back since (unflushed, or flushed: the row is its own again); a
-      // 'del' op matches rows by key and hash, so it would delete the new row.
-      if (this.e.overlayHas(hash.toString('latin1')) || index.find(hash) !== NO_NODE) continue;
-      const key = keyIndex.keyForHash(hash);
-      if (key) ops.push({ kind: 'del', key, hash });
-    }
+    const hashes = this.victimHashes;
     const marks = this.victimMarks;
     this.victimHashes = [];
     this.victimMarks = new Map();
-    keyIndex.apply(ops);
-    return [...marks].map(([seg, hashes]) => {
-      const p = store.appendDeadMarks(seg, hashes);
+    try {
+      const ops: KeyOp[] = [];
+      for (const hash of hashes) {
+        // Hazard: the key may be back since (unflushed, or flushed: the row is its own again);
+        // a 'del' op matches rows by key and hash, so it would delete the new row.
+        if (this.e.overlayHas(hash.toString('latin1')) || index.find(hash) !== NO_NODE) continue;
+        const key = keyIndex.keyForHash(hash);
+        if (key) ops.push({ kind: 'del', key, hash });
+      }
+      keyIndex.apply(ops);
+    } catch (err) {
+      // called from a put's atomic section and from a timer: never throw, degrade instead
+      this.e.fail(err);
+    }
+    return [...marks].map(([seg, segHashes]) => {
+      const p = store.appendDeadMarks(seg, segHashes);
       this.e.track(p.catch((err: unknown) => this.e.fail(err)));
       return p;
     });
