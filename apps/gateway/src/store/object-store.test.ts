@@ -168,6 +168,38 @@ describe('ObjectStore', () => {
     await expect(store.beginWrite('bkt', 'late')).rejects.toBeInstanceOf(BucketGoneError);
   });
 
+  it('close waits for a write in flight to abort, so its clean-up reaches the engine', async () => {
+    const w = await store.beginWrite('bkt', 'cut');
+    let cut!: (err: Error) => void;
+    const cutNow = new Promise<never>((_, reject) => {
+      cut = reject;
+    });
+    // Two chunks written (intent recorded), then the client's socket is destroyed mid-body.
+    async function* body(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(CHUNK_BYTES, 1);
+      yield Buffer.alloc(CHUNK_BYTES, 2);
+      await cutNow;
+    }
+    const writing = w.write(body(), Number.MAX_SAFE_INTEGER).catch(async (err: unknown) => {
+      await w.abort();
+      throw err;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = store.close();
+    cut(new Error('socket destroyed'));
+    await expect(writing).rejects.toThrow('socket destroyed');
+    await closing;
+
+    const engine = await BlobEngine.open(join(dir, 'engine'), { durability: 'durable' });
+    try {
+      expect(await engine.get(intentKey(w.versionId))).toBeUndefined();
+      expect(await engine.get(chunkKey(w.versionId, 0))).toBeUndefined();
+      expect(await engine.get(chunkKey(w.versionId, 1))).toBeUndefined();
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('uses the real engine type', () => {
     expect(store.engine).toBeInstanceOf(BlobEngine);
   });

@@ -55,6 +55,12 @@ import { VersionRefs } from './version-refs.ts';
  */
 export const MAX_INLINE_DATA_BYTES = 6144;
 
+/**
+ * How long close() waits for writes in flight to finish. The server has already let requests run
+ * out their grace period (or cut them) by then, so what remains is clean-up after a cut body.
+ */
+export const CLOSE_WAIT_FOR_WRITERS_MS = 2_000;
+
 /** Fields a writer provides; the store fills in versionId, parts and inline data. */
 export type HeadFields = Omit<ObjectHead, 'versionId' | 'parts' | 'partsRef' | 'inline'>;
 
@@ -93,6 +99,8 @@ export class ObjectStore {
   readonly #background = new Set<Promise<void>>();
   /** Writes in flight per bucket, and buckets being deleted (see deleteBucket). */
   readonly #writers = new Map<string, number>();
+  /** Set while close() waits for the last writer to leave. */
+  #writersGone: (() => void) | undefined;
   readonly #deletingBuckets = new Set<string>();
   /**
    * Every bucket record, once loadBuckets() ran (openStore does, before serving): the store is the
@@ -194,6 +202,7 @@ export class ObjectStore {
     const n = (this.#writers.get(bucket) ?? 0) - 1;
     if (n > 0) this.#writers.set(bucket, n);
     else this.#writers.delete(bucket);
+    if (this.#writers.size === 0) this.#writersGone?.();
   }
 
   // ---- objects: reads ----
@@ -455,7 +464,26 @@ export class ObjectStore {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Waits (at most `waitForWritersMs`) for writes in flight to commit or abort, then for background
+   * reclaims, then closes the engine. Hazard: a write cut by the server's shutdown (its socket was
+   * destroyed) aborts a moment later, and its clean-up deletes go to the engine; closing the engine
+   * under it would leave that clean-up to the next start's recovery.
+   */
+  async close(waitForWritersMs = CLOSE_WAIT_FOR_WRITERS_MS): Promise<void> {
+    if (this.#writers.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          this.#writersGone = resolve;
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, waitForWritersMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      this.#writersGone = undefined;
+    }
     await this.drain();
     await this.engine.close();
   }
