@@ -125,6 +125,42 @@ describe('multipart uploads', () => {
     expect(gone.name).toBe('NoSuchUpload');
   });
 
+  it('a retried CompleteMultipartUpload (first answer lost) gets the same result while the object is that upload, as on S3', async () => {
+    const Key = 'retried-complete';
+    const { UploadId, parts } = await upload(Key, [big1, tail]);
+    const complete = () =>
+      s3.send(
+        new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }),
+      );
+    // Two at once (the retry racing the first attempt), then one more afterwards.
+    const [first, racing] = await Promise.all([complete(), complete()]);
+    const again = await complete();
+    expect(first.ETag).toBe(multipartEtag([big1, tail]));
+    expect(racing.ETag).toBe(first.ETag);
+    expect(again.ETag).toBe(first.ETag);
+    expect(again.Key).toBe(Key);
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.concat([big1, tail]))).toBe(
+      true,
+    );
+
+    // A different part list is not a retry of that completion.
+    const fewer = await s3ErrorOf(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: [parts[0]!] },
+        }),
+      ),
+    );
+    expect(fewer.name).toBe('NoSuchUpload');
+    // Once the key holds another object, the upload is simply gone.
+    await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'newer' }));
+    expect((await s3ErrorOf(complete())).name).toBe('NoSuchUpload');
+  });
+
   it('raw wire: `?uploads` without "=" creates an upload; the result is namespaced XML; partNumber reads carry the part headers', async () => {
     const url = new URL(
       await getSignedUrl(s3, new CreateMultipartUploadCommand({ Bucket, Key: 'raw/key' }), { expiresIn: 60 }),

@@ -28,7 +28,7 @@ import {
   type XmlElement,
 } from '@blobcache/s3-protocol';
 import type { PartRecord, UploadRecord } from '../store/multipart-records.ts';
-import type { StoredPart } from '../store/multipart-store.ts';
+import { NoSuchUploadError, type RequestedPart, type StoredPart } from '../store/multipart-store.ts';
 import { checkCapacity } from './capacity.ts';
 import type { ObjectContext } from './context.ts';
 import {
@@ -232,14 +232,47 @@ function objectClaims(ctx: ObjectContext): {
 async function completeMultipartUpload(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
   await requireBucket(ctx);
-  const uploads = uploadsOf(ctx);
   const uploadId = uploadIdParam(ctx);
+  const read: { requested?: readonly RequestedPart[] } = {};
+  try {
+    return await completeUpload(ctx, uploadId, read);
+  } catch (err) {
+    // Gone because it completed? (A retry after a lost answer, or one racing the first attempt.)
+    if (!(err instanceof NoSuchUploadError)) throw err;
+    const current = await ctx.store.getHead(ctx.bucket, ctx.key);
+    if (current?.completedUploadId !== uploadId) throw err;
+    // A race with the first attempt fails after this request's body was read: do not read it twice.
+    read.requested ??= parseCompleteMultipartUpload(
+      await readVerifiedSmallBody(
+        { ...ctx, headers: objectClaims(ctx).bodyHeaders },
+        MAX_COMPLETE_BODY_BYTES,
+      ),
+    );
+    if (read.requested.length !== current.partCount) throw err;
+    return xmlResponse(
+      el('CompleteMultipartUploadResult', [
+        el('Location', objectUrl(ctx)),
+        el('Bucket', ctx.bucket),
+        el('Key', ctx.key),
+        el('ETag', `"${current.etag}"`),
+      ]),
+    );
+  }
+}
+
+async function completeUpload(
+  ctx: ObjectContext,
+  uploadId: string,
+  read: { requested?: readonly RequestedPart[] },
+): Promise<Response> {
+  const uploads = uploadsOf(ctx);
   await uploads.require(ctx.bucket, uploadId, ctx.key);
   const check = writePrecondition(ctx);
   if (check) check(await ctx.store.getHead(ctx.bucket, ctx.key));
   const claims = objectClaims(ctx);
   const body = await readVerifiedSmallBody({ ...ctx, headers: claims.bodyHeaders }, MAX_COMPLETE_BODY_BYTES);
   const requested = parseCompleteMultipartUpload(body);
+  read.requested = requested;
   let summary: MultipartSummary | undefined;
   let upload: UploadRecord | undefined;
   const head = await uploads.complete({
@@ -266,6 +299,7 @@ async function completeMultipartUpload(ctx: ObjectContext): Promise<Response> {
         checksums: { [summary.algorithm]: summary.checksum },
         checksumType: summary.checksumType,
         partCount: parts.length,
+        completedUploadId: uploadId,
       };
     },
   });

@@ -30,6 +30,12 @@ export const objectHeadSchema = z.object({
   /** Base64 checksum values by algorithm (a composite value looks like `<b64>-N`). */
   checksums: z.partialRecord(z.enum(checksumAlgorithms), z.string()),
   checksumType: z.enum(['FULL_OBJECT', 'COMPOSITE']).optional(),
+  /**
+   * The multipart upload this version completed. A retried CompleteMultipartUpload (the client
+   * lost the first answer) finds its upload gone, and is answered from this head while it is
+   * still the current version, as S3 does, instead of NoSuchUpload.
+   */
+  completedUploadId: z.string().optional(),
   /** Number of parts for multipart objects; absent for single PUTs. */
   partCount: z.number().int().positive().optional(),
   /** Data parts in order; absent when stored separately under `l/<versionId>` (`partsRef`). */
