@@ -370,6 +370,38 @@ describe('SigV4 presigned URLs from @aws-sdk/s3-request-presigner', () => {
     ).toBe('AuthorizationQueryParametersError');
     expect(codeOf(() => authenticate(req, () => undefined, opts()))).toBe('InvalidAccessKeyId');
   });
+
+  it('compares the signature in either case, and refuses any other 64-character text', async () => {
+    const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: 'bkt', Key: 'k' }));
+    const req = toReq(await captureRaw(url, 'GET'));
+    const sig = /X-Amz-Signature=([0-9a-f]{64})/.exec(req.rawQuery)![1]!;
+    const withSig = (v: string): AuthRequest => ({
+      ...req,
+      rawQuery: req.rawQuery.replace(`X-Amz-Signature=${sig}`, `X-Amz-Signature=${v}`),
+    });
+    expect(codeOf(() => authenticate(withSig(sig.toUpperCase()), lookup, opts()))).toBe('ok');
+    const flip = (i: number, ch: string): string => sig.slice(0, i) + ch + sig.slice(i + 1);
+    for (const i of [0, 31, 63]) {
+      const other = sig[i] === '0' ? '1' : '0';
+      expect(codeOf(() => authenticate(withSig(flip(i, other)), lookup, opts()))).toBe(
+        'SignatureDoesNotMatch',
+      );
+      // Non-hex characters: 'g' and the characters next to 'a'/'A' in ASCII.
+      for (const bad of ['g', 'G', '@', '`'])
+        expect(codeOf(() => authenticate(withSig(flip(i, bad)), lookup, opts()))).toBe(
+          'SignatureDoesNotMatch',
+        );
+    }
+    // A control character whose code differs from a digit's only in bit 0x20 (sent
+    // percent-encoded): a compare that folds case by setting that bit would take it for the digit.
+    const digitAt = [...sig].findIndex((ch) => ch >= '0' && ch <= '9');
+    const control = `%${(sig.charCodeAt(digitAt) - 0x20).toString(16).padStart(2, '0')}`;
+    expect(codeOf(() => authenticate(withSig(flip(digitAt, control)), lookup, opts()))).toBe(
+      'SignatureDoesNotMatch',
+    );
+    expect(codeOf(() => authenticate(withSig(sig.slice(1)), lookup, opts()))).toBe('SignatureDoesNotMatch');
+    expect(codeOf(() => authenticate(withSig(`${sig}0`), lookup, opts()))).toBe('SignatureDoesNotMatch');
+  });
 });
 
 describe('SigV4 from the minio client (an independent signer)', () => {

@@ -3,7 +3,6 @@
 // (constant-time compare), the credential scope is well-formed and for this service/region, and
 // the request time is within the allowed skew (header) or validity window (presigned).
 
-import { timingSafeEqual } from 'node:crypto';
 import { formatAmzDate, parseAmzDate, parseHttpDate } from '../dates.ts';
 import { S3Error } from '../errors.ts';
 import { parseQueryParams, type QueryParam } from '../query.ts';
@@ -150,12 +149,21 @@ function lookupOrThrow(lookup: SecretLookup, accessKeyId: string): string {
   return secret;
 }
 
-const SIGNATURE_HEX = /^[0-9a-fA-F]{64}$/;
-
-/** Constant-time compare of a raw HMAC digest with a hex signature (either case, as before). */
+/**
+ * Constant-time compare of a raw HMAC-SHA256 digest with a hex signature (either case). Compares
+ * the 64 hex characters directly: no regex, no decoded Buffer per request. A non-hex character
+ * never equals a character of the lower-case hex text, so it fails the compare.
+ */
 function signaturesEqual(expected: Buffer, providedHex: string): boolean {
-  if (!SIGNATURE_HEX.test(providedHex)) return false;
-  return timingSafeEqual(expected, Buffer.from(providedHex, 'hex'));
+  if (providedHex.length !== 64 || expected.length !== 32) return false;
+  const want = expected.toString('hex');
+  let diff = 0;
+  for (let i = 0; i < 64; i++) {
+    let c = providedHex.charCodeAt(i);
+    if (c >= 65 && c <= 70) c |= 0x20; // A-F as a-f
+    diff |= c ^ want.charCodeAt(i);
+  }
+  return diff === 0;
 }
 
 interface SignatureCheck {
@@ -322,8 +330,51 @@ export function verifySigV4Header(req: AuthRequest, lookup: SecretLookup, opts: 
   return ctx;
 }
 
-function queryValue(params: readonly QueryParam[], name: string): string | undefined {
-  return params.find((p) => p.name === name)?.value;
+interface PresignParams {
+  algorithm?: string;
+  credential?: string;
+  date?: string;
+  expires?: string;
+  signedHeadersRaw?: string;
+  signature?: string;
+  contentSha256?: string;
+  securityToken?: string;
+}
+
+/** The X-Amz-* parameters of a presigned URL in one pass (first occurrence of each wins). */
+function presignParams(params: readonly QueryParam[]): PresignParams {
+  const out: PresignParams = {};
+  for (const p of params) {
+    const name = p.name;
+    if (!name.startsWith('X-Amz-')) continue;
+    switch (name) {
+      case 'X-Amz-Algorithm':
+        out.algorithm ??= p.value;
+        break;
+      case 'X-Amz-Credential':
+        out.credential ??= p.value;
+        break;
+      case 'X-Amz-Date':
+        out.date ??= p.value;
+        break;
+      case 'X-Amz-Expires':
+        out.expires ??= p.value;
+        break;
+      case 'X-Amz-SignedHeaders':
+        out.signedHeadersRaw ??= p.value;
+        break;
+      case 'X-Amz-Signature':
+        out.signature ??= p.value;
+        break;
+      case 'X-Amz-Content-Sha256':
+        out.contentSha256 ??= p.value;
+        break;
+      case 'X-Amz-Security-Token':
+        out.securityToken ??= p.value;
+        break;
+    }
+  }
+  return out;
 }
 
 /** Verify a SigV4 presigned URL (X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders, -Signature). */
@@ -334,12 +385,8 @@ export function verifySigV4Query(
   parsedQuery?: readonly QueryParam[],
 ): AuthContext {
   const params = parsedQuery ?? parseQueryParams(req.rawQuery);
-  const algorithm = queryValue(params, 'X-Amz-Algorithm');
-  const credential = queryValue(params, 'X-Amz-Credential');
-  const date = queryValue(params, 'X-Amz-Date');
-  const expires = queryValue(params, 'X-Amz-Expires');
-  const signedHeadersRaw = queryValue(params, 'X-Amz-SignedHeaders');
-  const signature = queryValue(params, 'X-Amz-Signature');
+  const q = presignParams(params);
+  const { algorithm, credential, date, expires, signedHeadersRaw, signature } = q;
   if (
     algorithm === undefined ||
     credential === undefined ||
@@ -403,7 +450,7 @@ export function verifySigV4Query(
   }
 
   // Presigned URLs sign UNSIGNED-PAYLOAD unless the URL itself carries X-Amz-Content-Sha256.
-  const payloadHash = queryValue(params, 'X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD';
+  const payloadHash = q.contentSha256 ?? 'UNSIGNED-PAYLOAD';
   const payload = payloadModeOrThrow(payloadHash);
 
   const secret = lookupOrThrow(lookup, cred.accessKeyId);
@@ -431,7 +478,7 @@ export function verifySigV4Query(
     expiresAt,
   };
   if (payload.sha256 !== undefined) ctx.declaredSha256 = payload.sha256;
-  const token = queryValue(params, 'X-Amz-Security-Token') ?? req.headers['x-amz-security-token'];
+  const token = q.securityToken ?? req.headers['x-amz-security-token'];
   if (token !== undefined) ctx.securityToken = token;
   return ctx;
 }
