@@ -4,6 +4,8 @@
 // listed). Bounded: ~64-128 MiB per case, data in a temp dir removed at the end.
 //
 // Usage: node bench/run.ts            (BENCH_SCALE=0.25 for a quick smoke run)
+//        BENCH_SIZES=64KiB,1MiB        only these value sizes (labels without the space)
+//        BENCH_MEMORY=0                skip the index-memory / key-iteration process
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -147,6 +149,7 @@ interface MemoryResult {
   rssBytesPerItem: number;
   engineReportedIndexBytesPerItem: number;
   iterateMs: number;
+  iterateSyncMs: number;
   lmdbIterateMs: number;
   putMs: number;
   listed: number;
@@ -168,34 +171,46 @@ const started = Date.now();
 const loadAtStart = os.loadavg()[0]!.toFixed(1);
 try {
   let seed = 12345;
-  for (const size of SIZES) await runSize(root, size, seed++);
-  log(`[memory] ${MEMORY_ITEMS} items in cache mode`);
-  const mem = await runMemory(root);
-  const keysPerSec = mem.listed / (mem.iterateMs / 1000);
-  const lmdbKeysPerSec = mem.listed / (mem.lmdbIterateMs / 1000);
-  rows.push({
-    metric: 'key iteration',
-    size: `${(mem.listed / 1e6).toFixed(2)} M keys`,
-    engine: `${(keysPerSec / 1e6).toFixed(2)} M keys/s`,
-    baseline: 'LMDB getKeys',
-    baselineValue: `${(lmdbKeysPerSec / 1e6).toFixed(2)} M keys/s`,
-    ratio: keysPerSec / lmdbKeysPerSec,
-    target: '>= 1 M keys/s',
-    met: keysPerSec >= 1e6,
-  });
-  const perItem = mem.heapBytesPerItem + mem.externalBytesPerItem;
-  rows.push({
-    metric: 'index memory (heap + external)',
-    size: `${(mem.items / 1e6).toFixed(2)} M items`,
-    engine:
-      `${perItem.toFixed(1)} B/item (heap ${mem.heapBytesPerItem.toFixed(1)}, external ${mem.externalBytesPerItem.toFixed(1)}; ` +
-      `RSS ${mem.rssBytesPerItem.toFixed(1)}; stats().indexMemoryBytes ${mem.engineReportedIndexBytesPerItem.toFixed(1)})`,
-    baseline: '-',
-    baselineValue: '-',
-    ratio: undefined,
-    target: '<= 100 B/item',
-    met: perItem <= 100,
-  });
+  const only = process.env.BENCH_SIZES?.split(',').map((x) => x.trim());
+  for (const size of SIZES) {
+    const run = only === undefined || only.includes(size.label.replace(' ', ''));
+    seed++;
+    if (run) await runSize(root, size, seed - 1);
+  }
+  if (process.env.BENCH_MEMORY !== '0') log(`[memory] ${MEMORY_ITEMS} items in cache mode`);
+  const mem = process.env.BENCH_MEMORY === '0' ? undefined : await runMemory(root);
+  if (mem) {
+    const lmdbKeysPerSec = mem.listed / (mem.lmdbIterateMs / 1000);
+    for (const [label, ms] of [
+      ['key iteration (keysSync)', mem.iterateSyncMs],
+      ['key iteration (keys(), for await)', mem.iterateMs],
+    ] as const) {
+      const keysPerSec = mem.listed / (ms / 1000);
+      rows.push({
+        metric: label,
+        size: `${(mem.listed / 1e6).toFixed(2)} M keys`,
+        engine: `${(keysPerSec / 1e6).toFixed(2)} M keys/s`,
+        baseline: 'LMDB getKeys',
+        baselineValue: `${(lmdbKeysPerSec / 1e6).toFixed(2)} M keys/s`,
+        ratio: keysPerSec / lmdbKeysPerSec,
+        target: '>= 1 M keys/s',
+        met: keysPerSec >= 1e6,
+      });
+    }
+    const perItem = mem.heapBytesPerItem + mem.externalBytesPerItem;
+    rows.push({
+      metric: 'index memory (heap + external)',
+      size: `${(mem.items / 1e6).toFixed(2)} M items`,
+      engine:
+        `${perItem.toFixed(1)} B/item (heap ${mem.heapBytesPerItem.toFixed(1)}, external ${mem.externalBytesPerItem.toFixed(1)}; ` +
+        `RSS ${mem.rssBytesPerItem.toFixed(1)}; stats().indexMemoryBytes ${mem.engineReportedIndexBytesPerItem.toFixed(1)})`,
+      baseline: '-',
+      baselineValue: '-',
+      ratio: undefined,
+      target: '<= 100 B/item',
+      met: perItem <= 100,
+    });
+  }
 
   const out: string[] = [];
   out.push(`# @blobcache/engine benchmark`);

@@ -83,6 +83,13 @@ export const engineOptionsSchema = z
       .min(0)
       .max(16 * 1024 * 1024)
       .default(256 * 1024),
+    /**
+     * Memory kept for the slabs of the most recently flushed memtables, served to reads without
+     * a segment read or CRC check (they are the bytes the engine wrote, never read back from
+     * disk). Not part of maxBytes (which bounds stored bytes). Default: 8 x memtableBytes
+     * (as many slabs as the design's Librarian keeps), at most 256 MiB. 0 = off.
+     */
+    readCacheBytes: z.number().int().min(0).optional(),
     /** Segment sub-directories; 0 = derive (only for a new directory, then persisted). */
     shards: z.number().int().min(0).max(256).default(0),
     /**
@@ -117,6 +124,7 @@ export interface EngineConfig {
   readonly evictionBatchItems: number;
   readonly maxOpenSegmentFiles: number;
   readonly syncReadMaxBytes: number;
+  readonly readCacheBytes: number;
   readonly shards: number;
   readonly progressLogIntervalMs: number;
   readonly logger: Logger;
@@ -166,6 +174,7 @@ export function resolveConfig(options: EngineOptions | undefined): EngineConfig 
     evictionBatchItems: o.evictionBatchItems,
     maxOpenSegmentFiles: o.maxOpenSegmentFiles,
     syncReadMaxBytes: o.syncReadMaxBytes,
+    readCacheBytes: o.readCacheBytes ?? Math.min(256 * MiB, 8 * o.memtableBytes),
     shards: o.shards,
     progressLogIntervalMs: o.progressLogIntervalMs,
     logger: o.logger ?? pino({ level: 'silent' }),

@@ -97,3 +97,38 @@ describe('keys() merge of LMDB and memtables', () => {
     });
   });
 });
+
+describe('keysSync()', () => {
+  it('lists exactly what keys() lists, per step, with writes between steps', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, { durability: 'cache', memtableBytes: 64 * 1024 });
+      for (let i = 0; i < 200; i++) await e.put(`s/${String(i).padStart(3, '0')}`, Buffer.alloc(300, i));
+      await e.flush();
+      for (let i = 200; i < 260; i++) await e.put(`s/${String(i).padStart(3, '0')}`, Buffer.alloc(10, i));
+      await e.delete('s/005');
+      await e.delete('s/230');
+      const opts = { prefix: 's/', startAfter: 's/001', withValues: true };
+      const viaAsync = await collect(e.keys(opts));
+      const viaSync = [...e.keysSync(opts)];
+      expect(names(viaSync)).toEqual(names(viaAsync));
+      expect(viaSync.map((r) => r.value?.length)).toEqual(viaAsync.map((r) => r.value?.length));
+      expect(names(viaSync)).not.toContain('s/005');
+      expect(names(viaSync)).not.toContain('s/230');
+      expect(viaSync.length).toBe(256);
+      // a step after an awaited write sees it (and a delete hides a key not reached yet)
+      const seen: string[] = [];
+      for (const r of e.keysSync({ prefix: 's/', limit: 300 })) {
+        seen.push(r.key.toString());
+        if (seen.length === 10) {
+          await e.put('s/100x', Buffer.from('new'));
+          await e.delete('s/150');
+          await e.flush();
+        }
+      }
+      expect(seen).toContain('s/100x');
+      expect(seen).not.toContain('s/150');
+      expect(seen.length).toBe(258);
+      await e.close();
+    });
+  });
+});

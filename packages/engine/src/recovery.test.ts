@@ -5,8 +5,11 @@ import { BlobEngine } from './engine.ts';
 import { collect, runAndCrash, withTempDir } from './testutil.ts';
 
 const small = { memtableBytes: 64 * 1024, shards: 1 };
-/** Values kept out of LMDB: gets read the segment (inline values are served from LMDB). */
-const onDisk = { ...small, maxInlineValueBytes: 0 };
+/**
+ * Values kept out of LMDB and out of the read cache of flushed slabs: gets read the segment
+ * (inline values are served from LMDB, recently flushed ones from memory).
+ */
+const onDisk = { ...small, maxInlineValueBytes: 0, readCacheBytes: 0 };
 
 async function walFiles(dir: string): Promise<string[]> {
   return (await readdir(join(dir, 'wal'))).filter((f) => f.endsWith('.wal'));

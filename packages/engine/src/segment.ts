@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { unlinkIfExists } from './fsutil.ts';
 import { encodeTombstoneBatch } from './meta.ts';
 import { readExact } from './segfile.ts';
+import { SlabCache } from './slabcache.ts';
 
 export interface SegmentInfo {
   readonly id: number;
@@ -50,8 +51,18 @@ export class SegmentStore {
   private marksScheduled = false;
   private readonly inflightMarks = new Set<Promise<void>>();
   private readonly onError: (err: unknown) => void;
+  /** Slabs of recently flushed segments (slabcache.ts); a doomed segment's slab goes at once. */
+  readonly slabs: SlabCache;
 
-  constructor(dir: string, shards: number, maxOpen: number, logger: Logger, onError: (err: unknown) => void) {
+  constructor(
+    dir: string,
+    shards: number,
+    maxOpen: number,
+    logger: Logger,
+    onError: (err: unknown) => void,
+    readCacheBytes = 0,
+  ) {
+    this.slabs = new SlabCache(readCacheBytes);
     this.dir = dir;
     this.shards = shards;
     this.maxOpen = maxOpen;
@@ -134,6 +145,7 @@ export class SegmentStore {
     const info = this.segments.get(id);
     if (!info) return;
     this.segments.delete(id);
+    this.slabs.drop(id);
     info.doomed = true;
     if (info.refs === 0) await this.deleteFiles(id);
     else this.doomedPinned.set(id, info);
