@@ -19,6 +19,13 @@ export type RequestTarget = {
   virtualHostBucket?: string;
 };
 
+// `.<domain>` lower-cased, for the one configured domain (not rebuilt per request).
+let lastSuffix = { domain: '', suffix: '.' };
+function domainSuffix(domain: string): string {
+  if (lastSuffix.domain !== domain) lastSuffix = { domain, suffix: `.${domain.toLowerCase()}` };
+  return lastSuffix.suffix;
+}
+
 /** The bucket named by a Host header `<bucket>.<domain>[:port]`, if any. */
 export function bucketFromHost(host: string | undefined, domain: string): string | undefined {
   if (!host) return undefined;
@@ -26,7 +33,7 @@ export function bucketFromHost(host: string | undefined, domain: string): string
   if (name.startsWith('[')) return undefined; // IPv6 literal: always path-style
   const colon = name.lastIndexOf(':');
   if (colon >= 0) name = name.slice(0, colon);
-  const suffix = `.${domain.toLowerCase()}`;
+  const suffix = domainSuffix(domain);
   if (name.length > suffix.length && name.endsWith(suffix)) return name.slice(0, -suffix.length);
   return undefined;
 }

@@ -72,6 +72,30 @@ function paramsOf(r: S3Route): readonly string[] {
   return typeof r.param === 'string' ? [r.param] : r.param;
 }
 
+type Candidate = { route: S3Route; params: readonly string[] };
+
+// The routes of one (level, method), with their parameter lists, per route table: matching scans
+// a handful of candidates instead of every route, and builds no arrays per request. Bounded: node's
+// HTTP parser accepts only its fixed list of methods, and there are three levels.
+const candidatesByTable = new WeakMap<readonly S3Route[], Map<string, readonly Candidate[]>>();
+
+function candidatesFor(routes: readonly S3Route[], level: Level, method: string): readonly Candidate[] {
+  let byKey = candidatesByTable.get(routes);
+  if (byKey === undefined) {
+    byKey = new Map();
+    candidatesByTable.set(routes, byKey);
+  }
+  const key = `${level} ${method}`;
+  let list = byKey.get(key);
+  if (list === undefined) {
+    list = routes
+      .filter((r) => r.level === level && r.method === method)
+      .map((route) => ({ route, params: paramsOf(route) }));
+    byKey.set(key, list);
+  }
+  return list;
+}
+
 export function levelOf(bucket: string | undefined, key: string | undefined): Level {
   if (bucket === undefined) return 'service';
   return key === undefined ? 'bucket' : 'object';
@@ -80,31 +104,39 @@ export function levelOf(bucket: string | undefined, key: string | undefined): Le
 /** The most specific route for the request, or an S3Error saying why there is none. */
 export function matchRoute(routes: readonly S3Route[], ctx: S3Context, level: Level): S3Route {
   const query = ctx.target.query;
-  let best: S3Route | undefined;
+  const candidates = candidatesFor(routes, level, ctx.method);
+  let best: Candidate | undefined;
   let bestScore = -1;
-  for (const r of routes) {
-    if (r.level !== level || r.method !== ctx.method) continue;
-    const params = paramsOf(r);
-    if (!params.every((p) => query.has(p))) continue;
+  for (const c of candidates) {
+    const params = c.params;
+    let all = true;
+    for (let i = 0; i < params.length; i++) {
+      if (!query.has(params[i]!)) {
+        all = false;
+        break;
+      }
+    }
+    if (!all) continue;
+    const r = c.route;
     if (r.when && !r.when(ctx)) continue;
     const score = params.length * 2 + (r.when ? 1 : 0);
     if (score > bestScore) {
-      best = r;
+      best = c;
       bestScore = score;
     }
   }
-  const claimed = best ? paramsOf(best) : [];
-  const unclaimed = [...query.keys()].find((p) => SUBRESOURCES.has(p) && !claimed.includes(p));
-  if (unclaimed !== undefined) {
-    throw new S3Error('NotImplemented', `blobcache does not implement ${ctx.method} with ?${unclaimed}`);
+  const claimed = best ? best.params : [];
+  for (const p of query.keys()) {
+    if (SUBRESOURCES.has(p) && !claimed.includes(p)) {
+      throw new S3Error('NotImplemented', `blobcache does not implement ${ctx.method} with ?${p}`);
+    }
   }
   if (!best) {
-    const anyForLevel = routes.some((r) => r.level === level && r.method === ctx.method);
-    if (anyForLevel)
+    if (candidates.length > 0)
       throw new S3Error('NotImplemented', `blobcache does not implement this ${ctx.method} request`);
     throw new S3Error('MethodNotAllowed', undefined, {
       extra: { Method: ctx.method, ResourceType: level.toUpperCase() },
     });
   }
-  return best;
+  return best.route;
 }
