@@ -129,8 +129,6 @@ export interface Counters {
   bloomPositives: number;
 }
 
-const te = new TextEncoder();
-
 export class BlobEngine implements EngineInternals {
   readonly dir: string;
   readonly cfg: EngineConfig;
@@ -182,6 +180,8 @@ export class BlobEngine implements EngineInternals {
   private readonly marksBehindSync = new Set<Promise<void>>();
   private lock: DirLock | undefined;
   private queuedWriters = 0;
+  /** Set by inMemory(): whether the bytes it returned alias engine memory (else a private copy). */
+  private inMemoryShared = true;
 
   private constructor(
     dir: string,
@@ -345,69 +345,110 @@ export class BlobEngine implements EngineInternals {
     }
   }
 
-  async get(key: Uint8Array | string): Promise<Buffer | undefined> {
+  get(key: Uint8Array | string): Promise<Buffer | undefined> {
     // A disk read already lands in a private buffer: hand it out without a second copy.
     return this.lookup(key, (bytes, shared) => (shared ? copyOut(bytes) : bytes));
   }
 
   /** Zero-copy view of the value, valid only inside `fn`. */
-  async view<R>(key: Uint8Array | string, fn: (bytes: Buffer) => R | Promise<R>): Promise<R | undefined> {
+  view<R>(key: Uint8Array | string, fn: (bytes: Buffer) => R | Promise<R>): Promise<R | undefined> {
     return this.lookup(key, (bytes) => fn(bytes));
   }
 
-  /** Read path; `shared` tells whether `bytes` alias memory the engine keeps (a memtable slab). */
-  private async lookup<R>(
+  /**
+   * Read path; `shared` tells whether `bytes` alias memory the engine keeps (a memtable slab).
+   * Values in memory (memtables, the read cache, inline LMDB rows) are answered in this
+   * synchronous part (no async function frame, no await per get); the rest goes to lookupSlow.
+   */
+  private lookup<R>(
     key: Uint8Array | string,
     fn: (bytes: Buffer, shared: boolean) => R | Promise<R>,
   ): Promise<R | undefined> {
-    this.checkOpen();
-    const k = this.keyBuf(key);
-    const hash = hashKey(k);
-    const hs = hash.toString('latin1');
-    const ov = this.overlay(hs);
-    if (ov) {
-      if (ov.e.tombstone || !ov.e.key.equals(k)) {
-        this.counters.misses++;
-        return undefined;
+    let view: Buffer;
+    let hash: Buffer;
+    try {
+      this.checkOpen();
+      // Hazard: `view` may alias the caller's key buffer. It is used only in this synchronous
+      // part; the asynchronous segment read works on a private copy, so a caller reusing its
+      // key buffer meanwhile cannot make a record look damaged (and get it dropped).
+      view = this.keyBuf(key, false);
+      hash = hashKey(view);
+      // No unflushed memtable (a read-mostly store): skip the overlay and its string key.
+      const ov = this.hasUnflushed() ? this.overlay(hash.toString('latin1')) : undefined;
+      if (ov) {
+        if (ov.e.tombstone || !ov.e.key.equals(view)) {
+          this.counters.misses++;
+          return NOTHING;
+        }
+        this.counters.hits++;
+        // Hazard: an unflushed entry has no SIEVE node yet; without this, a key read while in
+        // the memtable would enter SIEVE cold at flush and be the first victim despite being hot.
+        ov.e.readBeforeFlush = true;
+        return Promise.resolve(fn(ov.mt.value(ov.e), true));
       }
-      this.counters.hits++;
-      // Hazard: an unflushed entry has no SIEVE node yet; without this, a key read while in the
-      // memtable would enter SIEVE cold at flush and be the first victim despite being hot.
-      ov.e.readBeforeFlush = true;
-      return await fn(ov.mt.value(ov.e), true);
+      if (!this.bloom.test(hash)) {
+        this.counters.misses++;
+        return NOTHING;
+      }
+      this.counters.bloomPositives++;
+      const n = this.index.find(hash);
+      if (n !== NO_NODE) {
+        this.index.touch(n);
+        const bytes = this.inMemory(n, view, hash);
+        if (bytes) {
+          this.counters.hits++;
+          return Promise.resolve(fn(bytes, this.inMemoryShared));
+        }
+      }
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (!this.bloom.test(hash)) {
-      this.counters.misses++;
-      return undefined;
+    return this.lookupSlow(Buffer.from(view), hash, fn);
+  }
+
+  /**
+   * The value of index node `n` if memory holds it: the read cache of flushed slabs, or the
+   * key's inline LMDB row. Both are engine-owned (callers copy or view them synchronously).
+   */
+  private inMemory(n: number, k: Buffer, hash: Buffer): Buffer | undefined {
+    this.inMemoryShared = true;
+    // Recently flushed: the segment's bytes are still in memory as written (slabcache.ts).
+    const slab = this.store.slabs.get(this.index.seg(n));
+    if (slab) {
+      const off = this.index.off(n);
+      const end = off + this.index.len(n);
+      const keyEnd = off + RECORD_HEADER_BYTES + k.length;
+      if (keyEnd <= end && end <= slab.length && k.compare(slab, off + RECORD_HEADER_BYTES, keyEnd) === 0) {
+        this.store.slabs.hits++;
+        return slab.subarray(keyEnd, end);
+      }
     }
-    this.counters.bloomPositives++;
+    // Small values: the LMDB row of the key holds the same bytes inline (written in the same
+    // synchronous step as this index entry, verified on the way in: copied from the memtable
+    // or CRC-checked by the rebuild scan), so serve it with a synchronous mmap read instead
+    // of a segment read through the thread pool.
+    const valueLen = this.index.len(n) - RECORD_HEADER_BYTES - k.length;
+    if (valueLen >= 0 && valueLen <= this.cfg.maxInlineValueBytes) {
+      this.inMemoryShared = false; // inlineValue returns a private copy
+      return this.keyIndex.inlineValue(k, hash, valueLen);
+    }
+    return undefined;
+  }
+
+  /** The read path through segment files; `k` is a private copy of the key. */
+  private async lookupSlow<R>(
+    k: Buffer,
+    hash: Buffer,
+    fn: (bytes: Buffer, shared: boolean) => R | Promise<R>,
+  ): Promise<R | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const n = this.index.find(hash);
       if (n === NO_NODE) break;
       this.index.touch(n);
-      // Recently flushed: the segment's bytes are still in memory as written (slabcache.ts).
-      const slab = this.store.slabs.get(this.index.seg(n));
-      if (slab) {
-        const off = this.index.off(n);
-        const end = off + this.index.len(n);
-        const keyEnd = off + RECORD_HEADER_BYTES + k.length;
-        if (keyEnd <= end && end <= slab.length && k.compare(slab, off + RECORD_HEADER_BYTES, keyEnd) === 0) {
-          this.counters.hits++;
-          this.store.slabs.hits++;
-          return await fn(slab.subarray(keyEnd, end), true);
-        }
-      }
-      // Small values: the LMDB row of the key holds the same bytes inline (written in the same
-      // synchronous step as this index entry, verified on the way in: copied from the memtable
-      // or CRC-checked by the rebuild scan), so serve it with a synchronous mmap read instead
-      // of a segment read through the thread pool.
-      const valueLen = this.index.len(n) - RECORD_HEADER_BYTES - k.length;
-      if (valueLen >= 0 && valueLen <= this.cfg.maxInlineValueBytes) {
-        const inline = this.keyIndex.inlineValue(k, hash, valueLen);
-        if (inline) {
-          this.counters.hits++;
-          return await fn(inline, false);
-        }
+      const bytes = this.inMemory(n, k, hash); // relocated into memory since the last attempt
+      if (bytes) {
+        this.counters.hits++;
+        return await fn(bytes, this.inMemoryShared);
       }
       const value = await this.readNode(n, k, hash);
       if (value === 'moved') continue;
@@ -416,7 +457,7 @@ export class BlobEngine implements EngineInternals {
       return await fn(value, false);
     }
     // A write that landed while the disk read was in flight is newer than what the index had.
-    const late = this.overlay(hs);
+    const late = this.overlay(hash.toString('latin1'));
     if (late && !late.e.tombstone && late.e.key.equals(k)) {
       this.counters.hits++;
       return await fn(late.mt.value(late.e), true);
@@ -529,10 +570,16 @@ export class BlobEngine implements EngineInternals {
       if (this.closed) throw new EngineClosedError();
     },
     resolve: (key, row, withValues) => this.resolveListed(key, row, withValues),
-    resolveFlushed: (key, raw, withValues) => {
+    rowsExact: () => {
+      // The only rows that outlive their hash-index node are queued eviction victims (issue
+      // them now: synchronous) and rows behind a failed LMDB batch (degraded).
+      this.maintenance.issueVictims();
+      return this.keyIndex.servable && !this.maintenance.victimsQueued();
+    },
+    resolveFlushed: (key, raw, withValues, exact) => {
       // Peek (no SIEVE touch). The raw row starts with the key's hash (find reads 16 bytes):
       // no rehash, no decoded row object on this per-key path.
-      if (this.index.find(raw) === NO_NODE) return undefined;
+      if (!exact && this.index.find(raw) === NO_NODE) return undefined;
       const out: KeyEntry = { key, size: raw.readUInt32LE(17) };
       if (withValues && (raw[16]! & FLAG_INLINE) !== 0) out.value = raw.subarray(21);
       return out;
@@ -747,8 +794,9 @@ export class BlobEngine implements EngineInternals {
     if (this.bgError !== undefined) throw new EngineDegradedError(this.bgError);
   }
 
-  private keyBuf(key: Uint8Array | string): Buffer {
-    const k = this.rawKey(key, false);
+  /** A validated key; `copy` false may return a view of the caller's bytes (reads only). */
+  private keyBuf(key: Uint8Array | string, copy = true): Buffer {
+    const k = copy ? this.rawKey(key, false) : this.keyView(key);
     if (k.length === 0) throw new InvalidKeyError('key must not be empty');
     if (k.length > this.cfg.maxKeyBytes) {
       throw new InvalidKeyError(`key of ${k.length} bytes exceeds maxKeyBytes=${this.cfg.maxKeyBytes}`);
@@ -758,12 +806,24 @@ export class BlobEngine implements EngineInternals {
 
   private rawKey(key: Uint8Array | string, allowEmpty: boolean): Buffer {
     let k: Buffer;
-    if (typeof key === 'string') k = Buffer.from(te.encode(key));
+    if (typeof key === 'string') k = Buffer.from(key, 'utf8');
     else if (key instanceof Uint8Array)
       k = Buffer.from(key); // copy: callers may reuse buffers
     else throw new InvalidKeyError('key must be a string or a Uint8Array');
     if (!allowEmpty && k.length === 0) throw new InvalidKeyError('key must not be empty');
     return k;
+  }
+
+  private keyView(key: Uint8Array | string): Buffer {
+    if (typeof key === 'string') return Buffer.from(key, 'utf8');
+    if (!(key instanceof Uint8Array)) throw new InvalidKeyError('key must be a string or a Uint8Array');
+    const k = Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+    if (k.length === 0) throw new InvalidKeyError('key must not be empty');
+    return k;
+  }
+
+  private hasUnflushed(): boolean {
+    return this.flushing.length > 0 || !this.active.isEmpty;
   }
 
   private *overlays(): Generator<Memtable> {
@@ -1075,6 +1135,8 @@ export class BlobEngine implements EngineInternals {
     return out;
   }
 }
+
+const NOTHING: Promise<undefined> = Promise.resolve(undefined);
 
 /**
  * A private copy of engine-owned bytes. Large values get an allocation of their own (not a

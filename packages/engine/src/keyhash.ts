@@ -7,7 +7,6 @@ import xxhash from 'xxhash-wasm';
 export const HASH_ALGORITHM = 'xxh64x2-seed0-9e3779b97f4a7c15';
 const SEED_LO = 0n;
 const SEED_HI = 0x9e3779b97f4a7c15n;
-const MASK32 = 0xffffffffn;
 
 type H64Raw = (input: Uint8Array, seed?: bigint) => bigint;
 let h64Raw: H64Raw | undefined;
@@ -26,13 +25,14 @@ export function hashKey(key: Uint8Array): Buffer {
   return out;
 }
 
+/** Scratch for the two u64 halves: DataView BigInt stores beat splitting BigInts into u32s. */
+const scratch = Buffer.allocUnsafeSlow(16);
+const scratchView = new DataView(scratch.buffer, scratch.byteOffset, 16);
+
 export function hashKeyInto(key: Uint8Array, out: Buffer): void {
   const fn = h64Raw;
   if (!fn) throw new Error('initKeyHash() must be awaited before hashing');
-  const lo = fn(key, SEED_LO);
-  const hi = fn(key, SEED_HI);
-  out.writeUInt32LE(Number(lo & MASK32), 0);
-  out.writeUInt32LE(Number(lo >> 32n), 4);
-  out.writeUInt32LE(Number(hi & MASK32), 8);
-  out.writeUInt32LE(Number(hi >> 32n), 12);
+  scratchView.setBigUint64(0, fn(key, SEED_LO), true);
+  scratchView.setBigUint64(8, fn(key, SEED_HI), true);
+  out.set(scratch);
 }

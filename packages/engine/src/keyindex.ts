@@ -72,7 +72,7 @@ export class KeyIndex {
    * False after a write batch failed: the rows may then lag the hash index, so get() must not
    * serve values from them any more (the engine is degraded anyway; reads go to the segments).
    */
-  private servable = true;
+  servable = true;
 
   private constructor(root: RootDatabase) {
     this.root = root;

@@ -132,3 +132,36 @@ describe('keysSync()', () => {
     });
   });
 });
+
+describe('listing while eviction victims are queued', () => {
+  it('never lists an evicted key (their LMDB deletes are issued before the rows are trusted)', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, {
+        durability: 'cache',
+        maxBytes: 2 * 1024 * 1024,
+        memtableBytes: 64 * 1024,
+      });
+      for (let round = 0; round < 3; round++) {
+        // no await between the last put and the listing: victims of these puts are still queued
+        const puts: Promise<void>[] = [];
+        for (let i = 0; i < 400; i++)
+          puts.push(e.put(`v/${round}/${String(i).padStart(4, '0')}`, Buffer.alloc(9000, i)));
+        await Promise.all(puts);
+        const listed = names([...e.keysSync({ prefix: 'v/' })]);
+        const listedAsync = names(await collect(e.keys({ prefix: 'v/' })));
+        expect(listedAsync).toEqual(listed);
+        expect(e.stats().evictions).toBeGreaterThan(0);
+        const present: string[] = [];
+        for (let r = 0; r <= round; r++) {
+          for (let i = 0; i < 400; i++) {
+            const k = `v/${r}/${String(i).padStart(4, '0')}`;
+            if ((await e.get(k)) !== undefined) present.push(k);
+          }
+        }
+        expect(listed).toEqual(present);
+        expect(listed.length).toBe(e.stats().items);
+      }
+      await e.close();
+    });
+  });
+});

@@ -7,7 +7,10 @@
 // costs O(page + log n): LMDB range reads from the cursor plus a binary search per memtable.
 // Fast path: the smallest unflushed key after the cursor (`memKey`) is cached while neither the
 // memtables (write sequence) nor LMDB (generation) changed; every LMDB row below it has no
-// unflushed version, so its visibility is the hash-index check alone (no rehash, no overlay).
+// unflushed version, so its visibility is the hash-index check alone (no rehash, no overlay),
+// and not even that while the rows are exact (`rowsExact`: every row has its hash-index node,
+// i.e. no eviction victim's LMDB delete is still queued and no LMDB batch failed). A random
+// hash-table probe per key was a third of the listing's cost.
 
 import { type KeyIndex, type KeyRow, rowView } from './keyindex.ts';
 import { lowerBound, type Memtable } from './memtable.ts';
@@ -27,8 +30,16 @@ export interface ListingSource {
   checkOpen(): void;
   /** Visibility of one candidate key (row = its LMDB row if it came from LMDB). */
   resolve(key: Buffer, row: KeyRow | undefined, withValues: boolean): KeyEntry | undefined;
-  /** Visibility of an LMDB row (raw, see KeyIndex.window) whose key no memtable holds. */
-  resolveFlushed(key: Buffer, raw: Buffer, withValues: boolean): KeyEntry | undefined;
+  /**
+   * True when every LMDB row is live (has its hash-index node); may first issue queued LMDB
+   * deletes (synchronously), which moves the key index generation.
+   */
+  rowsExact(): boolean;
+  /**
+   * Visibility of an LMDB row (raw, see KeyIndex.window) whose key no memtable holds; `exact`:
+   * rowsExact() held in this step, so the row is live.
+   */
+  resolveFlushed(key: Buffer, raw: Buffer, withValues: boolean, exact: boolean): KeyEntry | undefined;
   /** Changes whenever a memtable gains an entry (the engine's write sequence). */
   writeGeneration(): number;
 }
@@ -62,6 +73,7 @@ export function* listKeysSync(src: ListingSource, req: ListingRequest): Generato
   let memIndexGen = -1;
   while (yielded < req.limit) {
     src.checkOpen();
+    const exact = src.rowsExact(); // before the generation check: it may apply LMDB deletes
     const ki = src.keyIndex();
     if (winGen !== ki.generation || (wi >= win.length && !winExhausted)) {
       win = ki.window(from, after, end, windowSize);
@@ -86,7 +98,7 @@ export function* listKeysSync(src: ListingSource, req: ListingRequest): Generato
       if (end && Buffer.compare(lmdbKey, end) >= 0) return;
       if (from && !startsWith(lmdbKey, from)) return;
       after = lmdbKey;
-      const entry = src.resolveFlushed(lmdbKey, win[wi]!.raw, req.withValues);
+      const entry = src.resolveFlushed(lmdbKey, win[wi]!.raw, req.withValues, exact);
       wi++;
       if (!entry) continue;
       yielded++;

@@ -192,6 +192,10 @@ export class Maintenance {
    * on the next event-loop turn, and before anything that relies on the marks being issued: a
    * cache-mode delete and a delete that finds nothing (engine-bugs.md #5), reclamation, close.
    */
+  victimsQueued(): boolean {
+    return this.victimHashes.length > 0;
+  }
+
   issueVictims(): Promise<void>[] {
     if (this.victimHashes.length === 0 || this.e.isClosed()) return [];
     const { index, keyIndex, store } = this.e;
