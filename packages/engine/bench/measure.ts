@@ -18,6 +18,11 @@ export async function timed(
   return { ops, bytes, ms };
 }
 
+/** The faster of two measurements of the same work. */
+export function faster(a: Measurement, b: Measurement): Measurement {
+  return a.ms <= b.ms ? a : b;
+}
+
 export function opsPerSec(m: Measurement): number {
   return m.ops / (m.ms / 1000);
 }

@@ -225,7 +225,8 @@ try {
   out.push(
     'Ratios compare ops/s with the baseline measured in the same run on the same keys (random order) and bytes. ' +
       'Cache-mode put phases include the final flush(); durable puts resolve after fdatasync. ' +
-      `Gets run ${64} in flight (LMDB gets are synchronous). Cold = after close + reopen (OS page cache not dropped). ` +
+      `Gets run ${64} in flight (LMDB gets are synchronous). Hot gets: the faster of two passes right after the writes, for the engine and LMDB alike. ` +
+      'Cold = after close + reopen (OS page cache not dropped). ' +
       'Raw sequential writes: the faster of two runs.',
   );
   out.push('');
