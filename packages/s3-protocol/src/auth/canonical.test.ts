@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseQueryParams } from '../query.ts';
 import { percentDecodeBytes, uriEncodeBytes } from '../uri.ts';
 import { canonicalHeadersBlock, canonicalQueryString, canonicalUriCandidates } from './canonical.ts';
 
@@ -94,6 +95,20 @@ describe('canonical fast paths agree with decode-then-encode', () => {
       expect(canonicalQueryString(query), query).toBe(referenceQuery(query));
       expect(canonicalQueryString(query, 'X-Amz-Signature'), query).toBe(
         referenceQuery(query, 'X-Amz-Signature'),
+      );
+      // The one-pass form over already split parameters gives the same text.
+      const params = parseQueryParams(query);
+      expect(canonicalQueryString(query, undefined, params), query).toBe(referenceQuery(query));
+      expect(canonicalQueryString(query, 'X-Amz-Signature', params), query).toBe(
+        referenceQuery(query, 'X-Amz-Signature'),
+      );
+      // Sorted input (the common case, built in one pass).
+      const sorted = params
+        .map((p) => (p.rawValue === undefined ? p.rawName : `${p.rawName}=${p.rawValue}`))
+        .sort()
+        .join('&');
+      expect(canonicalQueryString(sorted, undefined, parseQueryParams(sorted)), sorted).toBe(
+        referenceQuery(sorted),
       );
     }
     expect(canonicalQueryString('b=1&a=2&a=1')).toBe('a=1&a=2&b=1');

@@ -8,6 +8,7 @@
 // sent.
 
 import { hash } from 'node:crypto';
+import type { QueryParam } from '../query.ts';
 import { percentDecodeBytes, uriEncodeBytes } from '../uri.ts';
 
 // Per-byte class for the already-canonical test: 1 = unreserved (kept as is), 2 = `%`, 3 = `/`.
@@ -74,9 +75,36 @@ function comparePairs(a: readonly [string, string], b: readonly [string, string]
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
 }
 
-/** Canonical query string: every pair decoded then SigV4-encoded, sorted by name then value. */
-export function canonicalQueryString(rawQuery: string, omitParam?: string): string {
+/**
+ * Canonical query string: every pair decoded then SigV4-encoded, sorted by name then value.
+ * `params` = `parseQueryParams(rawQuery)` when the caller has it: a query that is already in
+ * canonical order (what SDKs send) is then built in one pass with no pair arrays.
+ */
+export function canonicalQueryString(
+  rawQuery: string,
+  omitParam?: string,
+  params?: readonly QueryParam[],
+): string {
   if (rawQuery === '') return '';
+  if (params !== undefined) {
+    let out = '';
+    let prevName: string | undefined;
+    let prevValue = '';
+    let inOrder = true;
+    for (const p of params) {
+      if (omitParam !== undefined && p.name === omitParam) continue;
+      const name = canonicalQueryComponent(p.rawName);
+      const value = p.rawValue === undefined ? '' : canonicalQueryComponent(p.rawValue);
+      if (prevName !== undefined && (prevName > name || (prevName === name && prevValue > value))) {
+        inOrder = false;
+        break;
+      }
+      out += prevName === undefined ? `${name}=${value}` : `&${name}=${value}`;
+      prevName = name;
+      prevValue = value;
+    }
+    if (inOrder) return out;
+  }
   const pairs: [string, string][] = [];
   let sorted = true;
   let start = 0;

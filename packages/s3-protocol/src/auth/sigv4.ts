@@ -306,7 +306,7 @@ export function verifySigV4Header(req: AuthRequest, lookup: SecretLookup, opts: 
   checkSignature({
     req,
     signedHeaders,
-    canonicalQuery: canonicalQueryString(req.rawQuery),
+    canonicalQuery: canonicalQueryString(req.rawQuery, undefined, req.params),
     payloadHash: contentSha.trim(),
     amzDate,
     cred,
@@ -458,7 +458,7 @@ export function verifySigV4Query(
   checkSignature({
     req,
     signedHeaders,
-    canonicalQuery: canonicalQueryString(req.rawQuery, 'X-Amz-Signature'),
+    canonicalQuery: canonicalQueryString(req.rawQuery, 'X-Amz-Signature', params),
     payloadHash,
     amzDate: date,
     cred,
