@@ -31,8 +31,11 @@ export type ObjectContext = S3Context & { bucket: string; key: string };
 
 /** node:http's headers flattened to single strings. */
 export function flattenHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  const headers = req.headers;
   const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
+  // for-in over node's own header object: no entries array per request.
+  for (const name in headers) {
+    const value = headers[name];
     out[name] = Array.isArray(value) ? value.join(',') : value;
   }
   return out;
