@@ -1007,7 +1007,8 @@ export class BlobEngine implements EngineInternals {
         if (e.readBeforeFlush) this.index.touch(node);
         info.liveCount++;
         info.liveBytes += e.len;
-        const inline = e.valueLen <= this.cfg.maxInlineValueBytes ? Buffer.from(mt.value(e)) : undefined;
+        // A view of the sealed (never rewritten) slab: encodeRow copies it into the row.
+        const inline = e.valueLen <= this.cfg.maxInlineValueBytes ? mt.value(e) : undefined;
         ops.push({ kind: 'put', key: e.key, hash: e.hash, valueLen: e.valueLen, inline });
       }
     }

@@ -78,3 +78,32 @@ describe.each(['durable', 'cache'] as const)('read cache of flushed slabs (%s mo
     });
   });
 });
+
+describe('read path and the caller key buffer', () => {
+  it('a caller reusing its key buffer during a segment read changes nothing', async () => {
+    await withTempDir(async (dir) => {
+      // every read goes to the segment file through the thread pool
+      const e = await BlobEngine.open(dir, {
+        durability: 'durable',
+        memtableBytes: 64 * 1024,
+        readCacheBytes: 0,
+        maxInlineValueBytes: 0,
+        syncReadMaxBytes: 0,
+      });
+      await e.put('key-one', Buffer.alloc(3000, 1));
+      await e.flush();
+      const key = Buffer.from('key-one');
+      const pending = e.get(key);
+      key.fill(0x7a); // the caller reuses its buffer while the read is in flight
+      expect((await pending)?.equals(Buffer.alloc(3000, 1))).toBe(true);
+      const asU8 = new Uint8Array(Buffer.from('key-one'));
+      const viewed = e.view(asU8, (v) => v.length);
+      asU8.fill(0);
+      expect(await viewed).toBe(3000);
+      expect(e.stats().corruptReads).toBe(0);
+      expect(e.stats().bloomGhosts).toBe(0);
+      expect((await e.get('key-one'))?.length).toBe(3000);
+      await e.close();
+    });
+  });
+});
