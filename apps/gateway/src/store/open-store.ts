@@ -13,6 +13,14 @@ export const MAX_INLINE_HEAD_BYTES = 8192;
 /** Decoded heads kept in memory (hot GETs read no segment); safe because this engine never evicts. */
 export const HEAD_CACHE_BYTES = 32 * 1024 * 1024;
 
+/**
+ * The engine's cache of recently flushed memtables (reads of fresh chunks skip the segment read
+ * and CRC). Kept small: the engine's default (up to 256 MiB) would alone take the gateway past its
+ * 300 MiB peak-RSS budget for a 1 GiB upload + download, and the OS page cache already holds
+ * recently written segments.
+ */
+export const ENGINE_READ_CACHE_BYTES = 32 * 1024 * 1024;
+
 export type OpenStoreOptions = {
   dataDir: string;
   maxBytes: number;
@@ -29,6 +37,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<ObjectStore> {
     maxBytes: opts.maxBytes,
     onFull: 'reject',
     maxInlineValueBytes: MAX_INLINE_HEAD_BYTES,
+    readCacheBytes: ENGINE_READ_CACHE_BYTES,
     logger: opts.logger.child({ component: 'engine' }),
     ...(opts.progressLogIntervalMs === undefined
       ? {}
