@@ -25,7 +25,7 @@ import { ownerElement } from '../s3/owner.ts';
 import { emptyResponse, xmlResponse } from '../s3/responses.ts';
 import type { EnginePort } from '../store/engine-port.ts';
 import { ObjectStore } from '../store/object-store.ts';
-import { MAX_INLINE_HEAD_BYTES } from '../store/open-store.ts';
+import { ENGINE_READ_CACHE_BYTES, MAX_INLINE_HEAD_BYTES } from '../store/open-store.ts';
 import { recoverIntents } from '../store/recovery.ts';
 import { adminResponse } from './admin.ts';
 import { parseBucketMap } from './bucket-map.ts';
@@ -207,6 +207,8 @@ export async function openUpstreamLayer(o: OpenUpstreamOptions): Promise<Upstrea
     onFull: 'evict',
     memtableBytes: cacheMemtableBytes(c.maxBytes),
     maxInlineValueBytes: MAX_INLINE_HEAD_BYTES,
+    // Bounded like the store's: the engine default (up to 256 MiB) would be resident on top.
+    readCacheBytes: ENGINE_READ_CACHE_BYTES,
     logger: logger.child({ component: 'cache-engine' }),
   });
   const store = new ObjectStore(engine, logger.child({ component: 'cache-store' }), MAX_INLINE_HEAD_BYTES);
