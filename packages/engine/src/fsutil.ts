@@ -25,15 +25,20 @@ export async function writeAll(
   }
 }
 
-export async function writeFileAtomic(path: string, dir: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
+/** Creates (or truncates) `path` with `data`, fdatasync'ed. Its directory entry is NOT synced. */
+export async function writeFileSynced(path: string, data: Uint8Array): Promise<void> {
+  const fh = await open(path, 'w');
   try {
     await writeAll(fh, data, 0);
     await fh.datasync();
   } finally {
     await fh.close();
   }
+}
+
+export async function writeFileAtomic(path: string, dir: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeFileSynced(tmp, data);
   await rename(tmp, path);
   await syncDir(dir);
 }

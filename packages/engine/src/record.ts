@@ -102,9 +102,9 @@ export function headerAndKeyBytes(buf: Buffer, pos: number): number {
 }
 
 function headerCrc(buf: Buffer, pos: number, keyLen: number): number {
-  const head = crc32(buf.subarray(pos + 8, pos + RECORD_HEADER_BYTES));
-  const keyStart = pos + RECORD_HEADER_BYTES;
-  return crc32(buf.subarray(keyStart, keyStart + keyLen), head) >>> 0;
+  // Header bytes 8..41 and the key are contiguous: one CRC call over both (the same value as
+  // chaining two calls, at a third fewer native calls per put, which showed in 1 KiB profiles).
+  return crc32(buf.subarray(pos + 8, pos + RECORD_HEADER_BYTES + keyLen)) >>> 0;
 }
 
 export function payloadCrcOk(h: RecordHeader, value: Uint8Array): boolean {
