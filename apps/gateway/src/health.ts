@@ -11,13 +11,11 @@ export const READY_PATH = '/_blobcache/ready';
 export type Readiness = { ready: boolean; reason?: string };
 
 export function healthResponse(readiness: Readiness): Response {
-  return new Response(
-    JSON.stringify({ status: readiness.ready ? 'ok' : 'starting', reason: readiness.reason }),
-    {
-      status: readiness.ready ? 200 : 503,
-      headers: { 'content-type': 'application/json' },
-    },
-  );
+  const body = JSON.stringify({ status: readiness.ready ? 'ok' : 'starting', reason: readiness.reason });
+  return new Response(body, {
+    status: readiness.ready ? 200 : 503,
+    headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+  });
 }
 
 export function readyResponse(readiness: Readiness, method: string): Response {

@@ -23,6 +23,9 @@ describe('request log', () => {
       const missing = await s3
         .send(new GetObjectCommand({ Bucket: 'logged', Key: 'nope' }))
         .catch((e: unknown) => e);
+      const health = await fetch(`${gw.url}/_blobcache/health`);
+      const healthBytes = (await health.arrayBuffer()).byteLength;
+      const healthId = health.headers.get('x-amz-request-id');
       const requestId = got.$metadata.requestId;
       const missingId = (missing as { $metadata: { requestId?: string } }).$metadata.requestId;
       // The line is written when the server side of the response finishes; wait for it (bounded).
@@ -45,6 +48,13 @@ describe('request log', () => {
       expect(requests.find((l) => l.requestId === missingId)).toMatchObject({
         status: 404,
         errorCode: 'NoSuchKey',
+      });
+      // Responses answered whole (admin endpoints) count their body too.
+      expect(healthBytes).toBeGreaterThan(0);
+      expect(requests.find((l) => l.requestId === healthId)).toMatchObject({
+        operation: 'Health',
+        status: 200,
+        bytesOut: healthBytes,
       });
       expect(new Set(requests.map((l) => l.requestId)).size).toBe(requests.length);
     } finally {

@@ -19,6 +19,12 @@ export function logRequestWhenDone(
     logged = true;
     const durationMs = Number(process.hrtime.bigint() - state.startedAtNs) / 1e6;
     const aborted = !res.writableFinished;
+    // Responses no S3 handler counted (admin endpoints, errors answered whole): a finished
+    // response with a body sent exactly its Content-Length.
+    if (state.bytesOut === 0 && !aborted && req.method !== 'HEAD' && res.statusCode !== 304) {
+      const length = Number(res.getHeader('content-length'));
+      if (Number.isSafeInteger(length) && length > 0) state.bytesOut = length;
+    }
     metrics?.record(state, res.statusCode, durationMs / 1000, aborted);
     const fields = {
       requestId: state.requestId,
