@@ -46,7 +46,13 @@ import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES, recordBytes } from './
 import { recover, walDir, walPath } from './recovery.ts';
 import { SEG_HEADER_BYTES } from './segfile.ts';
 import { type SegmentInfo, SegmentStore } from './segment.ts';
+import { SlabPool } from './slabpool.ts';
 import { WalFile, type WalStats } from './wal.ts';
+
+/** Memtables at least this large get slabs prefaulted by a worker thread (slabpool.ts). */
+const SLAB_PREFAULT_MIN_BYTES = 1024 * 1024;
+/** Durable mode: record bytes encoded per event-loop turn before writers yield (mustYield). */
+const ENCODE_BYTES_PER_TURN = 2 * 1024 * 1024;
 
 export interface KeysOptions {
   /** Only keys starting with these bytes. */
@@ -178,6 +184,9 @@ export class BlobEngine implements EngineInternals {
    * in-flight marks): a delete that finds nothing awaits these too (engine-bugs.md #5).
    */
   private readonly marksBehindSync = new Set<Promise<void>>();
+  private readonly slabPool: SlabPool;
+  /** Record bytes encoded since the last setImmediate turn (see mustYield). */
+  private encodedThisTurn = 0;
   private lock: DirLock | undefined;
   private queuedWriters = 0;
   /** Set by inMemory(): whether the bytes it returned alias engine memory (else a private copy). */
@@ -220,7 +229,9 @@ export class BlobEngine implements EngineInternals {
       bloomFill.advance();
     });
     bloomFill.finish();
-    this.active = new Memtable(this.nextSegId++, cfg.memtableBytes);
+    // Prefaulting pays off for real memtables; tiny ones (tests, small stores) skip the worker.
+    this.slabPool = new SlabPool(cfg.memtableBytes, cfg.memtableBytes >= SLAB_PREFAULT_MIN_BYTES);
+    this.active = this.newMemtable(cfg.memtableBytes);
     this.maintenance = new Maintenance(this);
     if (cfg.flushIntervalMs > 0) {
       this.flushTimer = setInterval(() => this.flushIfOld(), Math.max(10, cfg.flushIntervalMs / 4));
@@ -295,6 +306,7 @@ export class BlobEngine implements EngineInternals {
       // Persist the id/seq high-water marks now, so a crash cannot reuse them (hazard 5.2-7).
       await engine.saveMarker();
     } catch (err) {
+      await engine.slabPool.close();
       await keyIndex.close();
       await store.closeHandles();
       throw err;
@@ -313,7 +325,8 @@ export class BlobEngine implements EngineInternals {
     const len = recordBytes(k.length, value.length);
     const hash = hashKey(k);
     const hs = hash.toString('latin1');
-    if (this.queuedWriters > 0 || this.mustWaitForRotation(len)) await this.admitInOrder(len);
+    if (this.queuedWriters > 0 || this.mustWaitForRotation(len) || this.mustYield(len))
+      await this.admitInOrder(len);
     // ---- atomic section: no await until the record is appended
     this.checkWritable();
     const cur = this.locate(hs);
@@ -329,6 +342,7 @@ export class BlobEngine implements EngineInternals {
     const seq = ++this.seq;
     this.bloom.add(hash); // bloom before index: a concurrent reader never gets a false negative
     const e = mt.append(seq, k, hash, hs, value);
+    this.countEncoded(len);
     this.liveBytes += len - prevLen;
     if (!cur) this.items++;
     const wal = this.cfg.durability === 'durable' ? this.walFor(mt) : undefined;
@@ -475,7 +489,8 @@ export class BlobEngine implements EngineInternals {
     const hash = hashKey(k);
     const hs = hash.toString('latin1');
     const len = recordBytes(k.length, 0);
-    if (this.queuedWriters > 0 || this.mustWaitForRotation(len)) await this.admitInOrder(len);
+    if (this.queuedWriters > 0 || this.mustWaitForRotation(len) || this.mustYield(len))
+      await this.admitInOrder(len);
     // ---- atomic section
     this.checkWritable();
     const cur = this.locate(hs);
@@ -507,6 +522,7 @@ export class BlobEngine implements EngineInternals {
     const mt = this.memtableFor(len);
     const seq = ++this.seq;
     const e = mt.append(seq, k, hash, hs, undefined);
+    this.countEncoded(len);
     this.liveBytes -= this.lenOf(cur);
     this.items--;
     this.counters.bloomDeletions++;
@@ -702,6 +718,7 @@ export class BlobEngine implements EngineInternals {
     }
     this.closed = true;
     this.store.slabs.clear();
+    await this.slabPool.close();
     // Degraded: unflushed memtables stay in their WAL files for the next open; release handles.
     for (const mt of this.overlays()) await mt.wal?.seal(mt.used).catch(() => undefined);
     const clean = !this.bgError && this.flushing.length === 0 && this.active.isEmpty && !err;
@@ -874,6 +891,7 @@ export class BlobEngine implements EngineInternals {
     this.queuedWriters++;
     try {
       await prev;
+      if (this.mustYield(len)) await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.mustWaitForRotation(len)) {
         this.checkWritable();
         await new Promise<void>((resolve) => this.flushWaiters.push(resolve));
@@ -882,6 +900,32 @@ export class BlobEngine implements EngineInternals {
       this.queuedWriters--;
       release();
     }
+  }
+
+  /**
+   * Durable mode: a burst of puts issued in one synchronous run (many callers, large values)
+   * would otherwise encode every record (copy + CRC, ~1 ms per MiB) before the first WAL write
+   * could even start, since the WAL's write is issued from a microtask and its file opens
+   * asynchronously: CPU and disk would take turns instead of overlapping. Past
+   * ENCODE_BYTES_PER_TURN in one event-loop turn, writers queue (FIFO, through admitInOrder, so
+   * sequence order stays issue order) behind a setImmediate that lets the I/O callbacks run.
+   */
+  private mustYield(len: number): boolean {
+    return (
+      this.cfg.durability === 'durable' &&
+      this.encodedThisTurn > 0 &&
+      this.encodedThisTurn + len > ENCODE_BYTES_PER_TURN
+    );
+  }
+
+  private countEncoded(len: number): void {
+    if (this.encodedThisTurn === 0) {
+      // Queued before any yield of this turn, so a yielded writer always resumes on a fresh count.
+      setImmediate(() => {
+        this.encodedThisTurn = 0;
+      });
+    }
+    this.encodedThisTurn += len;
   }
 
   /** The memtable a record of `len` bytes goes to, rotating first when it does not fit. */
@@ -923,7 +967,12 @@ export class BlobEngine implements EngineInternals {
       this.flushChain = run;
       this.track(run);
     }
-    this.active = new Memtable(this.nextSegId++, capacity);
+    this.active = this.newMemtable(capacity);
+  }
+
+  private newMemtable(capacity: number): Memtable {
+    const bytes = Math.max(capacity, SEG_HEADER_BYTES);
+    return new Memtable(this.nextSegId++, bytes, this.slabPool.take(bytes));
   }
 
   private async flushOne(mt: Memtable): Promise<void> {

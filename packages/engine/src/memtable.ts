@@ -25,9 +25,12 @@ export class Memtable {
   private sorted: Buffer[] = [];
   private unsorted: Buffer[] = [];
 
-  constructor(id: number, capacityBytes: number) {
+  /** `slab`: memory to use (e.g. prefaulted by slabpool.ts); its contents are overwritten. */
+  constructor(id: number, capacityBytes: number, slab?: Buffer) {
     this.id = id;
-    this.slab = Buffer.allocUnsafeSlow(Math.max(capacityBytes, SEG_HEADER_BYTES));
+    const bytes = Math.max(capacityBytes, SEG_HEADER_BYTES);
+    assert(slab === undefined || slab.length === bytes, 'slab of the wrong size');
+    this.slab = slab ?? Buffer.allocUnsafeSlow(bytes);
     encodeSegHeader(this.slab, id);
     this.used = SEG_HEADER_BYTES;
   }
