@@ -40,6 +40,34 @@ describe('WalFile', () => {
     });
   });
 
+  it('pipelined group commit: groups issued while a sync runs are all durable and scan back', async () => {
+    await withTempDir(async (dir) => {
+      const mt = new Memtable(3, 1 << 20);
+      const stats = { syncs: 0, bytes: 0 };
+      const wal = WalFile.create(join(dir, '3.wal'), dir, mt.slab, stats);
+      const waits: Promise<void>[] = [];
+      let seq = 0;
+      for (let g = 0; g < 8; g++) {
+        for (let i = 0; i < 20; i++) {
+          seq++;
+          waits.push(wal.syncThrough(append(mt, seq, `g${g}k${i}`, 'v'.repeat(1000))));
+        }
+        await new Promise((r) => setImmediate(r)); // the next group arrives while syncs run
+      }
+      // seal right away: it must wait for every sync still in flight before closing the handle
+      await wal.seal(mt.used);
+      await Promise.all(waits);
+      expect(stats.bytes).toBe(mt.used);
+      expect(stats.syncs).toBeGreaterThanOrEqual(1);
+      expect(stats.syncs).toBeLessThanOrEqual(8);
+      const fh = await open(join(dir, '3.wal'), 'r');
+      const scan = await scanSegmentFile(fh, 1 << 20);
+      await fh.close();
+      expect(scan.entries.length).toBe(160);
+      expect(scan.validEnd).toBe(mt.used);
+    });
+  });
+
   it('writes nothing before the previous WAL file is durable, and nothing at all if it failed', async () => {
     await withTempDir(async (dir) => {
       const stats = { syncs: 0, bytes: 0 };
