@@ -49,7 +49,10 @@ import { type SegmentInfo, SegmentStore } from './segment.ts';
 import { SlabPool } from './slabpool.ts';
 import { WalFile, type WalStats } from './wal.ts';
 
-/** Memtables at least this large get slabs prefaulted by a worker thread (slabpool.ts). */
+/**
+ * Memtables at least this large get slabs prefaulted by a worker thread (slabpool.ts): it pays
+ * off for real memtables; tiny ones (tests, small stores) skip the worker.
+ */
 const SLAB_PREFAULT_MIN_BYTES = 1024 * 1024;
 /** Durable mode: record bytes encoded per event-loop turn before writers yield (mustYield). */
 const ENCODE_BYTES_PER_TURN = 2 * 1024 * 1024;
@@ -200,6 +203,7 @@ export class BlobEngine implements EngineInternals {
     keyIndex: KeyIndex,
     marker: Marker,
     state: { maxSeq: number; maxSegId: number; liveBytes: number },
+    slabPool: SlabPool,
   ) {
     this.dir = dir;
     this.cfg = cfg;
@@ -229,8 +233,7 @@ export class BlobEngine implements EngineInternals {
       bloomFill.advance();
     });
     bloomFill.finish();
-    // Prefaulting pays off for real memtables; tiny ones (tests, small stores) skip the worker.
-    this.slabPool = new SlabPool(cfg.memtableBytes, cfg.memtableBytes >= SLAB_PREFAULT_MIN_BYTES);
+    this.slabPool = slabPool;
     this.active = this.newMemtable(cfg.memtableBytes);
     this.maintenance = new Maintenance(this);
     if (cfg.flushIntervalMs > 0) {
@@ -245,17 +248,21 @@ export class BlobEngine implements EngineInternals {
     await initKeyHash();
     await mkdir(dir, { recursive: true });
     const lock = await acquireDirLock(dir);
+    // Prefaulting of the first memtable's slab starts now and runs while recovery does.
+    const slabPool = new SlabPool(cfg.memtableBytes, cfg.memtableBytes >= SLAB_PREFAULT_MIN_BYTES);
+    slabPool.prepare();
     try {
-      const engine = await BlobEngine.openLocked(dir, cfg);
+      const engine = await BlobEngine.openLocked(dir, cfg, slabPool);
       engine.lock = lock;
       return engine;
     } catch (err) {
+      await slabPool.close();
       await lock.release();
       throw err;
     }
   }
 
-  private static async openLocked(dir: string, cfg: EngineConfig): Promise<BlobEngine> {
+  private static async openLocked(dir: string, cfg: EngineConfig, slabPool: SlabPool): Promise<BlobEngine> {
     let marker = await readMarker(dir);
     if (!marker) {
       marker = {
@@ -298,7 +305,7 @@ export class BlobEngine implements EngineInternals {
       cfg.logger,
       cfg.progressLogIntervalMs,
     );
-    const engine = new BlobEngine(dir, cfg, store, rec.index, keyIndex, marker, rec);
+    const engine = new BlobEngine(dir, cfg, store, rec.index, keyIndex, marker, rec, slabPool);
     owner = engine;
     if (failure) engine.fail(failure);
     try {
@@ -306,7 +313,6 @@ export class BlobEngine implements EngineInternals {
       // Persist the id/seq high-water marks now, so a crash cannot reuse them (hazard 5.2-7).
       await engine.saveMarker();
     } catch (err) {
-      await engine.slabPool.close();
       await keyIndex.close();
       await store.closeHandles();
       throw err;
