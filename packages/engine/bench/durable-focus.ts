@@ -38,11 +38,9 @@ try {
     );
     const elu = performance.eventLoopUtilization(elu0).utilization;
     const st = engine.stats();
-    const pool = (engine as unknown as { slabPool: { warmTakes: number; coldTakes: number } }).slabPool;
-    const slabs = `slabs warm ${pool.warmTakes} cold ${pool.coldTakes}`;
     await engine.close();
     await fs.rm(dir, { recursive: true, force: true });
-    let line = `${label} engine durable ${formatRate(m)} walSyncs ${st.walSyncs} (${(count / st.walSyncs).toFixed(1)} puts/sync), main thread busy ${(elu * 100).toFixed(0)}%, ${slabs}`;
+    let line = `${label} engine durable ${formatRate(m)} walSyncs ${st.walSyncs} (${(count / st.walSyncs).toFixed(1)} puts/sync), main thread busy ${(elu * 100).toFixed(0)}%`;
     if (!engineOnly) {
       const ldir = path.join(root, `l${r}`);
       await fs.mkdir(ldir);

@@ -46,14 +46,8 @@ import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES, recordBytes } from './
 import { recover, walDir, walPath } from './recovery.ts';
 import { SEG_HEADER_BYTES } from './segfile.ts';
 import { type SegmentInfo, SegmentStore } from './segment.ts';
-import { SlabPool } from './slabpool.ts';
 import { WalFile, type WalStats } from './wal.ts';
 
-/**
- * Memtables at least this large get slabs prefaulted by a worker thread (slabpool.ts): it pays
- * off for real memtables; tiny ones (tests, small stores) skip the worker.
- */
-const SLAB_PREFAULT_MIN_BYTES = 1024 * 1024;
 /** Durable mode: record bytes encoded per event-loop turn before writers yield (mustYield). */
 const ENCODE_BYTES_PER_TURN = 2 * 1024 * 1024;
 
@@ -187,7 +181,6 @@ export class BlobEngine implements EngineInternals {
    * in-flight marks): a delete that finds nothing awaits these too (engine-bugs.md #5).
    */
   private readonly marksBehindSync = new Set<Promise<void>>();
-  private readonly slabPool: SlabPool;
   /** Record bytes encoded since the last setImmediate turn (see mustYield). */
   private encodedThisTurn = 0;
   private lock: DirLock | undefined;
@@ -203,7 +196,6 @@ export class BlobEngine implements EngineInternals {
     keyIndex: KeyIndex,
     marker: Marker,
     state: { maxSeq: number; maxSegId: number; liveBytes: number },
-    slabPool: SlabPool,
   ) {
     this.dir = dir;
     this.cfg = cfg;
@@ -233,7 +225,6 @@ export class BlobEngine implements EngineInternals {
       bloomFill.advance();
     });
     bloomFill.finish();
-    this.slabPool = slabPool;
     this.active = this.newMemtable(cfg.memtableBytes);
     this.maintenance = new Maintenance(this);
     if (cfg.flushIntervalMs > 0) {
@@ -248,21 +239,17 @@ export class BlobEngine implements EngineInternals {
     await initKeyHash();
     await mkdir(dir, { recursive: true });
     const lock = await acquireDirLock(dir);
-    // Prefaulting of the first memtable's slab starts now and runs while recovery does.
-    const slabPool = new SlabPool(cfg.memtableBytes, cfg.memtableBytes >= SLAB_PREFAULT_MIN_BYTES);
-    slabPool.prepare();
     try {
-      const engine = await BlobEngine.openLocked(dir, cfg, slabPool);
+      const engine = await BlobEngine.openLocked(dir, cfg);
       engine.lock = lock;
       return engine;
     } catch (err) {
-      await slabPool.close();
       await lock.release();
       throw err;
     }
   }
 
-  private static async openLocked(dir: string, cfg: EngineConfig, slabPool: SlabPool): Promise<BlobEngine> {
+  private static async openLocked(dir: string, cfg: EngineConfig): Promise<BlobEngine> {
     let marker = await readMarker(dir);
     if (!marker) {
       marker = {
@@ -305,7 +292,7 @@ export class BlobEngine implements EngineInternals {
       cfg.logger,
       cfg.progressLogIntervalMs,
     );
-    const engine = new BlobEngine(dir, cfg, store, rec.index, keyIndex, marker, rec, slabPool);
+    const engine = new BlobEngine(dir, cfg, store, rec.index, keyIndex, marker, rec);
     owner = engine;
     if (failure) engine.fail(failure);
     try {
@@ -724,7 +711,6 @@ export class BlobEngine implements EngineInternals {
     }
     this.closed = true;
     this.store.slabs.clear();
-    await this.slabPool.close();
     // Degraded: unflushed memtables stay in their WAL files for the next open; release handles.
     for (const mt of this.overlays()) await mt.wal?.seal(mt.used).catch(() => undefined);
     const clean = !this.bgError && this.flushing.length === 0 && this.active.isEmpty && !err;
@@ -977,8 +963,10 @@ export class BlobEngine implements EngineInternals {
   }
 
   private newMemtable(capacity: number): Memtable {
-    const bytes = Math.max(capacity, SEG_HEADER_BYTES);
-    return new Memtable(this.nextSegId++, bytes, this.slabPool.take(bytes));
+    // Hazard: a slab prefaulted by a worker thread (a SharedArrayBuffer) saved main-thread page
+    // faults but was not released promptly after use: the gateway's peak RSS over a 1 GiB upload
+    // went from 271 to 1317 MiB. Plain allocations are accounted to V8 and collected.
+    return new Memtable(this.nextSegId++, Math.max(capacity, SEG_HEADER_BYTES));
   }
 
   private async flushOne(mt: Memtable): Promise<void> {

@@ -25,12 +25,9 @@ export class Memtable {
   private sorted: Buffer[] = [];
   private unsorted: Buffer[] = [];
 
-  /** `slab`: memory to use (e.g. prefaulted by slabpool.ts); its contents are overwritten. */
-  constructor(id: number, capacityBytes: number, slab?: Buffer) {
+  constructor(id: number, capacityBytes: number) {
     this.id = id;
-    const bytes = Math.max(capacityBytes, SEG_HEADER_BYTES);
-    assert(slab === undefined || slab.length === bytes, 'slab of the wrong size');
-    this.slab = slab ?? Buffer.allocUnsafeSlow(bytes);
+    this.slab = Buffer.allocUnsafeSlow(Math.max(capacityBytes, SEG_HEADER_BYTES));
     encodeSegHeader(this.slab, id);
     this.used = SEG_HEADER_BYTES;
   }
