@@ -12,19 +12,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { hashBytes, toBase64 } from '@blobcache/s3-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import { pattern, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
 
 const MiB = 1024 * 1024;
-
-function pattern(size: number, seed = 1): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    b[i] = x >>> 16;
-  }
-  return b;
-}
 
 const md5hex = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 

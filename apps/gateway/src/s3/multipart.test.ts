@@ -18,19 +18,16 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { compositeChecksum, hashBytes, toBase64 } from '@blobcache/s3-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  pattern,
+  rawRequest,
+  s3Client,
+  s3ErrorOf,
+  startTestGateway,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const MiB = 1024 * 1024;
-
-function pattern(size: number, seed = 1): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    b[i] = x >>> 16;
-  }
-  return b;
-}
 
 const md5 = (b: Buffer): Buffer => createHash('md5').update(b).digest();
 

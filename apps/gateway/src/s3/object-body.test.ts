@@ -5,20 +5,10 @@ import { request as httpRequest } from 'node:http';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import { pattern, s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-function pattern(size: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    b[i] = x >>> 16;
-  }
-  return b;
-}
 
 describe('streamed object bodies', () => {
   let gw: TestGateway;

@@ -14,17 +14,14 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Client as MinioClient } from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
-
-function pattern(size: number, seed = 1): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    b[i] = x >>> 16;
-  }
-  return b;
-}
+import {
+  pattern,
+  rawRequest,
+  s3Client,
+  s3ErrorOf,
+  startTestGateway,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const md5hex = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
 

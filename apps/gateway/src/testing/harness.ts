@@ -80,3 +80,14 @@ export async function s3ErrorOf(p: Promise<unknown>): Promise<S3ServiceException
   }
   throw new Error('expected the call to fail');
 }
+
+/** Deterministic pseudo-random bytes (an LCG), so a failing comparison is reproducible. */
+export function pattern(size: number, seed = 1): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    b[i] = x >>> 16;
+  }
+  return b;
+}
