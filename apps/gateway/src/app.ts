@@ -51,9 +51,11 @@ export function createS3Handler(deps: AppDeps): S3Handler {
     const method = (req.method ?? 'GET').toUpperCase();
     const rawUrl = req.url ?? '/';
     let target: RequestTarget | undefined;
+    let headers: Record<string, string | undefined> | undefined;
     try {
-      const headers = flattenHeaders(req);
-      target = parseRequestTarget(rawUrl, headers.host, deps.config.domain);
+      const flat = flattenHeaders(req);
+      headers = flat;
+      target = parseRequestTarget(rawUrl, flat.host, deps.config.domain);
       if (target.bucket !== undefined) state.bucket = target.bucket;
       if (target.key !== undefined) state.key = target.key;
       const auth = authenticateRequest(deps.authenticator, method, target, headers);
@@ -77,12 +79,31 @@ export function createS3Handler(deps: AppDeps): S3Handler {
       const handle = deps.upstream?.handlerFor(route.operation, target.bucket) ?? route.handle;
       return await handle(ctx as Parameters<typeof handle>[0]);
     } catch (err) {
+      // Refused before routing (a bad signature, say): still name the operation it asked for, so
+      // logs and metrics say which call failed instead of one catch-all label.
+      if (state.operation === undefined && target !== undefined && headers !== undefined)
+        state.operation = operationAsked(method, target, headers);
       const s3err = toGatewayError(err, deps.config);
       if (s3err.code === 'InternalError')
         deps.logger.error({ err, requestId: state.requestId }, 'internal error');
       return errorResponse(s3err, state, method, target?.rawPath ?? rawUrl.split('?', 1)[0]);
     }
   };
+}
+
+/** The operation a request names, from its method, target and headers alone; undefined if none. */
+function operationAsked(
+  method: string,
+  target: RequestTarget,
+  headers: Record<string, string | undefined>,
+): string | undefined {
+  try {
+    // Routing reads only the method, the target and the headers (never auth or the store).
+    const ctx = { method, target, headers } as unknown as S3Context;
+    return matchRoute(S3_ROUTES, ctx, levelOf(target.bucket, target.key)).operation;
+  } catch {
+    return undefined;
+  }
 }
 
 export function createApp(

@@ -187,6 +187,36 @@ describe('a degraded store engine', { timeout: 60_000 }, () => {
   });
 });
 
+describe('/_blobcache/metrics for refused requests', { timeout: 30_000 }, () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(async () => {
+    await gw.stop();
+  });
+
+  it('names the operation of a request refused before routing (a bad signature)', async () => {
+    const wrong = s3Client(gw, {
+      credentials: { accessKeyId: 'blobcache', secretAccessKey: 'not-the-secret' },
+    });
+    try {
+      const denied = await wrong
+        .send(new PutObjectCommand({ Bucket: 'denied', Key: 'k', Body: 'x' }))
+        .catch((e) => e);
+      expect(denied.$metadata.httpStatusCode).toBe(403);
+    } finally {
+      wrong.destroy();
+    }
+    const { samples: s } = await scrapeUntil(
+      gw.url,
+      (s) => sample(s, req('PutObject', 403)) === 1,
+      'the 403',
+    );
+    expect(sample(s, req('Unrouted', 403))).toBe(0);
+  });
+});
+
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   if (!check()) throw new Error(`timed out waiting for ${what}`);
