@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { pino } from 'pino';
+// The exact SIEVE model the engine's own fidelity tests use (one model for both).
+import { sieveHitRatio } from '../../../packages/engine/bench/sieve-model.ts';
 import { parseConfig } from '../src/config.ts';
 import { s3Client } from '../src/testing/harness.ts';
 import {
@@ -125,42 +127,6 @@ async function throughput(
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const sec = (Date.now() - t0) / 1000;
   return { rps: done / sec, bps: (done * bytes) / sec };
-}
-
-/**
- * Hit ratio of an exact SIEVE cache holding `capacity` objects over `trace` (the prediction the
- * measured ratio is compared with; the engine evicts down to exactly its budget).
- */
-function sieveModelHitRatio(trace: readonly number[], capacity: number): number {
-  const queue: number[] = []; // index 0 = oldest, end = newest
-  const visited = new Map<number, boolean>();
-  let hand = 0;
-  let hits = 0;
-  for (const key of trace) {
-    if (visited.has(key)) {
-      hits++;
-      visited.set(key, true);
-      continue;
-    }
-    if (capacity < 1) continue;
-    if (queue.length >= capacity) {
-      for (;;) {
-        if (hand >= queue.length) hand = 0;
-        const candidate = queue[hand] as number;
-        if (visited.get(candidate)) {
-          visited.set(candidate, false);
-          hand++;
-          continue;
-        }
-        queue.splice(hand, 1);
-        visited.delete(candidate);
-        break;
-      }
-    }
-    queue.push(key);
-    visited.set(key, false);
-  }
-  return hits / trace.length;
 }
 
 /** Zipf(s=1) sampler over n ranks (rank 0 most popular), by inverse CDF. */
@@ -367,7 +333,7 @@ async function main(): Promise<void> {
         }
         const stats = cache.store.engine.stats() as { liveBytes: number; evictions?: number };
         const capacity = budget / bytesPerObject;
-        const model = sieveModelHitRatio(trace, Math.floor(capacity));
+        const model = sieveHitRatio(trace, Math.floor(capacity));
         const measured = 1 - upstreamGets / ZIPF_READS;
         out.push(
           `| ${(budget / MiB).toFixed(0)} MiB | ${upstreamGets} | ${measured.toFixed(3)} | ${model.toFixed(3)} (${Math.floor(capacity)} objects of ${(bytesPerObject / KiB).toFixed(1)} KiB) | ${(measured - model).toFixed(3)} | ${stats.evictions ?? 0} |`,

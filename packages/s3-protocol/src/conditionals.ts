@@ -112,13 +112,8 @@ export function evaluateWriteConditionals(
   const ifMatch = headers['if-match'];
   if (ifNoneMatch !== undefined) {
     if (ifNoneMatch.trim() !== '*') {
-      throw new S3Error(
-        'NotImplemented',
-        'A header you provided implies functionality that is not implemented',
-        {
-          extra: { Header: 'If-None-Match' },
-        },
-      );
+      // The catalogue's message is S3's own wording for this case.
+      throw new S3Error('NotImplemented', undefined, { extra: { Header: 'If-None-Match' } });
     }
     if (current) throw precondition('If-None-Match');
   }
