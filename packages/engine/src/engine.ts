@@ -1023,18 +1023,7 @@ export class BlobEngine implements EngineInternals {
   /** Moves a flushed memtable into the hash index and LMDB in one synchronous step. */
   private commitFlush(mt: Memtable, entries: readonly MemEntry[], metaBytes: number): void {
     assert(this.flushing[0] === mt, 'flushes must commit in memtable order (hazard 5.2-3)');
-    const info: SegmentInfo = {
-      id: mt.id,
-      fileBytes: mt.used,
-      metaBytes,
-      entryCount: entries.length,
-      liveCount: 0,
-      liveBytes: 0,
-      tombstones: 0,
-      refs: 0,
-      doomed: false,
-    };
-    this.store.register(info);
+    const info = this.store.register(mt.id, mt.used, metaBytes, entries.length);
     this.store.slabs.add(mt.id, mt.slab.subarray(0, mt.used));
     const marks = new Map<number, Buffer[]>();
     const mark = (seg: number, h: Buffer): void => pushTo(marks, seg, h);

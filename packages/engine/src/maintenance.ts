@@ -485,18 +485,8 @@ export class Maintenance {
     const footer = encodeFooter(newId, entries);
     await writeFileAtomic(store.metaPath(newId), store.shardDir(newId), footer);
     // ---- atomic section: register + compare-and-swap relocation
-    const info = {
-      id: newId,
-      fileBytes: entries.reduce((a, b) => a + b.len, SEG_HEADER_BYTES),
-      metaBytes: footer.length,
-      entryCount: entries.length,
-      liveCount: 0,
-      liveBytes: 0,
-      tombstones: 0,
-      refs: 0,
-      doomed: false,
-    };
-    store.register(info);
+    const fileBytes = entries.reduce((a, b) => a + b.len, SEG_HEADER_BYTES);
+    const info = store.register(newId, fileBytes, footer.length, entries.length);
     const stale: Buffer[] = [];
     for (const { src, from, to } of moved) {
       if (from.tombstone) {

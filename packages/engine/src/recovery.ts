@@ -239,17 +239,7 @@ export async function recover(
         continue;
       }
       const { id, entries, dead, metaBytes, fileBytes } = seg;
-      store.register({
-        id,
-        fileBytes,
-        metaBytes,
-        entryCount: entries.length,
-        liveCount: 0,
-        liveBytes: 0,
-        tombstones: 0,
-        refs: 0,
-        doomed: false,
-      });
+      store.register(id, fileBytes, metaBytes, entries.length);
       for (const e of entries) {
         if (e.seq > maxSeq) maxSeq = e.seq;
         const hs = e.hash.toString('latin1');

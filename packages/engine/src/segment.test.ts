@@ -14,20 +14,6 @@ const exists = (p: string): Promise<boolean> =>
     () => false,
   );
 
-function info(id: number) {
-  return {
-    id,
-    fileBytes: 100,
-    metaBytes: 0,
-    entryCount: 0,
-    liveCount: 0,
-    liveBytes: 0,
-    tombstones: 0,
-    refs: 0,
-    doomed: false,
-  };
-}
-
 describe('SegmentStore', () => {
   it('hazard 5.1-7: a doomed segment is deleted only after in-flight reads finish', async () => {
     await withTempDir(async (dir) => {
@@ -37,7 +23,7 @@ describe('SegmentStore', () => {
       await mkdir(store.shardDir(3), { recursive: true });
       await writeFile(store.segPath(3), Buffer.from('0123456789'));
       await writeFile(store.metaPath(3), Buffer.alloc(0));
-      store.register(info(3));
+      store.register(3, 100, 0, 0);
       const reading = store.read(3, 2, 5);
       await store.doom(3);
       expect(await exists(store.segPath(3))).toBe(true);
@@ -62,7 +48,7 @@ describe('SegmentStore', () => {
       ]);
       await writeFile(store.metaPath(5), footer);
       await writeFile(store.segPath(5), Buffer.alloc(76));
-      store.register({ ...info(5), metaBytes: footer.length });
+      store.register(5, 100, footer.length, 0);
       await Promise.all([
         store.appendDeadMarks(5, [hashKey(k)]),
         store.appendDeadMarks(5, [hashKey(Buffer.from('x'))]),

@@ -86,8 +86,21 @@ export class SegmentStore {
     }
   }
 
-  register(info: SegmentInfo): void {
-    this.segments.set(info.id, info);
+  /** Registers a segment that nothing is indexed in yet; the caller counts its live items. */
+  register(id: number, fileBytes: number, metaBytes: number, entryCount: number): SegmentInfo {
+    const info: SegmentInfo = {
+      id,
+      fileBytes,
+      metaBytes,
+      entryCount,
+      liveCount: 0,
+      liveBytes: 0,
+      tombstones: 0,
+      refs: 0,
+      doomed: false,
+    };
+    this.segments.set(id, info);
+    return info;
   }
 
   get(id: number): SegmentInfo | undefined {

@@ -2,26 +2,12 @@
 // a part whose bytes come from an existing object, streamed chunk by chunk from the pinned source
 // version into the part's own data id. The part then behaves exactly like an uploaded one (MD5
 // ETag, CRC64NVME and the upload's checksum stored), so completion treats both alike.
-import {
-  checksumXmlName,
-  el,
-  parseCopySourceRange,
-  S3Error,
-  toBase64,
-  validateObjectKey,
-} from '@blobcache/s3-protocol';
+import { checksumXmlName, el, parseCopySourceRange, S3Error, toBase64 } from '@blobcache/s3-protocol';
 import type { PartRecord } from '../store/multipart-records.ts';
 import type { ObjectContext } from './context.ts';
 import { digestOf, hashersFor, hashing, openCopySource } from './copy-source.ts';
 import { partAlgorithms } from './multipart.ts';
-import {
-  MAX_PART_BYTES,
-  partNumberParam,
-  uploadIdParam,
-  uploadsOf,
-  withUploadErrors,
-} from './multipart-common.ts';
-import { requireBucket } from './require-bucket.ts';
+import { MAX_PART_BYTES, partTarget, withUploadErrors } from './multipart-common.ts';
 import { xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -33,12 +19,7 @@ function copySpan(header: string | undefined, size: number): { start: number; en
 }
 
 async function uploadPartCopy(ctx: ObjectContext): Promise<Response> {
-  validateObjectKey(ctx.key);
-  const partNumber = partNumberParam(ctx);
-  await requireBucket(ctx);
-  const uploads = uploadsOf(ctx);
-  const uploadId = uploadIdParam(ctx);
-  const upload = await uploads.require(ctx.bucket, uploadId, ctx.key);
+  const { partNumber, uploads, uploadId, upload } = await partTarget(ctx);
   const { obj } = await openCopySource(ctx);
   try {
     const range = copySpan(ctx.headers['x-amz-copy-source-range'], obj.head.size);

@@ -1,8 +1,9 @@
 // Pieces shared by the multipart operations: query parameters, and store errors as S3 errors.
-import { S3Error } from '@blobcache/s3-protocol';
-import { MAX_PART_NUMBER } from '../store/multipart-records.ts';
+import { S3Error, validateObjectKey } from '@blobcache/s3-protocol';
+import { MAX_PART_NUMBER, type UploadRecord } from '../store/multipart-records.ts';
 import { InvalidPartError, NoSuchUploadError, UploadStore } from '../store/multipart-store.ts';
-import type { S3Context } from './context.ts';
+import type { ObjectContext, S3Context } from './context.ts';
+import { requireBucket } from './require-bucket.ts';
 
 /** S3's part size limit (5 GiB), for UploadPart and each UploadPartCopy. */
 export const MAX_PART_BYTES = 5 * 1024 ** 3;
@@ -26,6 +27,19 @@ export function partNumberParam(ctx: S3Context): number {
 
 export function uploadIdParam(ctx: S3Context): string {
   return ctx.target.query.get('uploadId') ?? '';
+}
+
+export type PartTarget = { partNumber: number; uploads: UploadStore; uploadId: string; upload: UploadRecord };
+
+/** What UploadPart and UploadPartCopy check first: the key, the part number, the bucket, the upload. */
+export async function partTarget(ctx: ObjectContext): Promise<PartTarget> {
+  validateObjectKey(ctx.key);
+  const partNumber = partNumberParam(ctx);
+  await requireBucket(ctx);
+  const uploads = uploadsOf(ctx);
+  const uploadId = uploadIdParam(ctx);
+  const upload = await uploads.require(ctx.bucket, uploadId, ctx.key);
+  return { partNumber, uploads, uploadId, upload };
 }
 
 /** A non-negative integer query parameter (markers), InvalidArgument otherwise. */

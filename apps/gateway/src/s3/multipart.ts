@@ -34,7 +34,7 @@ import type { ObjectContext } from './context.ts';
 import {
   integerParam,
   MAX_PART_BYTES,
-  partNumberParam,
+  partTarget,
   uploadIdParam,
   uploadsOf,
   withUploadErrors,
@@ -118,12 +118,7 @@ export function checkPartAlgorithm(upload: UploadRecord, declared: ChecksumAlgor
 }
 
 async function uploadPart(ctx: ObjectContext): Promise<Response> {
-  validateObjectKey(ctx.key);
-  const partNumber = partNumberParam(ctx);
-  await requireBucket(ctx);
-  const uploads = uploadsOf(ctx);
-  const uploadId = uploadIdParam(ctx);
-  const upload = await uploads.require(ctx.bucket, uploadId, ctx.key);
+  const { partNumber, uploads, uploadId, upload } = await partTarget(ctx);
   const length = declaredLength(ctx);
   if (length !== undefined && length > MAX_PART_BYTES) {
     throw new S3Error('EntityTooLarge', undefined, {
