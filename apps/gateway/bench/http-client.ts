@@ -105,28 +105,6 @@ export async function putGenerated(url: string, totalBytes: number, pattern: Buf
   return hash.digest('hex');
 }
 
-/** Runs `task(i)` for i in [0, n) with at most `depth` in flight; the first failure rejects. */
-export async function inFlight(
-  n: number,
-  depth: number,
-  task: (i: number) => Promise<unknown>,
-): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async (): Promise<void> => {
-    while (next < n && failure === undefined) {
-      const i = next++;
-      try {
-        await task(i);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(depth, n) }, worker));
-  if (failure !== undefined) throw failure;
-}
-
 export function closeAgent(): void {
   agent.destroy();
 }

@@ -3,7 +3,8 @@
 // continuation tokens) presigned for wrk.
 import { randomBytes } from 'node:crypto';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { inFlight, putBody } from './http-client.ts';
+import { inFlight } from '../../../packages/engine/bench/measure.ts';
+import { putBody } from './http-client.ts';
 import { type BenchSigner, objectPath, type SignedRequest } from './signing.ts';
 import { keyName } from './small-objects.ts';
 

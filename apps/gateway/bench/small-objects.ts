@@ -1,7 +1,8 @@
 // The 4 KiB cases: signed request sets for wrk (GET of N distinct seeded objects, PUT of 4 KiB to
 // distinct keys), and the read-back checks that prove the PUTs stored what was sent.
 import { randomBytes } from 'node:crypto';
-import { getHashed, inFlight, putBody } from './http-client.ts';
+import { inFlight } from '../../../packages/engine/bench/measure.ts';
+import { getHashed, putBody } from './http-client.ts';
 import { type BenchSigner, objectPath, type SignedRequest, sha256Hex } from './signing.ts';
 
 export const SMALL_BYTES = 4096;
