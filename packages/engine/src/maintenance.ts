@@ -346,7 +346,11 @@ export class Maintenance {
    * while a copy of its key may sit in the new segment without its dead mark.
    */
   async mergeSegments(ids: readonly number[]): Promise<void> {
-    const run = this.copyForward(ids, true);
+    await this.copying(this.copyForward(ids, true));
+  }
+
+  /** Marks `run` (a copy forward) as in flight for mergeSettled() until it ends. */
+  private async copying(run: Promise<void>): Promise<void> {
     this.merging = run;
     try {
       await run;
@@ -356,10 +360,12 @@ export class Maintenance {
   }
 
   /**
-   * Resolves once no cache-mode merge is in flight. A merge copies a key's record, then learns
-   * at its compare-and-swap that the key was deleted or evicted meanwhile and dead-marks the
-   * copy; until that mark is durable a crash would bring the key back from the copy, so a
-   * delete waits for this (hazard engine-bugs.md #5, the merge's variant).
+   * Resolves once no copy forward (cache-mode merge or durable-mode rewrite) is in flight. A copy
+   * takes a key's record, then learns at its compare-and-swap that the key was deleted or evicted
+   * meanwhile and dead-marks the copy; until that mark is durable a crash would bring the key
+   * back from the copy, so a delete that found nothing waits for this (hazard engine-bugs.md #5,
+   * the copy's variant). A durable delete of a present key writes a tombstone whose higher seq
+   * masks the copy anyway; an evicted key (durable mode with onFull 'evict') has no tombstone.
    */
   async mergeSettled(): Promise<void> {
     while (this.merging) await this.merging.catch(() => undefined);
@@ -414,7 +420,7 @@ export class Maintenance {
 
   /** Durable mode: copy the live records (and shielding tombstones) of one segment. */
   async rewriteSegment(id: number): Promise<void> {
-    await this.copyForward([id], false);
+    await this.copying(this.copyForward([id], false));
   }
 
   /**

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { sieveHitRatio, zipfTrace } from '../bench/sieve-model.ts';
 import { resolveConfig } from './config.ts';
 import { BlobEngine } from './engine.ts';
+import { type HashIndex, NO_NODE } from './hashindex.ts';
 import { hashKey } from './keyhash.ts';
 import type { Maintenance } from './maintenance.ts';
 import { decodeMeta } from './meta.ts';
@@ -12,6 +13,48 @@ import { runAndCrash, withTempDir } from './testutil.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+
+interface DeleteSeenByCrash {
+  existed: boolean;
+  /** The copy's segment (the newest registered one) holds a copy of the key... */
+  copied: boolean;
+  /** ...and dead-marks it. */
+  dead: boolean;
+}
+
+/**
+ * Issues delete(key) when a copy forward reads its first record (it has classified the key as
+ * live and will copy it), after `beforeDelete`; the returned function resolves to what a crash
+ * right after the acknowledgement would find in the newest segment (newer than `lastSource`).
+ */
+function deleteWhenCopyReads(
+  e: BlobEngine,
+  store: SegmentStore,
+  key: string,
+  lastSource: number,
+  beforeDelete?: () => void,
+): () => Promise<DeleteSeenByCrash | undefined> {
+  const h = hashKey(Buffer.from(key)).toString('latin1');
+  const read = store.read.bind(store);
+  let acknowledged: Promise<DeleteSeenByCrash> | undefined;
+  store.read = (id: number, pos: number, len: number): Promise<Buffer> => {
+    if (acknowledged === undefined) {
+      beforeDelete?.();
+      acknowledged = e.delete(key).then((existed) => {
+        const newest = store.ids().at(-1) as number;
+        if (newest <= lastSource) return { existed, copied: false, dead: false };
+        const meta = decodeMeta(readFileSync(store.metaPath(newest)), 1536);
+        const copied = meta?.footer.entries.some((en) => en.hash.toString('latin1') === h) ?? false;
+        return { existed, copied, dead: meta?.dead.has(h) ?? false };
+      });
+    }
+    return read(id, pos, len);
+  };
+  return async () => {
+    store.read = read;
+    return acknowledged;
+  };
+}
 
 describe('SIEVE model (bench/sieve-model.ts)', () => {
   it('evicts the first unvisited item from the hand and keeps the hand across evictions', () => {
@@ -153,29 +196,67 @@ describe('SIEVE fidelity (cache mode, onFull evict)', () => {
       const store = internals.store;
       const sources = store.ids().slice(0, 2);
       expect(sources.length).toBe(2);
-      const h = hashKey(Buffer.from('k/0')).toString('latin1');
-      // The delete is issued when the merge reads its first record: the merge has classified
-      // k/0 as live and will copy it. What a crash right after the acknowledgement would find:
-      // the merge's segment (the newest registered one) must already dead-mark its copy.
-      const read = store.read.bind(store);
-      let acknowledged: Promise<{ existed: boolean; copied: boolean; dead: boolean }> | undefined;
-      store.read = (id: number, pos: number, len: number): Promise<Buffer> => {
-        acknowledged ??= e.delete('k/0').then((existed) => {
-          const newest = store.ids().at(-1) as number;
-          if (sources.includes(newest)) return { existed, copied: false, dead: false };
-          const meta = decodeMeta(readFileSync(store.metaPath(newest)), 1536);
-          const copied = meta?.footer.entries.some((en) => en.hash.toString('latin1') === h) ?? false;
-          return { existed, copied, dead: meta?.dead.has(h) ?? false };
-        });
-        return read(id, pos, len);
-      };
+      const acknowledged = deleteWhenCopyReads(e, store, 'k/0', Math.max(...sources));
       await internals.maintenance.mergeSegments(sources);
-      store.read = read;
-      expect(await acknowledged).toEqual({ existed: true, copied: true, dead: true });
+      expect(await acknowledged()).toEqual({ existed: true, copied: true, dead: true });
       expect(await e.get('k/0')).toBeUndefined();
       expect(await e.get('k/1')).toEqual(Buffer.alloc(4000, 1));
       expect(store.ids()).not.toContain(sources[0]);
       await e.close();
+    });
+  });
+});
+
+describe('copy forward racing an eviction (durable mode, onFull evict)', () => {
+  // A durable-mode rewrite copies a live record, the key is evicted meanwhile (no tombstone is
+  // written for an eviction), and a delete finds nothing: it must not be acknowledged before the
+  // rewrite has dead-marked its copy, or a crash right after would bring the key back from it.
+  it('a delete of an evicted key being rewritten is acknowledged only once the copy is dead-marked', async () => {
+    await withTempDir(async (dir) => {
+      const maxBytes = 4 * MiB;
+      const options = {
+        durability: 'durable',
+        onFull: 'evict',
+        memtableBytes: 64 * KiB,
+        maxBytes,
+        coolingSegments: 0,
+        maintenanceEverySegments: 1000,
+      } as const;
+      const d = await BlobEngine.open(dir, options);
+      for (let i = 0; i < 60; i++) await d.put(`k/${i}`, Buffer.alloc(4000, i));
+      await d.close();
+      const e = await BlobEngine.open(dir, options);
+      const internals = e as unknown as {
+        maintenance: Maintenance;
+        store: SegmentStore;
+        index: HashIndex;
+        liveBytes: number;
+      };
+      const store = internals.store;
+      const source = store.ids()[0] as number;
+      await e.put('k/1', Buffer.alloc(10, 1)); // one dead record: the rewrite has something to gain
+      await e.flush();
+      const hash = hashKey(Buffer.from('k/0'));
+      // SIEVE victims by hand: pretend the store is one byte over budget until k/0 is evicted.
+      const evictKey0 = (): void => {
+        for (let guard = 0; internals.index.find(hash) !== NO_NODE && guard < 100; guard++) {
+          const saved = internals.liveBytes;
+          internals.liveBytes = maxBytes + 1;
+          internals.maintenance.evictNow();
+          internals.liveBytes = saved - (maxBytes + 1 - internals.liveBytes);
+        }
+        expect(internals.index.find(hash)).toBe(NO_NODE);
+      };
+      const acknowledged = deleteWhenCopyReads(e, store, 'k/0', source, evictKey0);
+      await internals.maintenance.rewriteSegment(source);
+      expect(await acknowledged()).toEqual({ existed: false, copied: true, dead: true });
+      expect(await e.get('k/0')).toBeUndefined();
+      expect(await e.get('k/2')).toEqual(Buffer.alloc(4000, 2));
+      await e.close();
+      const f = await BlobEngine.open(dir, options);
+      expect(await f.get('k/0')).toBeUndefined();
+      expect(await f.get('k/1')).toEqual(Buffer.alloc(10, 1));
+      await f.close();
     });
   });
 });
