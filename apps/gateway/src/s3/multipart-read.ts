@@ -2,9 +2,18 @@
 // serves them: 206 with Content-Range and `x-amz-mp-parts-count`. A non-multipart object has one
 // part (the whole object); a part number past the last is InvalidPart.
 // Invariants: the object is pinned while its part streams (like GetObject); the whole-object
-// checksum is never sent with a part (it cannot match the part's bytes).
-import { evaluateReadConditionals, formatHttpDate, S3Error, validateObjectKey } from '@blobcache/s3-protocol';
-import type { ResolvedHead } from '../store/object-head.ts';
+// checksum is never sent with a part (it cannot match the part's bytes): with
+// x-amz-checksum-mode: ENABLED a part answers with its own checksum, when its head keeps one
+// (DataPart.checksum, see partChecksumAlgorithm), else with none.
+import assert from 'node:assert/strict';
+import {
+  checksumHeaderName,
+  evaluateReadConditionals,
+  formatHttpDate,
+  S3Error,
+  validateObjectKey,
+} from '@blobcache/s3-protocol';
+import type { ChecksumAlgorithm, ResolvedHead } from '../store/object-head.ts';
 import type { PinnedObject } from '../store/object-store.ts';
 import type { ObjectContext } from './context.ts';
 import { partNumberParam } from './multipart-common.ts';
@@ -54,7 +63,12 @@ async function openPart(ctx: ObjectContext): Promise<PinnedObject> {
   }
 }
 
-function partHeaders(ctx: ObjectContext, head: ResolvedHead, range: { start: number; end: number }) {
+function partHeaders(
+  ctx: ObjectContext,
+  head: ResolvedHead,
+  n: number,
+  range: { start: number; end: number },
+): Record<string, string> {
   const out: Record<string, string> = {
     etag: `"${head.etag}"`,
     'last-modified': formatHttpDate(new Date(head.lastModifiedMs)),
@@ -64,15 +78,23 @@ function partHeaders(ctx: ObjectContext, head: ResolvedHead, range: { start: num
   if (head.partCount !== undefined) out['x-amz-mp-parts-count'] = String(head.partCount);
   if (range.end > range.start) out['content-range'] = `bytes ${range.start}-${range.end - 1}/${head.size}`;
   renderStandardHeaders(head, ctx.target.query, out);
+  const checksum = head.partCount === undefined ? undefined : head.parts[n - 1]?.checksum;
+  if (checksum !== undefined && ctx.headers['x-amz-checksum-mode']?.toUpperCase() === 'ENABLED') {
+    const algorithms = Object.keys(head.checksums) as ChecksumAlgorithm[];
+    assert(algorithms.length === 1, 'a part checksum is of the one algorithm of the object');
+    out[checksumHeaderName(algorithms[0] as ChecksumAlgorithm)] = checksum;
+    out['x-amz-checksum-type'] = head.checksumType ?? 'FULL_OBJECT';
+  }
   return out;
 }
 
 async function headObjectPart(ctx: ObjectContext): Promise<Response> {
   const obj = await openPart(ctx);
   try {
-    const range = partRange(obj.head, partNumberParam(ctx));
+    const n = partNumberParam(ctx);
+    const range = partRange(obj.head, n);
     const status = range.end > range.start ? 206 : 200;
-    return plainResponse(status, partHeaders(ctx, obj.head, range));
+    return plainResponse(status, partHeaders(ctx, obj.head, n, range));
   } finally {
     obj.release();
   }
@@ -82,8 +104,9 @@ async function getObjectPart(ctx: ObjectContext): Promise<Response> {
   const obj = await openPart(ctx);
   let handedOff = false;
   try {
-    const range = partRange(obj.head, partNumberParam(ctx));
-    const headers = partHeaders(ctx, obj.head, range);
+    const n = partNumberParam(ctx);
+    const range = partRange(obj.head, n);
+    const headers = partHeaders(ctx, obj.head, n, range);
     if (range.end === range.start) return emptyResponse(200, headers);
     handedOff = true;
     return sendObjectBytes(ctx, obj, 206, headers, range.start, range.end);

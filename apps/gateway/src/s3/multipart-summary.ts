@@ -41,6 +41,24 @@ export function effectiveChecksumType(
   return declared ?? (algorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
 }
 
+/**
+ * The algorithm whose per-part value a completed object keeps for `?partNumber` reads, as S3
+ * answers them: a COMPOSITE object returns the part's own checksum; a FULL_OBJECT one returns it
+ * only when it has one part (then it equals the object's), since with more parts S3 sends none
+ * (the object's value would not match the part's bytes). An upload that declared no algorithm
+ * (its CRC64NVME is the store's default) keeps none: its parts answer without a checksum.
+ * The cases as LocalStack's tests, validated against S3, record them (localstack/localstack#12842).
+ */
+export function partChecksumAlgorithm(
+  upload: UploadRecord,
+  partCount: number,
+): ChecksumAlgorithm | undefined {
+  const algorithm = upload.checksumAlgorithm;
+  if (algorithm === undefined) return undefined;
+  const type = effectiveChecksumType(algorithm, upload.checksumType);
+  return type === 'COMPOSITE' || partCount === 1 ? algorithm : undefined;
+}
+
 function checksumsInRequest(part: CompletedPart): Array<[ChecksumAlgorithm, string]> {
   const out: Array<[ChecksumAlgorithm, string]> = [];
   if (part.checksumCRC32 !== undefined) out.push(['CRC32', part.checksumCRC32]);

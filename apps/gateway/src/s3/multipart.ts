@@ -39,7 +39,12 @@ import {
   uploadsOf,
   withUploadErrors,
 } from './multipart-common.ts';
-import { effectiveChecksumType, type MultipartSummary, summarizeParts } from './multipart-summary.ts';
+import {
+  effectiveChecksumType,
+  type MultipartSummary,
+  partChecksumAlgorithm,
+  summarizeParts,
+} from './multipart-summary.ts';
 import { readStandardHeaders } from './object-headers.ts';
 import { declaredLength, rejectUnsupportedWriteHeaders, writePrecondition } from './objects-put.ts';
 import { ownerElement } from './owner.ts';
@@ -276,6 +281,7 @@ async function completeUpload(
     uploadId,
     requested,
     check,
+    partChecksum: partChecksumAlgorithm,
     build: (record: UploadRecord, parts: readonly StoredPart[]) => {
       upload = record;
       summary = summarizeParts(record, requested, parts);

@@ -105,6 +105,53 @@ describe('UploadStore', () => {
     await expect(uploads.require(B, id, 'k')).rejects.toBeInstanceOf(NoSuchUploadError);
   });
 
+  it('keeps the chosen part checksum per part, in a part list stored apart too, across a restart', async () => {
+    const uploads = UploadStore.of(store);
+    const id = await uploads.create(B, { ...uploadFields, key: 'k', checksumAlgorithm: 'SHA256' });
+    const N = 200; // a part list too large for the head: stored under l/<versionId>
+    const sum = (i: number): string => createHash('sha256').update(bytes(10, i)).digest('base64');
+    const records = await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        const pending = await uploads.beginPart(B, 'k', id, i + 1);
+        await pending.write(once(bytes(10, i)), 1 << 30);
+        return pending.commit({
+          etag: md5(bytes(10, i)),
+          lastModifiedMs: 1,
+          checksums: { CRC64NVME: 'AAAAAAAAAAA=', SHA256: sum(i) },
+        });
+      }),
+    );
+    const asked: Array<[string | undefined, number]> = [];
+    const head = await uploads.complete({
+      bucket: B,
+      key: 'k',
+      uploadId: id,
+      requested: records.map((r, i) => ({ partNumber: i + 1, etag: r.etag })),
+      check: undefined,
+      partChecksum: (upload, partCount) => {
+        asked.push([upload.checksumAlgorithm, partCount]);
+        return 'SHA256';
+      },
+      build: () => ({
+        ...uploadFields,
+        size: 10 * N,
+        etag: `e-${N}`,
+        lastModifiedMs: 1,
+        checksums: { SHA256: `x-${N}` },
+        checksumType: 'COMPOSITE',
+        partCount: N,
+      }),
+    });
+    expect(asked).toEqual([['SHA256', N]]);
+    expect(head.partsRef).toBe(true);
+    const expected = records.map((r, i) => ({ id: r.dataId, bytes: 10, checksum: sum(i) }));
+    await store.close();
+    store = await openStore({ dataDir: dir, maxBytes: 0, logger });
+    const obj = await store.openObject(B, 'k');
+    obj!.release();
+    expect(obj!.head.parts).toEqual(expected);
+  });
+
   it('refuses a completion naming a missing part or a wrong ETag, and keeps the upload', async () => {
     const uploads = UploadStore.of(store);
     const id = await uploads.create(B, { ...uploadFields, key: 'k' });

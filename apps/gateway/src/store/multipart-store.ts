@@ -33,7 +33,7 @@ import {
   uploadPrefix,
 } from './multipart-records.ts';
 import { dropParts } from './multipart-recovery.ts';
-import type { DataPart, ObjectHead } from './object-head.ts';
+import type { ChecksumAlgorithm, DataPart, ObjectHead } from './object-head.ts';
 import type { CommitCheck, HeadFields, ObjectStore } from './object-store.ts';
 import { SharedLock } from './shared-lock.ts';
 
@@ -247,6 +247,8 @@ export class UploadStore {
     uploadId: string;
     requested: readonly RequestedPart[];
     build: (upload: UploadRecord, parts: readonly StoredPart[]) => HeadFields;
+    /** Which part checksum each data part keeps in the head (absent/undefined: none). */
+    partChecksum?: (upload: UploadRecord, partCount: number) => ChecksumAlgorithm | undefined;
     check: CommitCheck | undefined;
   }): Promise<ObjectHead> {
     const { bucket, key, uploadId } = opts;
@@ -254,7 +256,15 @@ export class UploadStore {
       const upload = await this.require(bucket, uploadId, key);
       const chosen = await this.#matchParts(uploadId, opts.requested);
       const fields = opts.build(upload, chosen);
-      const dataParts: DataPart[] = chosen.map((p) => ({ id: p.record.dataId, bytes: p.record.bytes }));
+      const keep = opts.partChecksum?.(upload, chosen.length);
+      const dataParts: DataPart[] = chosen.map((p) => {
+        const part: DataPart = { id: p.record.dataId, bytes: p.record.bytes };
+        const checksum = keep === undefined ? undefined : p.record.checksums[keep];
+        if (keep !== undefined && checksum === undefined)
+          throw new Error(`part ${p.partNumber} has no stored ${keep}`);
+        if (checksum !== undefined) part.checksum = checksum;
+        return part;
+      });
       const engine = this.#store.engine;
       await this.#store.enterWriter(bucket);
       const versionId = newId();

@@ -10,7 +10,21 @@ import { z } from 'zod';
 export const checksumAlgorithms = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const;
 export type ChecksumAlgorithm = (typeof checksumAlgorithms)[number];
 
-const partSchema = z.object({ id: z.string().min(1), bytes: z.number().int().nonnegative() });
+const partSchema = z.object({
+  id: z.string().min(1),
+  bytes: z.number().int().nonnegative(),
+  /**
+   * Base64 checksum of this part alone, of the object's one algorithm (the key of `checksums`),
+   * kept only where S3 answers a `?partNumber` read with it (multipart-summary.ts:
+   * partChecksumAlgorithm). Absent in heads written before it existed: no part checksum then.
+   * Cost: at most 44 base64 chars (SHA256) + 14 of JSON per part (61 → 119 bytes an entry), so
+   * the worst 10,000-part list grows from 610 KB to 1.19 MB. Past the inline head limit
+   * (ObjectStore's maxInlineHeadBytes, 8 KiB in open-store.ts: ~130 entries without checksums,
+   * ~65 with) the list moves to one `l/<versionId>` value, bounded by the engine's maxValueBytes
+   * (64 MiB by default) and read once per GET of that object, never by listings.
+   */
+  checksum: z.string().min(1).optional(),
+});
 export type DataPart = z.infer<typeof partSchema>;
 
 export const objectHeadSchema = z.object({
@@ -189,7 +203,10 @@ function isPlainHead(v: unknown): v is ObjectHead {
         if (!Array.isArray(x)) return false;
         for (const p of x) {
           if (!isObject(p) || typeof p.id !== 'string' || p.id.length === 0 || !isNat(p.bytes)) return false;
-          if (Object.keys(p).length !== 2) return false;
+          const keys = Object.keys(p).length;
+          if (p.checksum === undefined ? keys !== 2 : typeof p.checksum !== 'string' || keys !== 3)
+            return false;
+          if (p.checksum === '') return false;
         }
         break;
       case 'partsRef':
