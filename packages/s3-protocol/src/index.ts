@@ -11,6 +11,7 @@
 //   payload ........ verifyPayload(source, auth, headers, opts) → { body, result() }, stripAwsChunkedEncoding
 //   checksums ...... createHasher(alg), parseChecksumHeaders, checksumHeaderName, compositeChecksum, combineCrcs
 //   ACLs ........... checkAclHeaders (only owner-only ACLs pass: ACLs are disabled, as S3's default)
+//   header text .... decodeHeaderText (UTF-8 or latin1 bytes → text), encodeHeaderText (RFC 2047)
 //   semantics ...... parseRange, evaluateReadConditionals / evaluateCopySourceConditionals /
 //                    evaluateWriteConditionals, md5Etag / multipartEtag, date formats,
 //                    encodeListingValue, parseCopySource, resolveCompletedParts
@@ -93,6 +94,8 @@ export {
 } from './errors.ts';
 /** ETags: `md5Etag`, `multipartEtag` (`"<md5 of part md5s>-N"`), normalise/compare/parse If-Match lists. */
 export { etagsMatch, md5Etag, multipartEtag, normalizeEtag, parseEtagList, quoteEtag } from './etag.ts';
+/** Non-ASCII header text (user metadata): read as node:http hands it over, answered RFC 2047-encoded. */
+export { decodeHeaderText, encodeHeaderText } from './header-text.ts';
 /** encoding-type=url listing values (S3/botocore compatible), and encoding-type / max-keys validation. */
 export { encodeListingValue, parseEncodingType, parseMaxKeys } from './listing.ts';
 /** Multipart rules: part-number and page-size parameters, CompleteMultipartUpload part matching (InvalidPart, EntityTooSmall). */

@@ -1,7 +1,16 @@
 // Object metadata in and out of HTTP headers: standard headers (Content-Type, Cache-Control,
 // Content-Disposition, Content-Encoding, Content-Language, Expires) and `x-amz-meta-*` user
-// metadata. Invariant: what a PUT stores is exactly what GET/HEAD return (names lower-cased).
-import { type ObjectVersion, S3Error, stripAwsChunkedEncoding } from '@blobcache/s3-protocol';
+// metadata. Invariant: what a PUT stores is exactly what GET/HEAD return (names lower-cased),
+// except that a user metadata value that is not printable ASCII is stored as its text and
+// returned RFC 2047-encoded (`=?UTF-8?B?...?=`), as S3 does: raw non-ASCII bytes in a response
+// header are not carried reliably (node refuses text beyond latin1, clients read bytes as latin1).
+import {
+  decodeHeaderText,
+  encodeHeaderText,
+  type ObjectVersion,
+  S3Error,
+  stripAwsChunkedEncoding,
+} from '@blobcache/s3-protocol';
 import type { ObjectHead } from '../store/object-head.ts';
 import type { Headers } from './context.ts';
 
@@ -31,11 +40,11 @@ export function readStandardHeaders(headers: Headers): StandardHeaders {
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || !name.startsWith(META_PREFIX)) continue;
     const short = name.slice(META_PREFIX.length);
-    meta[short] = value;
-    // Hazard: node decodes header bytes as latin1 (one char per byte), so a UTF-8 value is counted
-    // by its latin1 length (= the bytes received); byteLength(v, 'utf8') would count each
-    // non-ASCII byte twice.
-    metaBytes += Buffer.byteLength(short, 'latin1') + Buffer.byteLength(value, 'latin1');
+    // Hazard: node hands header bytes over as latin1 (one char per byte): UTF-8 bytes must be
+    // decoded, or the text is stored as mojibake and counted twice. Names are tokens (ASCII).
+    const text = decodeHeaderText(value);
+    meta[short] = text;
+    metaBytes += Buffer.byteLength(short, 'latin1') + Buffer.byteLength(text, 'utf8');
   }
   if (metaBytes > MAX_USER_METADATA_BYTES) {
     throw new S3Error('MetadataTooLarge', undefined, {
@@ -73,7 +82,8 @@ export function renderStandardHeaders(
   if (head.contentLanguage !== undefined) out['content-language'] = head.contentLanguage;
   if (head.cacheControl !== undefined) out['cache-control'] = head.cacheControl;
   if (head.expires !== undefined) out.expires = head.expires;
-  for (const [name, value] of Object.entries(head.meta)) out[`${META_PREFIX}${name}`] = value;
+  for (const [name, value] of Object.entries(head.meta))
+    out[`${META_PREFIX}${name}`] = encodeHeaderText(value);
   for (const [param, header] of OVERRIDES) {
     const v = query.get(param);
     if (v !== undefined) out[header] = v;

@@ -13,8 +13,12 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
 
-/** The UTF-8 text of a header value as node hands it over (one latin1 char per byte received). */
-const unwire = (s: string): string => Buffer.from(s, 'latin1').toString('utf8');
+/** The text of a `=?UTF-8?B?...?=` value (how S3 returns non-ASCII user metadata). */
+const unword = (s: string): string => {
+  const m = /^=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=$/.exec(s);
+  if (!m) throw new Error(`not an RFC 2047 UTF-8 B word: ${s}`);
+  return Buffer.from(m[1] as string, 'base64').toString('utf8');
+};
 
 describe('write headers', () => {
   let gw: TestGateway;
@@ -97,7 +101,7 @@ describe('write headers', () => {
     };
     expect((await putWithMeta('meta', value)).status).toBe(200);
     const got = await s3.send(new HeadObjectCommand({ Bucket, Key: 'meta' }));
-    expect(unwire(got.Metadata?.k ?? '')).toBe(value);
+    expect(unword(got.Metadata?.k ?? '')).toBe(value);
     const tooLarge = await putWithMeta('meta2', `${value}y`);
     expect(tooLarge.status).toBe(400);
     expect(tooLarge.body).toContain('<Code>MetadataTooLarge</Code>');

@@ -8,6 +8,7 @@
 // sent.
 
 import { hash } from 'node:crypto';
+import { decodeHeaderText } from '../header-text.ts';
 import type { QueryParam } from '../query.ts';
 import { percentDecodeBytes, uriEncodeBytes } from '../uri.ts';
 
@@ -142,7 +143,12 @@ export function canonicalQueryString(
 // includes U+00A0 and other Unicode spaces), two spaces in a row, or a space at either end.
 const NEEDS_HEADER_CLEANUP = /[^\x21-\x7e ]| {2}|^ | $/;
 
-/** `name:value\n` for each signed header (values trimmed, inner whitespace runs collapsed). */
+/**
+ * `name:value\n` for each signed header (values trimmed, inner whitespace runs collapsed). Values
+ * arrive as node:http's latin1 strings; non-ASCII ones are signed as the text decodeHeaderText
+ * reads (its UTF-8 is hashed), which is what SDKs sign whether node sent the text as UTF-8 or as
+ * latin1 bytes, and what a raw UTF-8 sender signs (its bytes).
+ */
 export function canonicalHeadersBlock(
   headers: Readonly<Record<string, string | undefined>>,
   signedHeaders: readonly string[],
@@ -151,7 +157,7 @@ export function canonicalHeadersBlock(
   for (const name of signedHeaders) {
     const value = headers[name] ?? '';
     // Printable ASCII with single spaces only and no edge spaces is already canonical.
-    out += `${name}:${NEEDS_HEADER_CLEANUP.test(value) ? value.trim().replace(/\s+/g, ' ') : value}\n`;
+    out += `${name}:${NEEDS_HEADER_CLEANUP.test(value) ? decodeHeaderText(value).trim().replace(/\s+/g, ' ') : value}\n`;
   }
   return out;
 }

@@ -10,6 +10,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parseHttpDate } from '../dates.ts';
 import { S3Error } from '../errors.ts';
+import { decodeHeaderText } from '../header-text.ts';
 import { parseQueryParams, type QueryParam } from '../query.ts';
 import type { AuthContext, AuthOptions, AuthRequest, SecretLookup } from './types.ts';
 
@@ -90,7 +91,10 @@ export function canonicalizedAmzHeaders(headers: Readonly<Record<string, string 
   let out = '';
   for (const name of names) {
     // Trim only: a value's own commas and spaces are signed as sent (botocore strips the ends).
-    const value = headers[name]!.trim().replace(/\s*\r?\n\s*/g, ' ');
+    // Non-ASCII text is signed as decodeHeaderText reads it, like SigV4 (see canonicalHeadersBlock).
+    const value = decodeHeaderText(headers[name]!)
+      .trim()
+      .replace(/\s*\r?\n\s*/g, ' ');
     out += `${name}:${value}\n`;
   }
   return out;
