@@ -13,8 +13,10 @@ import {
   GetObjectCommand,
   type GetObjectCommandOutput,
   HeadObjectCommand,
+  PutObjectCommand,
   type S3Client,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pattern, s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
@@ -200,5 +202,47 @@ describe('partNumber reads return the part checksum', () => {
     expect(uploaded[0]!.ChecksumCRC32).toBe(crc32b64(bodies[0]!));
     const { got } = await getPart(Key, 1);
     expect(checksumsOf(got)).toEqual({});
+  });
+
+  it('a part made by UploadPartCopy answers with the checksum computed while copying', async () => {
+    const Key = 'copied-part';
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'copy-src', Body: bodies[0] }));
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'SHA256' }),
+    );
+    const copied = await s3.send(
+      new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 1, CopySource: `${Bucket}/copy-src` }),
+    );
+    expect(copied.CopyPartResult?.ChecksumSHA256).toBe(sha256(bodies[0]!));
+    const tail = await s3.send(
+      new UploadPartCommand({
+        Bucket,
+        Key,
+        UploadId,
+        PartNumber: 2,
+        Body: bodies[2],
+        ChecksumAlgorithm: 'SHA256',
+      }),
+    );
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            {
+              PartNumber: 1,
+              ETag: copied.CopyPartResult?.ETag,
+              ChecksumSHA256: copied.CopyPartResult?.ChecksumSHA256,
+            },
+            { PartNumber: 2, ETag: tail.ETag, ChecksumSHA256: tail.ChecksumSHA256 },
+          ],
+        },
+      }),
+    );
+    const { got, body } = await getPart(Key, 1);
+    expect(body.equals(bodies[0]!)).toBe(true);
+    expect(checksumsOf(got)).toEqual({ ChecksumSHA256: sha256(bodies[0]!), ChecksumType: 'COMPOSITE' });
   });
 });
