@@ -16,6 +16,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { signV4 } from '@blobcache/s3-protocol/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_CREDENTIAL } from '../config.ts';
@@ -154,5 +155,26 @@ describe('non-ASCII user metadata', () => {
     expect(copy.status, copy.body.toString()).toBe(200);
     const head = await signedRaw('HEAD', `/${Bucket}/raw-copy`, {});
     expect(head.headers['x-amz-meta-to']).toBe(word('東京'));
+  });
+
+  it('response-* overrides with non-ASCII text come back as its UTF-8 bytes; a control character is 400', async () => {
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'dl', Body: 'd' }));
+    const ResponseContentDisposition = 'attachment; filename="日本.txt"';
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'dl', ResponseContentDisposition }));
+    // node's client hands header bytes over as latin1 text.
+    expect(Buffer.from(got.ContentDisposition ?? '', 'latin1').toString('utf8')).toBe(
+      ResponseContentDisposition,
+    );
+    expect(await got.Body!.transformToString()).toBe('d');
+    const url = new URL(
+      await getSignedUrl(
+        s3,
+        new GetObjectCommand({ Bucket, Key: 'dl', ResponseContentType: 'text/plain\nx: y' }),
+      ),
+    );
+    const bad = await rawRequest(gw.port, { method: 'GET', path: `${url.pathname}${url.search}` });
+    expect(bad.status).toBe(400);
+    expect(bad.body.toString()).toContain('<Code>InvalidArgument</Code>');
+    expect(bad.headers.x).toBeUndefined();
   });
 });

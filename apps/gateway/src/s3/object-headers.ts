@@ -86,8 +86,27 @@ export function renderStandardHeaders(
     out[`${META_PREFIX}${name}`] = encodeHeaderText(value);
   for (const [param, header] of OVERRIDES) {
     const v = query.get(param);
-    if (v !== undefined) out[header] = v;
+    if (v !== undefined) out[header] = overrideValue(param, v);
   }
+}
+
+/** A control character other than tab (everything but tab, printable ASCII and non-ASCII). */
+const CONTROL = /[^\t\x20-\x7e\x80-\uffff]/;
+const NON_ASCII = /[\x80-\uffff]/;
+
+/**
+ * A `response-*` value (percent-decoded UTF-8 text) as header bytes: sent back as the UTF-8 the
+ * client encoded. Hazard: node writes header strings as latin1 and throws on text beyond U+00FF
+ * (a 500 before), so non-ASCII text goes out as its UTF-8 bytes, one latin1 char each. A control
+ * character cannot be in a header value at all: 400.
+ */
+function overrideValue(param: string, value: string): string {
+  if (CONTROL.test(value)) {
+    throw new S3Error('InvalidArgument', `The ${param} parameter contains a control character`, {
+      extra: { ArgumentName: param, ArgumentValue: encodeHeaderText(value) },
+    });
+  }
+  return NON_ASCII.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
 }
 
 /** What RFC 7232 conditionals (s3-protocol `evaluate*Conditionals`) compare against. */
