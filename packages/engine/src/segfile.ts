@@ -21,6 +21,7 @@
 //   0 "BLOBSEG1"  8 u32 version (1)  12 u32 segment id  16 u64 created-at ms  24 u32 reserved
 //   28 u32 crc32(bytes 0..27)
 
+import assert from 'node:assert/strict';
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { hashKey } from './keyhash.ts';
@@ -104,8 +105,10 @@ class WindowReader {
   }
 }
 
-export async function readExact(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(len);
+/** Reads exactly [pos, pos+len) into `into` (which must be len bytes long) or a fresh buffer. */
+export async function readExact(fh: FileHandle, pos: number, len: number, into?: Buffer): Promise<Buffer> {
+  assert(into === undefined || into.length === len, 'read target is exactly the range');
+  const out = into ?? Buffer.allocUnsafe(len);
   let off = 0;
   while (off < len) {
     const { bytesRead } = await fh.read(out, off, len - off, pos + off);

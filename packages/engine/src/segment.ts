@@ -3,6 +3,7 @@
 // a segment's `.meta` are fdatasync'ed before their promise resolves, and appends issued in the
 // same tick for the same segment share one write + one fdatasync.
 
+import assert from 'node:assert/strict';
 import { readSync } from 'node:fs';
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -118,14 +119,14 @@ export class SegmentStore {
     return n;
   }
 
-  /** Reads [pos, pos+len) of a segment under a pin. */
-  async read(id: number, pos: number, len: number): Promise<Buffer> {
+  /** Reads [pos, pos+len) of a segment under a pin, into `into` (exactly len bytes) if given. */
+  async read(id: number, pos: number, len: number, into?: Buffer): Promise<Buffer> {
     const info = this.segments.get(id);
     if (!info) throw Object.assign(new Error(`segment ${id} is gone`), { code: 'ESEGGONE' });
     info.refs++;
     try {
       const fh = await this.handle(id);
-      return await readExact(fh, pos, len);
+      return await readExact(fh, pos, len, into);
     } finally {
       info.refs--;
       if (info.doomed && info.refs === 0) {
@@ -138,12 +139,13 @@ export class SegmentStore {
   /**
    * Reads [pos, pos+len) with a synchronous pread when the segment's file is already open;
    * undefined when it is not (the caller falls back to read()). No pin is needed: nothing else
-   * runs until it returns.
+   * runs until it returns. Reads into `into` (exactly len bytes) if given.
    */
-  readSync(id: number, pos: number, len: number): Buffer | undefined {
+  readSync(id: number, pos: number, len: number, into?: Buffer): Buffer | undefined {
     const fh = this.ready.get(id);
     if (!fh || !this.segments.has(id)) return undefined;
-    const out = Buffer.allocUnsafe(len);
+    assert(into === undefined || into.length === len, 'read target is exactly the record');
+    const out = into ?? Buffer.allocUnsafe(len);
     let off = 0;
     while (off < len) {
       const n = readSync(fh.fd, out, off, len - off, pos + off);

@@ -1,9 +1,13 @@
 // Sending an object's bytes (GetObject, GetObject ?partNumber). Invariant: the pinned object handed
 // to `sendObjectBytes` is released exactly once, after its last byte was written or the client went
-// away; a small (inline) object is written with one `end()` and released at once.
+// away; a small (inline) object is written with one `end()` and released at once. Chunks arrive in
+// pooled buffers (PinnedObject.lend): each goes back from its socket write's callback, i.e. once the
+// kernel has the bytes (or the write failed), never while the socket may still read them; a chunk
+// not written (client gone) goes back at once.
 import type { ServerResponse } from 'node:http';
 import { S3Error } from '@blobcache/s3-protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { LentChunk } from '../store/chunk-reader.ts';
 import type { PinnedObject } from '../store/object-store.ts';
 import type { ObjectContext } from './context.ts';
 
@@ -49,7 +53,7 @@ export function sendObjectBytes(
     obj.release();
     throw err;
   }
-  streamChunks(ctx, obj.read(start, end))
+  streamChunks(ctx, obj.lend(start, end))
     .catch((err: unknown) => {
       // Headers are out: the only way left to say "failed" is to cut the connection.
       ctx.res.destroy();
@@ -75,14 +79,21 @@ function drained(res: ServerResponse): Promise<boolean> {
   });
 }
 
-async function streamChunks(ctx: ObjectContext, chunks: AsyncGenerator<Buffer>): Promise<void> {
+async function streamChunks(ctx: ObjectContext, chunks: AsyncGenerator<LentChunk>): Promise<void> {
   const res = ctx.res;
   const state = ctx.state;
   try {
     for await (const chunk of chunks) {
-      if (res.destroyed) return;
-      state.bytesOut += chunk.length;
-      if (!res.write(chunk) && !(await drained(res))) return;
+      if (res.destroyed) {
+        chunk.release();
+        return;
+      }
+      state.bytesOut += chunk.bytes.length;
+      // Hazard: the socket keeps reading the buffer after write() returns; only the callback says
+      // it is done. (If the response dies first the callback may never run: the buffer is then
+      // just not reused.)
+      const written = res.write(chunk.bytes, () => chunk.release());
+      if (!written && !(await drained(res))) return;
     }
     res.end();
   } finally {

@@ -10,6 +10,8 @@ export type EngineEntry = { key: Buffer; value?: Buffer };
 export type EnginePort = {
   put(key: EngineKey, value: Uint8Array): Promise<void>;
   get(key: EngineKey): Promise<Buffer | undefined>;
+  /** get() into the caller's buffer (a view of it, or a fresh buffer when it does not fit). */
+  getInto?(key: EngineKey, dst: Buffer): Promise<Buffer | undefined>;
   delete(key: EngineKey): Promise<boolean>;
   keys(opts: {
     prefix?: EngineKey;

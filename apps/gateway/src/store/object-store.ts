@@ -16,7 +16,8 @@
 //   (PendingWrite.#withIntent): a refused intent only fails the write.
 import assert from 'node:assert/strict';
 import type { Logger } from '../observability/logger.ts';
-import { readChunks } from './chunk-reader.ts';
+import { ChunkPool } from './chunk-pool.ts';
+import { CHUNK_RECORD_SLACK_BYTES, type LentChunk, lendChunks, readChunks } from './chunk-reader.ts';
 import { BodyTooLargeError, type ChunkWriteResult, writeChunks } from './chunk-writer.ts';
 import type { EnginePort } from './engine-port.ts';
 import { HeadCache } from './head-cache.ts';
@@ -25,6 +26,7 @@ import { KeyLock } from './key-lock.ts';
 import {
   BUCKET_PREFIX,
   bucketKey,
+  CHUNK_BYTES,
   chunkCount,
   chunkKey,
   chunkPrefix,
@@ -61,6 +63,12 @@ export const MAX_INLINE_DATA_BYTES = 6144;
  */
 export const CLOSE_WAIT_FOR_WRITERS_MS = 2_000;
 
+/**
+ * Released chunk read buffers kept for reuse (chunk-pool.ts): enough for a few responses streaming
+ * at once (each holds its read-ahead plus the chunk in its socket), small next to the RSS budget.
+ */
+export const MAX_FREE_CHUNK_BUFFERS = 16;
+
 /** Fields a writer provides; the store fills in versionId, parts and inline data. */
 export type HeadFields = Omit<ObjectHead, 'versionId' | 'parts' | 'partsRef' | 'inline'>;
 
@@ -78,6 +86,11 @@ export type PinnedObject = {
   head: ResolvedHead;
   /** Streams bytes [start, end) of this exact version. */
   read(start: number, end: number): AsyncGenerator<Buffer>;
+  /**
+   * The same bytes in pooled buffers: each chunk must be released once nothing reads it any more
+   * (for a response: after its socket write completed). Allocates nothing per chunk.
+   */
+  lend(start: number, end: number): AsyncGenerator<LentChunk>;
   /** Must be called once the reader is done (also on error), so dead versions can be reclaimed. */
   release(): void;
 };
@@ -89,6 +102,7 @@ export class ObjectStore {
   readonly #maxInlineHeadBytes: number;
   readonly #refs = new VersionRefs();
   readonly #opens = new OpenGate();
+  readonly #chunkBuffers = new ChunkPool(CHUNK_BYTES + CHUNK_RECORD_SLACK_BYTES, MAX_FREE_CHUNK_BUFFERS);
   /** Decoded heads (durable store only, see head-cache.ts); keyed like #locks: headKey latin1. */
   readonly #headCache: HeadCache | undefined;
   readonly #locks = new KeyLock();
@@ -263,6 +277,9 @@ export class ObjectStore {
       read: inline
         ? (start, end) => readInline(inline, start, end)
         : (start, end) => readChunks(this.engine, resolved.parts, start, end),
+      lend: inline
+        ? (start, end) => lendInline(inline, start, end)
+        : (start, end) => lendChunks(this.engine, this.#chunkBuffers, resolved.parts, start, end),
       release: () => {
         if (released) return;
         released = true;
@@ -654,6 +671,10 @@ async function* prefixed(
 async function* readInline(bytes: Buffer, start: number, end: number): AsyncGenerator<Buffer> {
   assert(start >= 0 && start <= end && end <= bytes.length, 'valid byte range of an inline object');
   if (end > start) yield bytes.subarray(start, end);
+}
+
+async function* lendInline(bytes: Buffer, start: number, end: number): AsyncGenerator<LentChunk> {
+  for await (const b of readInline(bytes, start, end)) yield { bytes: b, release: () => {} };
 }
 
 /** The bucket was deleted (or is being deleted) under a write. */
