@@ -20,7 +20,13 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { signV4 } from '@blobcache/s3-protocol/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_CREDENTIAL } from '../config.ts';
-import { rawRequest, s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  rawRequest,
+  s3Client,
+  signedUtf8Request,
+  startTestGateway,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const word = (text: string): string => `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`;
 
@@ -39,25 +45,8 @@ describe('non-ASCII user metadata', () => {
     await gw.stop();
   });
 
-  /** A request signed over the UTF-8 of its header text, sent with those UTF-8 bytes on the wire. */
-  function signedRaw(method: string, path: string, headers: Record<string, string>, body = '') {
-    const signed = signV4({
-      method,
-      rawPath: path,
-      rawQuery: '',
-      headers: { host: `127.0.0.1:${gw.port}`, ...headers },
-      accessKeyId: DEV_CREDENTIAL.accessKeyId,
-      secretAccessKey: DEV_CREDENTIAL.secretAccessKey,
-      region: 'us-east-1',
-      payloadHash: 'UNSIGNED-PAYLOAD',
-    });
-    // node:http writes header strings as latin1 (one char per byte: these put the UTF-8 bytes on the
-    // wire) unless the first body chunk is a string: then in that chunk's encoding. Hence a Buffer.
-    const wire: Record<string, string> = {};
-    for (const [name, value] of Object.entries(signed.headers))
-      wire[name] = Buffer.from(value, 'utf8').toString('latin1');
-    return rawRequest(gw.port, { method, path, headers: wire, body: Buffer.from(body) });
-  }
+  const signedRaw = (method: string, path: string, headers: Record<string, string>, body = '') =>
+    signedUtf8Request(gw.port, method, path, headers, body);
 
   it('SDK PutObject: latin1-range text is returned RFC 2047-encoded, ASCII and pre-encoded values as sent', async () => {
     const Metadata = { accent: 'café crème', plain: 'just ascii', encoded: '=?UTF-8?B?w6k=?=' };

@@ -3,6 +3,7 @@
 // BLOBCACHE_TEST_LOG=<pino level> makes every test gateway log to stdout, for debugging a suite.
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { S3Client, type S3ClientConfig, S3ServiceException } from '@aws-sdk/client-s3';
+import { signV4 } from '@blobcache/s3-protocol/testing';
 import { DEV_CREDENTIAL, type GatewayConfigInput } from '../config.ts';
 import type { RunningGateway } from '../gateway.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -90,4 +91,33 @@ export function pattern(size: number, seed = 1): Buffer {
     b[i] = x >>> 16;
   }
   return b;
+}
+
+/**
+ * A raw request signed (SigV4, UNSIGNED-PAYLOAD, development pair) over the UTF-8 of its header
+ * text and sent with those UTF-8 bytes on the wire, as a raw HTTP client with non-ASCII metadata
+ * does. node:http writes header strings as latin1 (one char per byte) unless the first body chunk
+ * is a string, so the body goes as a Buffer.
+ */
+export function signedUtf8Request(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body = '',
+): Promise<RawResponse> {
+  const signed = signV4({
+    method,
+    rawPath: path,
+    rawQuery: '',
+    headers: { host: `127.0.0.1:${port}`, ...headers },
+    accessKeyId: DEV_CREDENTIAL.accessKeyId,
+    secretAccessKey: DEV_CREDENTIAL.secretAccessKey,
+    region: 'us-east-1',
+    payloadHash: 'UNSIGNED-PAYLOAD',
+  });
+  const wire: Record<string, string> = {};
+  for (const [name, value] of Object.entries(signed.headers))
+    wire[name] = Buffer.from(value, 'utf8').toString('latin1');
+  return rawRequest(port, { method, path, headers: wire, body: Buffer.from(body) });
 }

@@ -37,7 +37,7 @@ import { readStandardHeaders } from '../s3/object-headers.ts';
 import { ownerElement } from '../s3/owner.ts';
 import { readVerifiedSmallBody, receivePayload } from '../s3/payload.ts';
 import { emptyResponse, xmlResponse } from '../s3/responses.ts';
-import { announcedLength, fenced, sendVerifiedBody } from './object-writes.ts';
+import { announcedLength, fenced, sendVerifiedBody, upstreamMetadata } from './object-writes.ts';
 import type { UpstreamCache } from './upstream-cache.ts';
 import { upstreamWriteError } from './upstream-errors.ts';
 import { cacheCopiedObject } from './write-copy.ts';
@@ -64,7 +64,7 @@ function objectFields(ctx: ObjectContext) {
   const f = readStandardHeaders(ctx.headers);
   return {
     ContentType: f.contentType,
-    Metadata: f.meta,
+    Metadata: upstreamMetadata(f.meta),
     ...(f.contentEncoding !== undefined ? { ContentEncoding: f.contentEncoding } : {}),
     ...(f.contentDisposition !== undefined ? { ContentDisposition: f.contentDisposition } : {}),
     ...(f.contentLanguage !== undefined ? { ContentLanguage: f.contentLanguage } : {}),

@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   el,
+  encodeHeaderText,
   MAX_DELETE_KEYS,
   parseDeleteObjects,
   S3Error,
@@ -160,6 +161,17 @@ export async function sendVerifiedBody<T>(
   }
 }
 
+/**
+ * User metadata as sent to the upstream: values that are not printable ASCII go as RFC 2047
+ * encoded words (what S3 itself answers with), because the SDK's HTTP stack throws on text beyond
+ * latin1 and would send latin1 text as raw bytes.
+ */
+export function upstreamMetadata(meta: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, text] of Object.entries(meta)) out[name] = encodeHeaderText(text);
+  return out;
+}
+
 export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub: string): Promise<Response> {
   validateObjectKey(ctx.key);
   const fields = readStandardHeaders(ctx.headers);
@@ -173,7 +185,7 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
       Key: ctx.key,
       ContentLength: length,
       ContentType: fields.contentType,
-      Metadata: fields.meta,
+      Metadata: upstreamMetadata(fields.meta),
       ...(fields.contentEncoding !== undefined ? { ContentEncoding: fields.contentEncoding } : {}),
       ...(fields.contentDisposition !== undefined ? { ContentDisposition: fields.contentDisposition } : {}),
       ...(fields.contentLanguage !== undefined ? { ContentLanguage: fields.contentLanguage } : {}),

@@ -17,7 +17,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_CREDENTIAL } from '../config.ts';
-import { s3Client, type TestGateway } from '../testing/harness.ts';
+import { s3Client, signedUtf8Request, type TestGateway } from '../testing/harness.ts';
 import {
   type ChildS3rver,
   type CountingProxy,
@@ -103,11 +103,13 @@ describe('read-through GET/HEAD', { timeout: 30_000 }, () => {
       Metadata: { color: 'Blue', origin: 'upstream' },
     });
     const upHead = await upstream.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'a/meta.bin' }));
+    const fillsBefore = await metric(gw, 'fills');
     const miss = await gwFetch(gw, 'a/meta.bin');
     expect(miss.status).toBe(200);
     expect(miss.headers.get('x-cache')).toBe('MISS');
     expect(miss.body.equals(body)).toBe(true);
     expect(proxy.count('GET', objectPath('a/meta.bin'))).toBe(1);
+    await eventually(async () => (await metric(gw, 'fills')) > fillsBefore, 'the fill to commit');
 
     const hit = await gwFetch(gw, 'a/meta.bin');
     expect(hit.headers.get('x-cache')).toBe('HIT');
@@ -176,6 +178,7 @@ describe('read-through GET/HEAD', { timeout: 30_000 }, () => {
   it("the miss's first bytes reach the client before upstream sent the whole object", async () => {
     const body = bytes(4 * 1024 * 1024, 3);
     await seed('big/stream', body);
+    const fillsBefore = await metric(gw, 'fills');
     proxy.pauseBodiesAfter(256 * 1024);
     try {
       const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: BUCKET, Key: 'big/stream' }));
@@ -205,6 +208,9 @@ describe('read-through GET/HEAD', { timeout: 30_000 }, () => {
     } finally {
       proxy.resumeBodies();
     }
+    // The client's last byte goes out before the fill commits (fill.ts): a GET in between would
+    // join the fill as a MISS, so wait for the commit.
+    await eventually(async () => (await metric(gw, 'fills')) > fillsBefore, 'the fill to commit');
     expect((await gwFetch(gw, 'big/stream')).headers.get('x-cache')).toBe('HIT');
   });
 
@@ -376,6 +382,29 @@ describe('write-through', { timeout: 30_000 }, () => {
     // Overwrite through the gateway: the cached copy must not survive.
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'wt/put.bin', Body: 'v2' }));
     expect((await gwFetch(gw, 'wt/put.bin')).body.toString()).toBe('v2');
+  });
+
+  it('non-ASCII metadata goes upstream RFC 2047 encoded and comes back encoded', async () => {
+    const text = 'naïve 日本語';
+    const word = `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`;
+    const path = objectPath('wt/meta-text');
+    const put = await signedUtf8Request(gw.port, 'PUT', path, { 'x-amz-meta-note': text }, 'x');
+    expect(put.status).toBe(200);
+    const up = await upstream.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'wt/meta-text' }));
+    expect(up.Metadata).toEqual({ note: word });
+    for (const method of ['HEAD', 'GET'] as const) {
+      const via = await gwFetch(gw, 'wt/meta-text', { method });
+      expect(via.status).toBe(200);
+      expect(via.headers.get('x-amz-meta-note')).toBe(word);
+    }
+    const mpu = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'wt/meta-mpu', Metadata: { note: 'café' } }),
+    );
+    expect(mpu.UploadId).toBeTruthy();
+    const created = proxy.seen.filter((r) => r.method === 'POST' && r.path === objectPath('wt/meta-mpu'));
+    expect(created.map((r) => r.headers['x-amz-meta-note'])).toEqual([
+      `=?UTF-8?B?${Buffer.from('café', 'utf8').toString('base64')}?=`,
+    ]);
   });
 
   it('a PUT with a stream body (aws-chunked, trailing checksum) reaches upstream without framing', async () => {
