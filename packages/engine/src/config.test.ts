@@ -36,6 +36,13 @@ describe('resolveConfig', () => {
     expect(resolveConfig({ logger }).logger).toBe(logger);
   });
 
+  it('prefaults memtables only when the read cache already holds two of them, unless chosen', () => {
+    expect(resolveConfig({}).prefaultMemtables).toBe(true); // 32 MiB memtables, 256 MiB read cache
+    expect(resolveConfig({ readCacheBytes: 32 * 1024 * 1024 }).prefaultMemtables).toBe(false);
+    expect(resolveConfig({ memtableBytes: 512 * 1024 }).prefaultMemtables).toBe(false);
+    expect(resolveConfig({ readCacheBytes: 0, prefaultMemtables: true }).prefaultMemtables).toBe(true);
+  });
+
   it('derives the shard count from the expected number of segment files', () => {
     expect(deriveShards(resolveConfig({}))).toBe(1);
     expect(deriveShards(resolveConfig({ shards: 16 }))).toBe(16);

@@ -90,6 +90,14 @@ export const engineOptionsSchema = z
      * (as many slabs as the design's Librarian keeps), at most 256 MiB. 0 = off.
      */
     readCacheBytes: z.number().int().min(0).optional(),
+    /**
+     * Prefault the next memtable's slab on the thread pool while the active one fills (one spare
+     * slab: memtableBytes more resident memory while writes stream; saves the main thread the
+     * page faults of fresh memory, ~0.45 ms per MiB). Default: on when memtableBytes >= 1 MiB and
+     * the read cache already holds at least two memtables (a caller that set a tight read cache
+     * is counting memory: the gateway's 300 MiB peak-RSS budget did not fit the spare).
+     */
+    prefaultMemtables: z.boolean().optional(),
     /** Segment sub-directories; 0 = derive (only for a new directory, then persisted). */
     shards: z.number().int().min(0).max(256).default(0),
     /**
@@ -125,6 +133,7 @@ export interface EngineConfig {
   readonly maxOpenSegmentFiles: number;
   readonly syncReadMaxBytes: number;
   readonly readCacheBytes: number;
+  readonly prefaultMemtables: boolean;
   readonly shards: number;
   readonly progressLogIntervalMs: number;
   readonly logger: Logger;
@@ -153,6 +162,7 @@ export function resolveConfig(options: EngineOptions | undefined): EngineConfig 
         'unflushed memtables count as live bytes and cannot be evicted',
     );
   }
+  const readCacheBytes = o.readCacheBytes ?? Math.min(256 * MiB, 8 * o.memtableBytes);
   return Object.freeze({
     durability: o.durability,
     maxBytes: o.maxBytes,
@@ -174,7 +184,9 @@ export function resolveConfig(options: EngineOptions | undefined): EngineConfig 
     evictionBatchItems: o.evictionBatchItems,
     maxOpenSegmentFiles: o.maxOpenSegmentFiles,
     syncReadMaxBytes: o.syncReadMaxBytes,
-    readCacheBytes: o.readCacheBytes ?? Math.min(256 * MiB, 8 * o.memtableBytes),
+    readCacheBytes,
+    prefaultMemtables:
+      o.prefaultMemtables ?? (o.memtableBytes >= MiB && readCacheBytes >= 2 * o.memtableBytes),
     shards: o.shards,
     progressLogIntervalMs: o.progressLogIntervalMs,
     logger: o.logger ?? pino({ level: 'silent' }),

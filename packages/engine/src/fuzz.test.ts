@@ -7,21 +7,9 @@ import { hashKey, initKeyHash } from './keyhash.ts';
 import { Memtable } from './memtable.ts';
 import { decodeMeta, encodeFooter, encodeTombstoneBatch } from './meta.ts';
 import { scanSegmentFile } from './segfile.ts';
-import { withTempDir } from './testutil.ts';
+import { rng, withTempDir } from './testutil.ts';
 
 await initKeyHash();
-
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s % n;
-  };
-}
 
 function buildSegment(): { bytes: Buffer; ends: number[] } {
   const mt = new Memtable(4, 256 * 1024);

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { hashKey, initKeyHash } from './keyhash.ts';
 import { KeyIndex } from './keyindex.ts';
-import { withTempDir } from './testutil.ts';
+import { rng, withTempDir } from './testutil.ts';
 
 await initKeyHash();
 const log = pino({ level: 'silent' });
@@ -70,6 +70,104 @@ describe('KeyIndex (LMDB)', () => {
       const d = await KeyIndex.open(path, 'fp', log);
       expect(d.fresh).toBe(true);
       await d.index.close();
+    });
+  });
+});
+
+describe('KeyIndex writes behind (pending overlay)', () => {
+  const rnd = rng(0x2545f491);
+
+  it('answers every read exactly like the committed state would, while batches are pending', async () => {
+    await withTempDir(async (dir) => {
+      const { index } = await KeyIndex.open(join(dir, 'ki'), 'fp', log);
+      const model = new Map<string, string | undefined>(); // key -> inline value (undefined: not inline)
+      const keyName = (i: number): string => `k${String(i).padStart(3, '0')}`;
+      const expectSame = (): void => {
+        const want = [...model.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+        expect(index.window(undefined, undefined, undefined, 1000).map((r) => r.key.toString())).toEqual(
+          want,
+        );
+        // random windows: from / after / end / limit
+        for (let t = 0; t < 5; t++) {
+          const from = Buffer.from(keyName(rnd(60)));
+          const after = rnd(2) === 0 ? Buffer.from(keyName(rnd(60))) : undefined;
+          const end = rnd(2) === 0 ? Buffer.from(keyName(rnd(60))) : undefined;
+          const limit = 1 + rnd(10);
+          const lo = after && Buffer.compare(after, from) >= 0 ? after : undefined;
+          const exp = want
+            .filter((k) =>
+              lo ? Buffer.compare(Buffer.from(k), lo) > 0 : Buffer.compare(Buffer.from(k), from) >= 0,
+            )
+            .filter((k) => !end || Buffer.compare(Buffer.from(k), end) < 0)
+            .slice(0, limit);
+          const got = index.window(from, lo, end, limit).map((r) => r.key.toString());
+          expect(got).toEqual(exp);
+        }
+        for (let i = 0; i < 60; i++) {
+          const k = Buffer.from(keyName(i));
+          const h = hashKey(k);
+          const row = index.get(k);
+          if (!model.has(keyName(i))) {
+            expect(row).toBeUndefined();
+            expect(index.keyForHash(h)).toBeUndefined();
+            continue;
+          }
+          const v = model.get(keyName(i));
+          expect(row?.hash.equals(h)).toBe(true);
+          expect(row?.inline?.toString()).toBe(v);
+          expect(index.keyForHash(h)?.toString()).toBe(keyName(i));
+          if (v !== undefined) expect(index.inlineValue(k, h, v.length)?.toString()).toBe(v);
+        }
+      };
+      for (let round = 0; round < 40; round++) {
+        const ops = [];
+        const n = 1 + rnd(12);
+        for (let j = 0; j < n; j++) {
+          const name = keyName(rnd(60));
+          if (rnd(3) === 0) {
+            // a delete, sometimes carrying a foreign hash (must leave the row alone)
+            const foreign = rnd(4) === 0;
+            ops.push({
+              kind: 'del' as const,
+              key: Buffer.from(name),
+              hash: hashKey(Buffer.from(foreign ? 'zz' : name)),
+            });
+            if (!foreign) model.delete(name);
+          } else {
+            const v = rnd(3) === 0 ? undefined : `v${round}-${j}`;
+            ops.push(put(name, v));
+            model.set(name, v);
+          }
+        }
+        if (rnd(3) === 0) index.apply(ops);
+        else index.applyBehind(ops);
+        expectSame();
+        if (rnd(4) === 0) {
+          await index.settled();
+          expect(index.pendingBatches).toBe(0);
+          expectSame();
+        }
+      }
+      await index.settled();
+      expectSame();
+      expect(index.count()).toBe(model.size);
+      await index.close();
+    });
+  });
+
+  it('close() waits for batches written behind', async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, 'ki');
+      const a = await KeyIndex.open(path, 'fp', log);
+      a.index.applyBehind([put('x', 'X'), put('y')]);
+      expect(a.index.pendingBatches).toBe(1);
+      await a.index.close();
+      await KeyIndex.markClean(path, 'fp');
+      const b = await KeyIndex.open(path, 'fp', log);
+      expect(b.fresh).toBe(false);
+      expect(b.index.count()).toBe(2);
+      expect(b.index.get(Buffer.from('x'))?.inline?.toString()).toBe('X');
+      await b.index.close();
     });
   });
 });

@@ -2,9 +2,14 @@
 // a clean close writes `clean.json` (fingerprint of the segment set + size and CRC32 of
 // data.mdb); open trusts the database only if that file matches, removes it (durably) before any
 // write, and otherwise deletes the directory and rebuilds it from the segments. A damaged LMDB
-// file can therefore never fault the process inside lmdb's C code. While open, it is updated in
-// one synchronous transaction per flush/eviction batch (never one per put), in the same tick as
-// the in-memory index, so LMDB + unflushed memtables always describe exactly the live keys.
+// file can therefore never fault the process inside lmdb's C code. While open, every write batch
+// (one per flush/eviction batch, never one per put) changes what this class answers in the same
+// tick as the in-memory index, so LMDB + unflushed memtables always describe exactly the live
+// keys: a batch is either applied in one synchronous transaction, or written behind
+// (applyBehind: lmdb's write thread does the B-tree work) and then kept as a pending overlay that
+// every read here (get, keyForHash, inlineValue, window) consults first, until lmdb reports it
+// committed. Writes never overtake each other: while any batch is pending, apply() writes behind
+// too (lmdb commits its asynchronous writes in issue order).
 //
 // Sub-databases: k2v: user key -> [16 B hash][u8 flags][u32 value length][inline value]
 //                h2k: hash -> user key (eviction/drain find the key of a hash)
@@ -16,6 +21,7 @@ import { crc32 } from 'node:zlib';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import type { Logger } from 'pino';
 import { isNotFound, syncDir, unlinkIfExists, writeFileAtomic } from './fsutil.ts';
+import { lowerBound } from './memtable.ts';
 import { DEFAULT_PROGRESS_LOG_INTERVAL_MS, Progress } from './progress.ts';
 
 export const FLAG_INLINE = 1;
@@ -37,12 +43,20 @@ export type KeyOp =
   | { readonly kind: 'del'; readonly key: Buffer; readonly hash: Buffer };
 
 export function encodeRow(hash: Buffer, valueLen: number, inline: Uint8Array | undefined): Buffer {
-  const buf = Buffer.allocUnsafe(21 + (inline ? inline.length : 0));
+  const buf = Buffer.allocUnsafe(rowBytes(inline));
+  encodeRowInto(buf, hash, valueLen, inline);
+  return buf;
+}
+
+function rowBytes(inline: Uint8Array | undefined): number {
+  return 21 + (inline ? inline.length : 0);
+}
+
+function encodeRowInto(buf: Buffer, hash: Buffer, valueLen: number, inline: Uint8Array | undefined): void {
   hash.copy(buf, 0);
-  buf.writeUInt8(inline ? FLAG_INLINE : 0, 16);
+  buf[16] = inline ? FLAG_INLINE : 0;
   buf.writeUInt32LE(valueLen, 17);
   if (inline) buf.set(inline, 21);
-  return buf;
 }
 
 export function decodeRow(buf: Buffer): KeyRow | undefined {
@@ -58,6 +72,20 @@ export function rowView(buf: Buffer): KeyRow | undefined {
   return { hash: buf.subarray(0, 16), valueLen: buf.readUInt32LE(17), inline };
 }
 
+/** A batch written behind and not yet committed: its effect, newest op per key / hash. */
+interface PendingBatch {
+  /** latin1 key -> encoded row (null = row removed). */
+  readonly rows: Map<string, Buffer | null>;
+  /** latin1 key -> key bytes, for every key in `rows`. */
+  readonly keys: Map<string, Buffer>;
+  /** latin1 hash -> key (null = removed). */
+  readonly hashes: Map<string, Buffer | null>;
+  committed: boolean;
+}
+
+/** Batches written behind before apply waits (flush backpressure, see whenPendingBelow). */
+export const MAX_PENDING_BATCHES = 2;
+
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -66,6 +94,12 @@ export class KeyIndex {
   private readonly root: RootDatabase;
   private readonly k2v: Database<Buffer, Buffer>;
   private readonly h2k: Database<Buffer, Buffer>;
+  /**
+   * Rows are encoded here, one after the other, inside a synchronous transaction: lmdb-js writes
+   * each put at once from the caller's buffer (write.js writeInstructions in a write txn), so the
+   * next row may reuse it. Saves an allocation and a copy per row on the flush path.
+   */
+  private rowScratch = Buffer.allocUnsafeSlow(64 * 1024 + 64);
   /** Bumped on every write batch; iterators refetch their window when it moves. */
   generation = 0;
   /**
@@ -73,6 +107,15 @@ export class KeyIndex {
    * serve values from them any more (the engine is degraded anyway; reads go to the segments).
    */
   servable = true;
+  /** Called once when a batch written behind fails (the engine degrades). */
+  onWriteError: (err: unknown) => void = () => undefined;
+  /** Written-behind batches not yet known committed, oldest first. */
+  private pending: PendingBatch[] = [];
+  /** Settles when the newest pending batch has (never rejects). */
+  private pendingDone: Promise<void> = Promise.resolve();
+  private pendingWaiters: (() => void)[] = [];
+  /** The keys of every pending batch in byte order, built on demand for window(). */
+  private pendingSorted: Buffer[] | undefined;
 
   private constructor(root: RootDatabase) {
     this.root = root;
@@ -117,6 +160,8 @@ export class KeyIndex {
   }
 
   clear(): void {
+    // a synchronous clear would run before the pending writes and be undone by them
+    if (this.pending.length > 0) throw new Error('KeyIndex.clear() with batches written behind');
     this.k2v.clearSync();
     this.h2k.clearSync();
     this.generation++;
@@ -124,11 +169,18 @@ export class KeyIndex {
 
   apply(ops: readonly KeyOp[]): void {
     if (ops.length === 0) return;
+    if (this.pending.length > 0) {
+      this.applyBehind(ops); // a synchronous transaction would overtake the pending writes
+      return;
+    }
     this.servable = false; // until the batch is known applied
     this.root.transactionSync(() => {
       for (const op of ops) {
         if (op.kind === 'put') {
-          this.k2v.put(op.key, encodeRow(op.hash, op.valueLen, op.inline));
+          const n = rowBytes(op.inline);
+          if (n > this.rowScratch.length) this.rowScratch = Buffer.allocUnsafeSlow(n);
+          encodeRowInto(this.rowScratch, op.hash, op.valueLen, op.inline);
+          this.k2v.put(op.key, this.rowScratch.subarray(0, n));
           this.h2k.put(op.hash, op.key);
         } else {
           // only remove rows that still belong to this hash
@@ -144,6 +196,102 @@ export class KeyIndex {
   }
 
   /**
+   * Applies `ops` with lmdb's asynchronous writes (the B-tree work runs on lmdb's write thread;
+   * this thread only encodes). Their effect is visible to every read of this class at once,
+   * through the pending overlay, and stays so after the commit. A failed commit leaves the
+   * overlay in place, clears `servable` and calls onWriteError.
+   */
+  applyBehind(ops: readonly KeyOp[]): void {
+    if (ops.length === 0) return;
+    const batch: PendingBatch = { rows: new Map(), keys: new Map(), hashes: new Map(), committed: false };
+    this.pending.push(batch);
+    this.pendingSorted = undefined;
+    let last: Promise<unknown> | undefined;
+    for (const op of ops) {
+      const ks = op.key.toString('latin1');
+      if (op.kind === 'put') {
+        // its own buffer: lmdb reads it on the write thread, at commit time
+        const row = encodeRow(op.hash, op.valueLen, op.inline);
+        batch.rows.set(ks, row);
+        batch.keys.set(ks, op.key);
+        batch.hashes.set(op.hash.toString('latin1'), op.key);
+        this.k2v.put(op.key, row);
+        last = this.h2k.put(op.hash, op.key);
+      } else {
+        // Conditional removes, decided now against what the earlier writes will have left
+        // (they commit first, in order): only rows that still belong to this hash.
+        const row = this.rawRow(op.key);
+        if (row && op.hash.compare(row, 0, 16, 0, 16) === 0) {
+          batch.rows.set(ks, null);
+          batch.keys.set(ks, op.key);
+          last = this.k2v.remove(op.key);
+        }
+        if (this.keyForHash(op.hash)?.equals(op.key)) {
+          batch.hashes.set(op.hash.toString('latin1'), null);
+          last = this.h2k.remove(op.hash);
+        }
+      }
+    }
+    this.generation++;
+    if (last === undefined) {
+      this.pending.pop(); // nothing to write: every remove found another owner
+      this.pendingSorted = undefined;
+      return;
+    }
+    const done = last.then(
+      () => {
+        batch.committed = true;
+        // lmdb commits in issue order: drop committed batches from the front only
+        while (this.pending[0]?.committed) this.pending.shift();
+        this.pendingSorted = undefined;
+        for (const w of this.pendingWaiters.splice(0)) w();
+      },
+      (err: unknown) => {
+        // the overlay stays: it is what the hash index describes; LMDB lags for good
+        this.servable = false;
+        this.onWriteError(err);
+        for (const w of this.pendingWaiters.splice(0)) w();
+      },
+    );
+    this.pendingDone = done;
+  }
+
+  /** Batches written behind and not yet committed. */
+  get pendingBatches(): number {
+    return this.pending.length;
+  }
+
+  /** Resolves once fewer than `n` batches are pending (or a write failed). */
+  async whenPendingBelow(n: number): Promise<void> {
+    while (this.pending.length >= n && this.servable) {
+      await new Promise<void>((resolve) => this.pendingWaiters.push(resolve));
+    }
+  }
+
+  /** Resolves once every batch written behind so far has committed or failed. */
+  settled(): Promise<void> {
+    return this.pendingDone;
+  }
+
+  /** The newest pending row of `key`: a row, null (removed), or undefined (not pending). */
+  private pendingRow(key: Buffer): Buffer | null | undefined {
+    if (this.pending.length === 0) return undefined;
+    const ks = key.toString('latin1');
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const r = this.pending[i]!.rows.get(ks);
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  }
+
+  /** The row of `key` as the writes issued so far leave it (a private buffer or a pending row). */
+  private rawRow(key: Buffer): Buffer | undefined {
+    const p = this.pendingRow(key);
+    if (p !== undefined) return p ?? undefined;
+    return this.k2v.get(key);
+  }
+
+  /**
    * The inline value stored for `key` if its row belongs to `hash` and holds exactly `valueLen`
    * bytes inline; a private copy. Synchronous (memory-mapped read, no thread pool hop). The
    * caller must know the row is current (no newer unflushed version, the hash index agrees):
@@ -152,18 +300,27 @@ export class KeyIndex {
   inlineValue(key: Buffer, hash: Buffer, valueLen: number): Buffer | undefined {
     if (!this.servable) return undefined;
     // getBinaryFast: a buffer reused by the next LMDB call, so copy out before returning.
-    const v = this.k2v.getBinaryFast(key);
+    const p = this.pendingRow(key);
+    if (p === null) return undefined;
+    const v = p ?? this.k2v.getBinaryFast(key);
     if (!v || v.length !== 21 + valueLen || (v[16]! & FLAG_INLINE) === 0) return undefined;
     if (v.readUInt32LE(17) !== valueLen || hash.compare(v, 0, 16, 0, 16) !== 0) return undefined;
     return Buffer.from(v.subarray(21));
   }
 
   get(key: Buffer): KeyRow | undefined {
-    const v = this.k2v.get(key);
+    const v = this.rawRow(key);
     return v ? decodeRow(v) : undefined;
   }
 
   keyForHash(hash: Buffer): Buffer | undefined {
+    if (this.pending.length > 0) {
+      const hs = hash.toString('latin1');
+      for (let i = this.pending.length - 1; i >= 0; i--) {
+        const k = this.pending[i]!.hashes.get(hs);
+        if (k !== undefined) return k === null ? undefined : Buffer.from(k);
+      }
+    }
     const k = this.h2k.get(hash);
     return k ? Buffer.from(k) : undefined;
   }
@@ -177,6 +334,7 @@ export class KeyIndex {
     end: Buffer | undefined,
     limit: number,
   ): { key: Buffer; raw: Buffer }[] {
+    if (this.pending.length > 0) return this.mergedWindow(from, after, end, limit);
     const out: { key: Buffer; raw: Buffer }[] = [];
     const start = after ?? from;
     const opts: { start?: Buffer; end?: Buffer; limit: number } = { limit: limit + 1 };
@@ -192,11 +350,77 @@ export class KeyIndex {
     return out;
   }
 
+  /**
+   * window() while batches are pending: committed rows merged with the pending ones (the newest
+   * pending op of a key wins; a removed key is skipped). Pending rows are copied out: lmdb still
+   * has to read them.
+   */
+  private mergedWindow(
+    from: Buffer | undefined,
+    after: Buffer | undefined,
+    end: Buffer | undefined,
+    limit: number,
+  ): { key: Buffer; raw: Buffer }[] {
+    const out: { key: Buffer; raw: Buffer }[] = [];
+    const pks = this.sortedPendingKeys();
+    let pi = after ? lowerBound(pks, after, false) : from ? lowerBound(pks, from, true) : 0;
+    const start = after ?? from;
+    const opts: { start?: Buffer; end?: Buffer } = {};
+    if (start) opts.start = start;
+    if (end) opts.end = end;
+    const it = this.k2v.getRange(opts)[Symbol.iterator]();
+    const nextCommitted = (): { key: Buffer; value: Buffer } | undefined => {
+      for (;;) {
+        const r = it.next();
+        if (r.done) return undefined;
+        const key = asBuffer(r.value.key);
+        if (after && Buffer.compare(key, after) <= 0) continue;
+        return { key, value: r.value.value };
+      }
+    };
+    let c = nextCommitted();
+    try {
+      while (out.length < limit) {
+        let pk = pi < pks.length ? pks[pi] : undefined;
+        if (pk && end && Buffer.compare(pk, end) >= 0) pk = undefined;
+        if (!c && !pk) break;
+        const order = c && pk ? Buffer.compare(c.key, pk) : c ? -1 : 1;
+        let key: Buffer;
+        let raw: Buffer | undefined;
+        if (order <= 0) {
+          key = c!.key;
+          raw = c!.value;
+          c = nextCommitted();
+        } else key = pk!;
+        if (order >= 0) {
+          const p = this.pendingRow(pk!);
+          raw = p === null || p === undefined ? undefined : Buffer.from(p);
+          pi++;
+        }
+        if (raw && raw.length >= 21) out.push({ key, raw });
+      }
+    } finally {
+      it.return?.();
+    }
+    return out;
+  }
+
+  private sortedPendingKeys(): Buffer[] {
+    if (!this.pendingSorted) {
+      const all = new Map<string, Buffer>();
+      for (const b of this.pending) for (const [ks, k] of b.keys) all.set(ks, k);
+      this.pendingSorted = [...all.values()].sort(Buffer.compare);
+    }
+    return this.pendingSorted;
+  }
+
+  /** Committed rows only (batches written behind count once committed: await settled()). */
   count(): number {
     return this.k2v.getCount();
   }
 
   async close(): Promise<void> {
+    await this.pendingDone;
     await this.root.close();
   }
 }

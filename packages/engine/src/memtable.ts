@@ -25,9 +25,11 @@ export class Memtable {
   private sorted: Buffer[] = [];
   private unsorted: Buffer[] = [];
 
-  constructor(id: number, capacityBytes: number) {
+  /** `slab`: a capacity to allocate, or memory (any contents) the memtable owns from now on. */
+  constructor(id: number, slab: number | Buffer) {
     this.id = id;
-    this.slab = Buffer.allocUnsafeSlow(Math.max(capacityBytes, SEG_HEADER_BYTES));
+    this.slab = typeof slab === 'number' ? Buffer.allocUnsafeSlow(Math.max(slab, SEG_HEADER_BYTES)) : slab;
+    assert(this.slab.length >= SEG_HEADER_BYTES, 'memtable slab smaller than a segment header');
     encodeSegHeader(this.slab, id);
     this.used = SEG_HEADER_BYTES;
   }

@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { BlobEngine } from './engine.ts';
 import { withTempDir } from './testutil.ts';
 
-// A burst of large durable puts yields to the event loop every few MiB (engine.ts mustYield) so
-// the WAL write overlaps encoding. Writers that yield must keep issue order: a later small put or
-// delete of the same key, issued in the same synchronous run, must never be overtaken.
-describe('durable write bursts', () => {
+// A burst of large puts yields to the event loop every few MiB (engine.ts mustYield) so the WAL
+// write (durable) and memtable flushes (both modes) overlap encoding. Writers that yield must keep
+// issue order: a later small put or delete of the same key, issued in the same synchronous run,
+// must never be overtaken.
+describe.each(['durable', 'cache'] as const)('%s write bursts', (durability) => {
   it('keep issue order for the same key across yields, before and after reopen', async () => {
     await withTempDir(async (dir) => {
-      const opts = { durability: 'durable' as const, memtableBytes: 4 << 20 };
+      const opts = { durability, memtableBytes: 4 << 20 };
       let e = await BlobEngine.open(dir, opts);
       const big = (i: number): Buffer => Buffer.alloc(512 * 1024, i);
       const ops: Promise<unknown>[] = [];

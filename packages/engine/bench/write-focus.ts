@@ -1,0 +1,64 @@
+// Focused write benchmark for profiling: the engine's puts (256 in flight) in cache or durable
+// mode, N rounds, each in a fresh directory; cache rounds include the final flush().
+// Usage: node bench/write-focus.ts [cache|durable] [1KiB|64KiB|1MiB] [rounds=3]
+// Prints one line per round: throughput, main-thread busy share, WAL puts per fdatasync.
+
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { BlobEngine } from '../src/index.ts';
+import { PUT_DEPTH } from './engine-cases.ts';
+import { formatRate, inFlight, timed } from './measure.ts';
+import { makeWorkload } from './workload.ts';
+
+const KiB = 1024;
+const CASES: Record<string, [number, number]> = {
+  '1KiB': [KiB, 65_536],
+  '64KiB': [64 * KiB, 2048],
+  '1MiB': [1024 * KiB, 128],
+};
+const mode = process.argv[2] === 'durable' ? 'durable' : 'cache';
+const label = process.argv[3] ?? '64KiB';
+const rounds = Number(process.argv[4] ?? 3);
+const [bytes, count] = CASES[label] ?? CASES['64KiB']!;
+const w = makeWorkload(label, bytes, count, 4242);
+/** CPU time of the main thread in ms (Linux schedstat; undefined elsewhere): unlike wall time, not inflated by other processes on a shared machine. */
+async function mainThreadCpuMs(): Promise<number | undefined> {
+  try {
+    const text = await fs.readFile(`/proc/self/task/${process.pid}/schedstat`, 'utf8');
+    return Number(text.split(' ')[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+const root = await fs.mkdtemp(path.join(os.tmpdir(), 'write-focus-'));
+try {
+  for (let r = 0; r < rounds; r++) {
+    const dir = path.join(root, `e${r}`);
+    const engine = await BlobEngine.open(dir, { durability: mode });
+    const cpu0 = await mainThreadCpuMs();
+    const elu0 = performance.eventLoopUtilization();
+    const m = await timed(count, w.totalBytes, async () => {
+      await inFlight(count, PUT_DEPTH, (j) => {
+        const i = w.putOrder[j]!;
+        return engine.put(w.keys[i]!, w.value(i));
+      });
+      if (mode === 'cache') await engine.flush();
+    });
+    const elu = performance.eventLoopUtilization(elu0).utilization;
+    const cpu1 = await mainThreadCpuMs();
+    const cpu =
+      cpu0 === undefined || cpu1 === undefined ? '' : `, main thread CPU ${(cpu1 - cpu0).toFixed(0)} ms`;
+    const st = engine.stats();
+    await engine.close();
+    await fs.rm(dir, { recursive: true, force: true });
+    const perSync = st.walSyncs > 0 ? `, ${(count / st.walSyncs).toFixed(1)} puts/sync` : '';
+    process.stdout.write(
+      `${mode} ${label} ${formatRate(m)} ${m.ms.toFixed(0)} ms, main thread busy ${(elu * 100).toFixed(0)}%${cpu}${perSync}\n`,
+    );
+  }
+} finally {
+  await fs.rm(root, { recursive: true, force: true });
+}
