@@ -11,6 +11,8 @@
 // - A leader that disconnects is detached; the fill continues for the followers waiting on it.
 // - A cache-store failure costs the cache, not the leader: the rest of the upstream body is still
 //   relayed to it (only an upstream failure cuts it off).
+// - The leader's last piece is sent after the commit (or the abort): a GET sent once a miss
+//   completed finds the object cached.
 // - Followers (coalesced readers) read the fill's chunks as they land (`chunk(i)`), so their first
 //   byte does not wait for the whole object either. A chunk that is missing once the fill ended
 //   (aborted, or since evicted/reclaimed) is an error, never a short or padded read.
@@ -154,16 +156,24 @@ export class Fill {
         throw err;
       }
     };
+    // The last piece reaches the leader only once the fill committed or gave up (finally, below):
+    // a client knows its body is complete at its last byte, so a GET it sends after the miss
+    // completed is then a hit, not a MISS joining this fill.
+    let heldBack: Uint8Array | undefined;
+    const sendHeldBack = async (sink: FillSink): Promise<void> => {
+      const piece = heldBack;
+      heldBack = undefined;
+      if (piece) await sink.write(piece);
+    };
     async function* tee(): AsyncGenerator<Uint8Array> {
       for (let r = await nextPiece(); !r.done; r = await nextPiece()) {
         const sink = self.#sink;
-        if (sink) await sink.write(r.value);
+        if (received === expected) heldBack = r.value;
+        else if (sink) await sink.write(r.value);
         yield r.value;
         self.#pulse();
       }
       bodyComplete = true;
-      self.#sink?.end();
-      self.#sink = undefined;
     }
     let pending: Awaited<ReturnType<ObjectStore['beginWrite']>> | undefined;
     try {
@@ -186,6 +196,7 @@ export class Fill {
         this.#sink = undefined;
         if (sink && !bodyFailed) {
           // The cache store failed, not the upstream: the leader still gets the whole object.
+          await sendHeldBack(sink);
           await relayRest(nextPiece, sink);
         } else {
           sink?.fail();
@@ -198,9 +209,20 @@ export class Fill {
       o.logger[level]({ err, bucket: o.bucket, key: o.key }, 'cache fill aborted');
       return undefined;
     } finally {
-      this.#finished = true;
-      this.#pulse();
-      o.ticket.end();
+      try {
+        const sink = this.#sink;
+        this.#sink = undefined;
+        if (bodyComplete && sink) {
+          // Every byte came from upstream: the leader's response is whole whether or not the
+          // cache took it.
+          await sendHeldBack(sink);
+          sink.end();
+        }
+      } finally {
+        this.#finished = true;
+        this.#pulse();
+        o.ticket.end();
+      }
     }
   }
 }
