@@ -38,17 +38,23 @@ try {
   for (let r = 0; r < rounds; r++) {
     const dir = path.join(root, `e${r}`);
     const engine = await BlobEngine.open(dir, { durability: mode });
+    let flushMs = 0;
     const cpu0 = await mainThreadCpuMs();
+    const proc0 = process.cpuUsage();
     const elu0 = performance.eventLoopUtilization();
     const m = await timed(count, w.totalBytes, async () => {
       await inFlight(count, PUT_DEPTH, (j) => {
         const i = w.putOrder[j]!;
         return engine.put(w.keys[i]!, w.value(i));
       });
+      const f0 = performance.now();
       if (mode === 'cache') await engine.flush();
+      flushMs = performance.now() - f0;
     });
     const elu = performance.eventLoopUtilization(elu0).utilization;
     const cpu1 = await mainThreadCpuMs();
+    const proc = process.cpuUsage(proc0);
+    const procMs = (proc.user + proc.system) / 1000;
     const cpu =
       cpu0 === undefined || cpu1 === undefined ? '' : `, main thread CPU ${(cpu1 - cpu0).toFixed(0)} ms`;
     const st = engine.stats();
@@ -56,7 +62,7 @@ try {
     await fs.rm(dir, { recursive: true, force: true });
     const perSync = st.walSyncs > 0 ? `, ${(count / st.walSyncs).toFixed(1)} puts/sync` : '';
     process.stdout.write(
-      `${mode} ${label} ${formatRate(m)} ${m.ms.toFixed(0)} ms, main thread busy ${(elu * 100).toFixed(0)}%${cpu}${perSync}\n`,
+      `${mode} ${label} ${formatRate(m)} ${m.ms.toFixed(0)} ms (final flush ${flushMs.toFixed(0)} ms), main thread busy ${(elu * 100).toFixed(0)}%${cpu}, process CPU ${procMs.toFixed(0)} ms${perSync}\n`,
     );
   }
 } finally {

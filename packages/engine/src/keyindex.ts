@@ -42,12 +42,7 @@ export type KeyOp =
     }
   | { readonly kind: 'del'; readonly key: Buffer; readonly hash: Buffer };
 
-export function encodeRow(hash: Buffer, valueLen: number, inline: Uint8Array | undefined): Buffer {
-  const buf = Buffer.allocUnsafe(rowBytes(inline));
-  encodeRowInto(buf, hash, valueLen, inline);
-  return buf;
-}
-
+/** Bytes of a row: [16 B hash][u8 flags][u32 value length][inline value]. */
 function rowBytes(inline: Uint8Array | undefined): number {
   return 21 + (inline ? inline.length : 0);
 }
@@ -74,10 +69,8 @@ export function rowView(buf: Buffer): KeyRow | undefined {
 
 /** A batch written behind and not yet committed: its effect, newest op per key / hash. */
 interface PendingBatch {
-  /** latin1 key -> encoded row (null = row removed). */
-  readonly rows: Map<string, Buffer | null>;
-  /** latin1 key -> key bytes, for every key in `rows`. */
-  readonly keys: Map<string, Buffer>;
+  /** latin1 key -> the key and its encoded row (null = row removed). */
+  readonly rows: Map<string, { readonly key: Buffer; readonly row: Buffer | null }>;
   /** latin1 hash -> key (null = removed). */
   readonly hashes: Map<string, Buffer | null>;
   committed: boolean;
@@ -203,17 +196,23 @@ export class KeyIndex {
    */
   applyBehind(ops: readonly KeyOp[]): void {
     if (ops.length === 0) return;
-    const batch: PendingBatch = { rows: new Map(), keys: new Map(), hashes: new Map(), committed: false };
+    const batch: PendingBatch = { rows: new Map(), hashes: new Map(), committed: false };
     this.pending.push(batch);
     this.pendingSorted = undefined;
+    // Every row of the batch in one allocation (one per row was a GC cost at 1 KiB values). The
+    // batch keeps it alive and unchanged: lmdb reads the rows on its write thread, at commit.
+    let bytes = 0;
+    for (const op of ops) if (op.kind === 'put') bytes += rowBytes(op.inline);
+    const rowsBuf = Buffer.allocUnsafeSlow(bytes);
+    let at = 0;
     let last: Promise<unknown> | undefined;
     for (const op of ops) {
       const ks = op.key.toString('latin1');
       if (op.kind === 'put') {
-        // its own buffer: lmdb reads it on the write thread, at commit time
-        const row = encodeRow(op.hash, op.valueLen, op.inline);
-        batch.rows.set(ks, row);
-        batch.keys.set(ks, op.key);
+        const row = rowsBuf.subarray(at, at + rowBytes(op.inline));
+        at += row.length;
+        encodeRowInto(row, op.hash, op.valueLen, op.inline);
+        batch.rows.set(ks, { key: op.key, row });
         batch.hashes.set(op.hash.toString('latin1'), op.key);
         this.k2v.put(op.key, row);
         last = this.h2k.put(op.hash, op.key);
@@ -222,8 +221,7 @@ export class KeyIndex {
         // (they commit first, in order): only rows that still belong to this hash.
         const row = this.rawRow(op.key);
         if (row && op.hash.compare(row, 0, 16, 0, 16) === 0) {
-          batch.rows.set(ks, null);
-          batch.keys.set(ks, op.key);
+          batch.rows.set(ks, { key: op.key, row: null });
           last = this.k2v.remove(op.key);
         }
         if (this.keyForHash(op.hash)?.equals(op.key)) {
@@ -279,7 +277,7 @@ export class KeyIndex {
     const ks = key.toString('latin1');
     for (let i = this.pending.length - 1; i >= 0; i--) {
       const r = this.pending[i]!.rows.get(ks);
-      if (r !== undefined) return r;
+      if (r !== undefined) return r.row;
     }
     return undefined;
   }
@@ -326,7 +324,7 @@ export class KeyIndex {
   }
 
   /**
-   * Up to `limit` raw rows (encodeRow layout: the first 16 bytes are the hash, the value length
+   * Up to `limit` raw rows (encodeRowInto layout: the first 16 bytes are the hash, the value length
    * is a u32 at 17, the inline value starts at 21; decode with rowView) with key > after (or >= from), below `end` (exclusive). */
   window(
     from: Buffer | undefined,
@@ -408,7 +406,7 @@ export class KeyIndex {
   private sortedPendingKeys(): Buffer[] {
     if (!this.pendingSorted) {
       const all = new Map<string, Buffer>();
-      for (const b of this.pending) for (const [ks, k] of b.keys) all.set(ks, k);
+      for (const b of this.pending) for (const [ks, r] of b.rows) all.set(ks, r.key);
       this.pendingSorted = [...all.values()].sort(Buffer.compare);
     }
     return this.pendingSorted;

@@ -19,6 +19,10 @@ export class Memtable {
   used: number;
   readonly entries = new Map<string, MemEntry>();
   wal: WalFile | undefined;
+  /** Cache mode: the segment file, written while the memtable fills (engine writeSegAhead). */
+  segFile: WalFile | undefined;
+  /** Cache mode: slab bytes [0, segRequested) have been handed to segFile. */
+  segRequested = 0;
   sealed = false;
   /** Time of the first append (0 while empty): the age flushIntervalMs measures. */
   firstWriteMs = 0;

@@ -11,6 +11,10 @@
 // Cross-file order: a WAL file writes nothing until the previous WAL file is completely durable
 // (`after`), so after a crash a later WAL file never holds records while an earlier one lost some
 // (acknowledged or not): recovery always sees a prefix of the issued writes.
+// Cache mode reuses the same pump without any sync (createUnsynced): a memtable's segment file
+// is written while the memtable fills, so its flush only writes the tail. Its waiters resolve
+// once the bytes are written, which promises nothing about durability, and nothing waits on them
+// but the flush (seal).
 
 import { type FileHandle, open } from 'node:fs/promises';
 import { syncDir, writeAll } from './fsutil.ts';
@@ -46,6 +50,8 @@ export class WalFile {
   private readonly stats: WalStats;
 
   private readonly after: Promise<void> | undefined;
+  /** false: cache mode, no fdatasync and no directory fsync (see the header). */
+  private readonly sync: boolean;
 
   private constructor(
     path: string,
@@ -53,8 +59,10 @@ export class WalFile {
     fhP: Promise<FileHandle>,
     stats: WalStats,
     after: Promise<void> | undefined,
+    sync = true,
   ) {
     this.after = after;
+    this.sync = sync;
     this.path = path;
     this.slab = slab;
     this.fhP = fhP;
@@ -82,6 +90,13 @@ export class WalFile {
     // same for the barrier: a rejected one is reported to every waiter by pump()
     after?.catch(() => undefined);
     return new WalFile(path, slab, fhP, stats, after);
+  }
+
+  /** Creates (O_TRUNC) a file written like a WAL but never synced: cache-mode segment files. */
+  static createUnsynced(path: string, slab: Buffer, stats: WalStats): WalFile {
+    const fhP = open(path, 'w');
+    fhP.catch(() => undefined); // observed through pump()
+    return new WalFile(path, slab, fhP, stats, undefined, false);
   }
 
   get error(): Error | undefined {
@@ -132,6 +147,10 @@ export class WalFile {
         await writeAll(fh, this.slab.subarray(start, end), start);
         this.written = end;
         this.stats.bytes += end - start;
+        if (!this.sync) {
+          this.syncedThrough(end);
+          continue;
+        }
         const sync: Promise<void> = fh.datasync().then(
           () => {
             this.syncsInFlight.delete(sync);
