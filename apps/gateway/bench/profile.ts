@@ -16,7 +16,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { startGateway } from './children.ts';
+import { procMemory, startGateway } from './children.ts';
 import { closeAgent } from './http-client.ts';
 import { putLargeVerified } from './large-object.ts';
 import { listKeys, listWithSdk, presignPages, seedListBucket } from './listing.ts';
@@ -35,12 +35,14 @@ const PROFILE = process.env.BENCH_NO_PROF !== '1';
 /** Kernel clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
 
-/** CPU seconds (user + system) per thread name of process `pid` (threads of one name summed). */
+/** CPU seconds (user + system) per thread name of process `pid` (threads of one name summed; the main thread as "main"). */
 function threadSeconds(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      // The event loop's thread (tid = pid) apart from the others called "node" (V8, workers).
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const name = tid === String(pid) ? 'main' : comm;
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / USER_HZ);
@@ -222,8 +224,12 @@ try {
       if (us >= 0.5) perThread.push(`${name} ${us.toFixed(1)}`);
     }
     threadLine = `CPU us/${mode === 'large' ? 'MiB' : 'request'} by thread: ${perThread.join(', ')}`;
-    if (mode === 'large')
-      threadLine += `; ${(r.bytes / 2 ** 30 / r.durationSec).toFixed(2)} GiB/s, ${r.requests} responses`;
+    if (mode === 'large') {
+      const mem = procMemory(gateway.pid);
+      threadLine +=
+        `; ${(r.bytes / 2 ** 30 / r.durationSec).toFixed(2)} GiB/s, ${r.requests} responses; ` +
+        `RSS after ${(mem.rssBytes / 2 ** 20).toFixed(0)} MiB (peak ${(mem.peakRssBytes / 2 ** 20).toFixed(0)} MiB)`;
+    }
     const syncsAfter = await walSyncs(gateway.url);
     if (mode === 'put' && syncsBefore !== undefined && syncsAfter !== undefined && syncsAfter > syncsBefore)
       threadLine += `; WAL: ${syncsAfter - syncsBefore} fdatasyncs, ${(r.requests / (syncsAfter - syncsBefore)).toFixed(1)} PUTs per fdatasync`;

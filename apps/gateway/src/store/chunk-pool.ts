@@ -10,6 +10,10 @@
 // that a released buffer is dropped (the GC frees it), and acquire() allocates when the list is
 // empty, so a lease that is never released (a response cut mid-write whose callback never runs)
 // only costs the pool one buffer, never a wrong byte.
+//
+// The buffers live in SharedArrayBuffers: the engine then checks the CRC of a chunk read into one
+// on a worker thread (engine getInto, crcoffload.ts) instead of the event loop. Fine only because
+// they are reused: a SharedArrayBuffer seen by a worker outlives it until that worker's next GC.
 import assert from 'node:assert/strict';
 
 export type BufferLease = {
@@ -39,8 +43,8 @@ export class ChunkPool {
   acquire(): BufferLease {
     let buffer = this.#free.pop();
     if (buffer === undefined) {
-      // Not from Node's shared slab pool: a pooled buffer must own its whole allocation.
-      buffer = Buffer.allocUnsafeSlow(this.bufferBytes);
+      // Its own allocation (never a slice of Node's slab pool), shared with the engine's CRC worker.
+      buffer = Buffer.from(new SharedArrayBuffer(this.bufferBytes));
       this.allocated++;
     }
     let out = true;
