@@ -3,6 +3,7 @@
 // flag name and description in its `.meta()`, so nothing about a setting is written twice.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseCorsOrigins } from './cors.ts';
 import { upstreamConfigFields } from './upstream/config-fields.ts';
 
 /** A configured access key pair. Secrets may contain `/`, `+`, `=`, and `:`. */
@@ -155,6 +156,27 @@ export const configSchema = z.object({
         env: 'BLOBCACHE_DOMAIN',
         flag: '--domain',
         description: 'Base domain for virtual-hosted-style requests (`<bucket>.<domain>:<port>`).',
+      }),
+    ),
+  corsOrigins: z
+    .union([z.string(), z.array(z.string()).readonly()])
+    .default('*')
+    .transform((s, ctx) => {
+      try {
+        // A parsed list (a config object passed on) goes through the same checks.
+        return parseCorsOrigins(typeof s === 'string' ? s : s.length === 0 ? 'none' : s.join(','));
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    })
+    .meta(
+      meta({
+        env: 'BLOBCACHE_CORS_ORIGINS',
+        flag: '--cors-origins',
+        description:
+          'Origins whose pages may call the S3 API (CORS, for presigned URLs and the JS SDK in a browser): `*` = any (as MinIO), a comma-separated list of `scheme://host[:port]`, or `none`. Preflights need no signature; every other request is still authenticated.',
+        example: 'http://localhost:5173,https://app.example.com',
       }),
     ),
   maxBytes: byteSize

@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { S3Error } from '@blobcache/s3-protocol';
 import { createApp, createS3Handler } from './app.ts';
 import { effectiveCredentials, type GatewayConfig, type GatewayConfigInput, parseConfig } from './config.ts';
+import { CorsPolicy, corsHandlers } from './cors.ts';
 import type { Readiness } from './health.ts';
 import { adminEndpoints } from './observability/admin-endpoints.ts';
 import {
@@ -98,6 +99,7 @@ export async function startGateway(
     s3,
     preflight: (req, state) => preflight(appDeps, req, state),
     internalError: (state) => errorParts(new S3Error('InternalError'), state, 'GET', undefined),
+    cors: corsHandlers(new CorsPolicy(config.corsOrigins)),
   });
   const inFlight = trackInFlight(server, logger);
   let address: Awaited<ReturnType<typeof listen>>;

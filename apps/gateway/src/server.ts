@@ -43,6 +43,14 @@ export type ServerHandlers = {
   preflight: (req: IncomingMessage, state: RequestState) => Promise<ContinueDecision>;
   /** The response to send when a handler throws something unexpected. */
   internalError: (state: RequestState) => { status: number; headers: Record<string, string>; body: string };
+  /** CORS (cors.ts): headers for requests from allowed origins, and the answer to a preflight. */
+  cors?: {
+    decorate(req: IncomingMessage, res: ServerResponse): void;
+    preflight(
+      req: IncomingMessage,
+      state: RequestState,
+    ): { status: number; headers: Record<string, string>; body: string };
+  };
 };
 
 export function createGatewayServer(h: ServerHandlers): Server {
@@ -55,6 +63,7 @@ export function createGatewayServer(h: ServerHandlers): Server {
     res.setHeader('x-amz-request-id', state.requestId);
     res.setHeader('x-amz-id-2', state.requestId);
     res.setHeader('server', 'blobcache');
+    if (req.headers.origin !== undefined && req.method !== 'OPTIONS') h.cors?.decorate(req, res);
     logRequestWhenDone(h.logger, req, res, state, h.metrics);
     return state;
   };
@@ -83,6 +92,15 @@ export function createGatewayServer(h: ServerHandlers): Server {
         h.logger.error({ err, requestId: state.requestId }, 'request listener failed');
         sendComplete(res, h.internalError(state), true);
       });
+      return;
+    }
+    if (req.method === 'OPTIONS' && h.cors) {
+      // A CORS preflight: browsers send it unsigned, and it never reaches the S3 handlers.
+      state.operation = 'CorsPreflight';
+      res.once('finish', () => {
+        if (!req.readableEnded) drainRequestBody(req);
+      });
+      sendComplete(res, h.cors.preflight(req, state), false);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

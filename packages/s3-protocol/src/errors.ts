@@ -6,6 +6,12 @@
 export const ERROR_CATALOGUE = {
   AccessControlListNotSupported: { status: 400, message: 'The bucket does not allow ACLs' },
   AccessDenied: { status: 403, message: 'Access Denied' },
+  /** A CORS preflight no rule allows. */
+  AccessForbidden: {
+    status: 403,
+    message:
+      "CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+  },
   AccountProblem: { status: 403, message: 'There is a problem with your AWS account.' },
   AuthorizationHeaderMalformed: { status: 400, message: 'The authorization header is malformed.' },
   AuthorizationQueryParametersError: {
@@ -13,6 +19,7 @@ export const ERROR_CATALOGUE = {
     message: 'Error parsing the X-Amz-Credential parameter.',
   },
   BadDigest: { status: 400, message: 'The Content-MD5 you specified did not match what we received.' },
+  BadRequest: { status: 400, message: 'Bad Request' },
   BucketAlreadyExists: {
     status: 409,
     message:
