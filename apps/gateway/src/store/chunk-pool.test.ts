@@ -28,10 +28,11 @@ describe('ChunkPool', () => {
     expect(b.buffer.buffer).not.toBe(c.buffer.buffer);
   });
 
-  it('keeps at most maxFreeBuffers and allocates whole buffers of its own', () => {
+  it('pools at most maxBuffers; past that it hands out buffers of their own, never reused', () => {
     const pool = new ChunkPool(4096, 2);
     const leases = Array.from({ length: 5 }, () => pool.acquire());
     expect(pool.allocated).toBe(5);
+    expect(pool.pooledBuffers).toBe(2);
     for (const l of leases) {
       expect(l.buffer.length).toBe(4096);
       expect(l.buffer.byteOffset).toBe(0);
@@ -39,5 +40,9 @@ describe('ChunkPool', () => {
       l.release();
     }
     expect(pool.freeBuffers).toBe(2);
+    const pooled = new Set(leases.slice(0, 2).map((l) => l.buffer.buffer));
+    const again = [pool.acquire(), pool.acquire(), pool.acquire()];
+    expect(pooled.has(again[0]!.buffer.buffer) && pooled.has(again[1]!.buffer.buffer)).toBe(true);
+    for (const l of leases.slice(2)) expect(l.buffer.buffer).not.toBe(again[2]!.buffer.buffer);
   });
 });

@@ -1,15 +1,18 @@
-// A small pool of chunk-sized read buffers, so streaming a large object allocates (and
+// A bounded pool of chunk-sized read buffers, so streaming a large object allocates (and
 // page-faults) nothing per chunk: a fresh 1 MiB buffer per chunk read made the kernel zero new
 // pages on every read and, with several responses holding chunks in socket buffers, kept V8 in
 // back-to-back major GCs (external-memory pressure), which cost more CPU than the reads.
 //
-// Invariant: a buffer is handed out by at most one lease at a time, and goes back to the free list
-// only through that lease's release(), which the holder calls once nothing (engine read, socket
-// write) can touch the bytes any more; a second release() of the same lease is ignored, so a
-// buffer can never be handed out twice at once. Bounded: at most maxFreeBuffers are kept; past
-// that a released buffer is dropped (the GC frees it), and acquire() allocates when the list is
-// empty, so a lease that is never released (a response cut mid-write whose callback never runs)
-// only costs the pool one buffer, never a wrong byte.
+// Invariant: a pooled buffer is handed out by at most one lease at a time, and goes back to the
+// free list only through that lease's release(), which the holder calls once nothing (engine read,
+// socket write) can touch the bytes any more; a second release() of the same lease is ignored, so a
+// buffer can never be handed out twice at once.
+//
+// Bounded: at most maxBuffers pooled buffers exist (free or leased); past that acquire() hands out
+// a plain buffer of its own that the GC frees like any other. Pooled buffers are never dropped
+// while the pool knows them (dropping them made memory pile up between the now rare GCs); a lease
+// that is never released (a response cut mid-write whose callback never runs) loses its buffer to
+// the GC, and the pool forgets it once collected (FinalizationRegistry), so leaks cannot shrink it.
 //
 // The buffers live in SharedArrayBuffers: the engine then checks the CRC of a chunk read into one
 // on a worker thread (engine getInto, crcoffload.ts) instead of the event loop. Fine only because
@@ -22,30 +25,46 @@ export type BufferLease = {
   release(): void;
 };
 
+const NOTHING_TO_RELEASE = (): void => {};
+
 export class ChunkPool {
   readonly bufferBytes: number;
-  readonly maxFreeBuffers: number;
+  readonly maxBuffers: number;
   readonly #free: Buffer[] = [];
-  /** Buffers allocated over the pool's lifetime (for tests and metrics). */
+  /** Pooled buffers in existence (free or leased, minus leaked ones already collected). */
+  #pooled = 0;
+  readonly #forget = new FinalizationRegistry<number>(() => {
+    this.#pooled--;
+  });
+  /** Buffers allocated over the pool's lifetime, pooled or not (for tests and metrics). */
   allocated = 0;
 
-  constructor(bufferBytes: number, maxFreeBuffers: number) {
+  constructor(bufferBytes: number, maxBuffers: number) {
     assert(bufferBytes > 0 && Number.isInteger(bufferBytes), 'bufferBytes is a positive integer');
-    assert(maxFreeBuffers >= 0 && Number.isInteger(maxFreeBuffers), 'maxFreeBuffers is an integer >= 0');
+    assert(maxBuffers >= 0 && Number.isInteger(maxBuffers), 'maxBuffers is an integer >= 0');
     this.bufferBytes = bufferBytes;
-    this.maxFreeBuffers = maxFreeBuffers;
+    this.maxBuffers = maxBuffers;
   }
 
   get freeBuffers(): number {
     return this.#free.length;
   }
 
+  get pooledBuffers(): number {
+    return this.#pooled;
+  }
+
   acquire(): BufferLease {
     let buffer = this.#free.pop();
     if (buffer === undefined) {
-      // Its own allocation (never a slice of Node's slab pool), shared with the engine's CRC worker.
-      buffer = Buffer.from(new SharedArrayBuffer(this.bufferBytes));
       this.allocated++;
+      if (this.#pooled >= this.maxBuffers) {
+        // Over the bound: a buffer of its own (never a slice of Node's slab pool), not reused.
+        return { buffer: Buffer.allocUnsafeSlow(this.bufferBytes), release: NOTHING_TO_RELEASE };
+      }
+      buffer = Buffer.from(new SharedArrayBuffer(this.bufferBytes));
+      this.#pooled++;
+      this.#forget.register(buffer, 0, buffer);
     }
     let out = true;
     const held = buffer;
@@ -54,7 +73,7 @@ export class ChunkPool {
       release: () => {
         if (!out) return;
         out = false;
-        if (this.#free.length < this.maxFreeBuffers) this.#free.push(held);
+        this.#free.push(held);
       },
     };
   }

@@ -64,10 +64,10 @@ export const MAX_INLINE_DATA_BYTES = 6144;
 export const CLOSE_WAIT_FOR_WRITERS_MS = 2_000;
 
 /**
- * Released chunk read buffers kept for reuse (chunk-pool.ts): enough for a few responses streaming
- * at once (each holds its read-ahead plus the chunk in its socket), small next to the RSS budget.
+ * Chunk read buffers kept for reuse (chunk-pool.ts): enough for 8 responses streaming at once (each
+ * holds its read-ahead and the chunk in its socket); more concurrent readers get unpooled buffers.
  */
-export const MAX_FREE_CHUNK_BUFFERS = 16;
+export const MAX_POOLED_CHUNK_BUFFERS = 40;
 
 /** Fields a writer provides; the store fills in versionId, parts and inline data. */
 export type HeadFields = Omit<ObjectHead, 'versionId' | 'parts' | 'partsRef' | 'inline'>;
@@ -102,7 +102,7 @@ export class ObjectStore {
   readonly #maxInlineHeadBytes: number;
   readonly #refs = new VersionRefs();
   readonly #opens = new OpenGate();
-  readonly #chunkBuffers = new ChunkPool(CHUNK_BYTES + CHUNK_RECORD_SLACK_BYTES, MAX_FREE_CHUNK_BUFFERS);
+  readonly #chunkBuffers = new ChunkPool(CHUNK_BYTES + CHUNK_RECORD_SLACK_BYTES, MAX_POOLED_CHUNK_BUFFERS);
   /** Decoded heads (durable store only, see head-cache.ts); keyed like #locks: headKey latin1. */
   readonly #headCache: HeadCache | undefined;
   readonly #locks = new KeyLock();
@@ -360,6 +360,27 @@ export class ObjectStore {
       this.#afterCommit(versionId, current, replaces, hasIntent);
       await afterHeadPut?.();
       return head;
+    });
+  }
+
+  /**
+   * Replaces the tags of the current version in place: same version, data, ETag and
+   * Last-Modified, as S3's PutObjectTagging and DeleteObjectTagging. One head put under the key
+   * lock, so it is atomic and makes no data dead (no intent); readers holding the old head keep
+   * reading the same bytes. False when there is no object. The head may outgrow the inline
+   * limit by the tags' size (at most 10 tags): that limit decides inline data at write time only.
+   */
+  replaceTags(bucket: string, key: string, tags: ObjectHead['tags']): Promise<boolean> {
+    const lockKey = headKey(bucket, key).toString('latin1');
+    return this.#locks.run(lockKey, async () => {
+      const current = await this.getHead(bucket, key);
+      if (!current) return false;
+      const { tags: _replaced, ...rest } = current;
+      const encoded = encodeHead(tags && tags.length > 0 ? { ...rest, tags } : rest);
+      this.#headCache?.changing(lockKey);
+      await this.engine.put(headKey(bucket, key), encoded);
+      this.#headCache?.changed(lockKey, decodeHead(encoded), encoded.length);
+      return true;
     });
   }
 
