@@ -149,6 +149,7 @@ export {
   parseCreateBucketConfiguration,
   parseDeleteObjects,
   parseTagging,
+  parseTaggingHeader,
   type Tag,
   unquoteEtag,
 } from './request-bodies.ts';

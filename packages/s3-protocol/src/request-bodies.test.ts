@@ -5,6 +5,7 @@ import {
   parseCreateBucketConfiguration,
   parseDeleteObjects,
   parseTagging,
+  parseTaggingHeader,
 } from './request-bodies.ts';
 
 function code(fn: () => unknown): string {
@@ -119,5 +120,24 @@ describe('parseTagging', () => {
     const eleven = `<Tagging><TagSet>${Array.from({ length: 11 }, (_, i) => `<Tag><Key>k${i}</Key><Value>v</Value></Tag>`).join('')}</TagSet></Tagging>`;
     expect(code(() => parseTagging(eleven))).toBe('InvalidTag');
     expect(parseTagging(eleven, { maxTags: 50 })).toHaveLength(11);
+    const reserved = '<Tagging><TagSet><Tag><Key>aws:x</Key><Value>1</Value></Tag></TagSet></Tagging>';
+    expect(code(() => parseTagging(reserved))).toBe('InvalidTag');
+  });
+});
+
+describe('parseTaggingHeader', () => {
+  it('reads the URL-encoded x-amz-tagging form and applies the tag rules', () => {
+    expect(parseTaggingHeader('project=blue%20sky&team=a%2Bb&empty=&sp=x+y')).toEqual([
+      { key: 'project', value: 'blue sky' },
+      { key: 'team', value: 'a+b' },
+      { key: 'empty', value: '' },
+      { key: 'sp', value: 'x y' },
+    ]);
+    expect(parseTaggingHeader('')).toEqual([]);
+    expect(code(() => parseTaggingHeader('a=1&a=2'))).toBe('InvalidTag');
+    expect(code(() => parseTaggingHeader(`k=${'v'.repeat(257)}`))).toBe('InvalidTag');
+    expect(code(() => parseTaggingHeader(Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&')))).toBe(
+      'InvalidTag',
+    );
   });
 });

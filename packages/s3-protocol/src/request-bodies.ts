@@ -160,19 +160,40 @@ export function parseTagging(body: string | Uint8Array, options: ParseTaggingOpt
   const tagSet = firstChild(root, 'TagSet');
   if (!tagSet) throw malformed('Tagging without TagSet');
   const tags: Tag[] = [];
-  const seen = new Set<string>();
   for (const t of childElements(tagSet, 'Tag')) {
     const key = childText(t, 'Key');
     const value = childText(t, 'Value');
     if (key === undefined || value === undefined) throw malformed('Tag needs Key and Value');
+    tags.push({ key, value });
+  }
+  return validateTags(tags, options.maxTags);
+}
+
+/**
+ * The `x-amz-tagging` header of PutObject, CopyObject and CreateMultipartUpload: URL query
+ * encoded (`k1=v1&k2=v2`, `+` for a space), checked like a Tagging body.
+ */
+export function parseTaggingHeader(value: string): Tag[] {
+  const tags: Tag[] = [];
+  for (const [key, v] of new URLSearchParams(value)) tags.push({ key, value: v });
+  return validateTags(tags);
+}
+
+/**
+ * S3's rules for object tags: at most `maxTags` (10 per object), keys of 1-128 and values of at most
+ * 256 Unicode characters, unique keys, no `aws:` prefix (reserved). Anything else is InvalidTag.
+ */
+export function validateTags(tags: Tag[], maxTags = 10): Tag[] {
+  const seen = new Set<string>();
+  for (const { key, value } of tags) {
     if (key.length === 0 || [...key].length > 128)
       throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
     if ([...value].length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
+    if (key.toLowerCase().startsWith('aws:'))
+      throw new S3Error('InvalidTag', 'Your TagKey cannot be prefixed with aws:');
     if (seen.has(key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
     seen.add(key);
-    tags.push({ key, value });
   }
-  const maxTags = options.maxTags ?? 10;
   if (tags.length > maxTags) throw new S3Error('InvalidTag', `Object tags cannot be greater than ${maxTags}`);
   return tags;
 }

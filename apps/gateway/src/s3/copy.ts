@@ -25,6 +25,7 @@ import { rejectUnsupportedWriteHeaders, writePrecondition } from './objects-put.
 import { requireBucket } from './require-bucket.ts';
 import { xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
+import { copiedTags } from './tagging.ts';
 
 function metadataDirective(ctx: ObjectContext): 'COPY' | 'REPLACE' {
   const raw = ctx.headers['x-amz-metadata-directive'];
@@ -95,6 +96,7 @@ async function copyObject(ctx: ObjectContext): Promise<Response> {
       committed = await pending.commit(
         {
           ...(replaced ?? sourceHeaders(head)),
+          ...copiedTags(ctx.headers, head),
           size: head.size,
           etag: digestOf(hashers, 'MD5').toString('hex'),
           lastModifiedMs: Date.now(),

@@ -52,6 +52,7 @@ import { readVerifiedSmallBody } from './payload.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
+import { requestedTags } from './tagging.ts';
 
 /** 10,000 parts with every checksum element stay well under this. */
 const MAX_COMPLETE_BODY_BYTES = 16 * 1024 * 1024;
@@ -86,7 +87,12 @@ async function createMultipartUpload(ctx: ObjectContext): Promise<Response> {
   if (type === 'COMPOSITE' && algorithm === 'CRC64NVME') {
     throw new S3Error('InvalidRequest', 'The CRC64NVME checksum algorithm supports only FULL_OBJECT.');
   }
-  const record: Omit<UploadRecord, 'initiatedMs'> = { ...fields, key: ctx.key, owner: ctx.auth.accessKeyId };
+  const record: Omit<UploadRecord, 'initiatedMs'> = {
+    ...fields,
+    ...requestedTags(ctx.headers),
+    key: ctx.key,
+    owner: ctx.auth.accessKeyId,
+  };
   if (algorithm) record.checksumAlgorithm = algorithm;
   if (type) record.checksumType = type;
   const uploadId = await uploadsOf(ctx).create(ctx.bucket, record);
@@ -294,6 +300,7 @@ async function completeUpload(
         ...(record.contentLanguage === undefined ? {} : { contentLanguage: record.contentLanguage }),
         ...(record.cacheControl === undefined ? {} : { cacheControl: record.cacheControl }),
         ...(record.expires === undefined ? {} : { expires: record.expires }),
+        ...(record.tags === undefined ? {} : { tags: record.tags }),
         size: summary.size,
         etag: summary.etag,
         lastModifiedMs: Date.now(),

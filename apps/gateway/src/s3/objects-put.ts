@@ -21,16 +21,16 @@ import { receivePayload } from './payload.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
+import { requestedTags } from './tagging.ts';
 
 /** S3's single-PUT limit. */
 export const MAX_PUT_OBJECT_BYTES = 5 * 1024 ** 3;
 
 /**
  * Request headers asking for features the gateway does not have. Accepting them silently would
- * claim tags, locks or customer-key encryption that are not there, so they answer 501.
+ * claim locks, customer-key encryption or redirects that are not there, so they answer 501.
  */
 const UNSUPPORTED_WRITE_HEADERS = [
-  'x-amz-tagging',
   'x-amz-object-lock-mode',
   'x-amz-object-lock-retain-until-date',
   'x-amz-object-lock-legal-hold',
@@ -72,7 +72,7 @@ async function putObject(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
   rejectUnsupportedWriteHeaders(ctx);
   await requireBucket(ctx);
-  const fields = readStandardHeaders(ctx.headers);
+  const fields = { ...readStandardHeaders(ctx.headers), ...requestedTags(ctx.headers) };
   const length = declaredLength(ctx);
   if (length !== undefined && length > MAX_PUT_OBJECT_BYTES) {
     throw new S3Error('EntityTooLarge', undefined, {

@@ -19,6 +19,7 @@ import { objectVersion, renderStandardHeaders } from './object-headers.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse, plainResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
+import { taggingCountHeader } from './tagging.ts';
 
 async function noSuchKey(ctx: ObjectContext): Promise<S3Error> {
   await requireBucket(ctx);
@@ -76,6 +77,7 @@ async function getObject(ctx: ObjectContext): Promise<Response> {
     const end = partial ? range.end + 1 : head.size;
     if (partial) headers['content-range'] = range.contentRange;
     headers['content-length'] = String(end - start);
+    taggingCountHeader(head, headers);
     if (end === start) return emptyResponse(200, headers);
     handedOff = true;
     return sendObjectBytes(ctx, obj, partial ? 206 : 200, headers, start, end);

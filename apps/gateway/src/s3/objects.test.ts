@@ -113,11 +113,18 @@ describe('object operations', () => {
   });
 
   it('refuses (501) write headers for features it does not have instead of ignoring them', async () => {
-    const tagged = await s3ErrorOf(
-      s3.send(new PutObjectCommand({ Bucket, Key: 'tagged', Body: 'x', Tagging: 'a=b' })),
+    const locked = await s3ErrorOf(
+      s3.send(new PutObjectCommand({ Bucket, Key: 'locked', Body: 'x', ObjectLockLegalHoldStatus: 'ON' })),
     );
-    expect(tagged.$metadata.httpStatusCode).toBe(501);
-    expect(tagged.name).toBe('NotImplemented');
+    expect(locked.$metadata.httpStatusCode).toBe(501);
+    expect(locked.name).toBe('NotImplemented');
+    const redirect = await s3ErrorOf(
+      s3.send(
+        new PutObjectCommand({ Bucket, Key: 'redirect', Body: 'x', WebsiteRedirectLocation: '/elsewhere' }),
+      ),
+    );
+    expect(redirect.name).toBe('NotImplemented');
+    await expect(s3.send(new HeadObjectCommand({ Bucket, Key: 'locked' }))).rejects.toThrow();
   });
 
   it('rejects user metadata over 2 KB', async () => {

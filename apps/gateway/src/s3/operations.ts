@@ -11,6 +11,7 @@ import { deleteObjectRoutes } from './objects-delete.ts';
 import { putObjectRoutes } from './objects-put.ts';
 import { readObjectRoutes } from './objects-read.ts';
 import type { S3Route } from './route.ts';
+import { taggingRoutes } from './tagging.ts';
 
 export const S3_ROUTES: readonly S3Route[] = [
   ...bucketRoutes,
@@ -23,4 +24,5 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...partReadRoutes,
   ...copyRoutes,
   ...copyPartRoutes,
+  ...taggingRoutes,
 ];

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { checksumAlgorithms } from './object-head.ts';
+import { checksumAlgorithms, tagsSchema } from './object-head.ts';
 
 export const MAX_PART_NUMBER = 10_000;
 
@@ -25,6 +25,8 @@ const uploadRecordSchema = z.object({
   cacheControl: z.string().optional(),
   expires: z.string().optional(),
   meta: z.record(z.string(), z.string()),
+  /** x-amz-tagging of CreateMultipartUpload, for the final object; absent = none. */
+  tags: tagsSchema.optional(),
   /** x-amz-checksum-algorithm of CreateMultipartUpload; absent = none declared. */
   checksumAlgorithm: algorithmSchema.optional(),
   checksumType: z.enum(['FULL_OBJECT', 'COMPOSITE']).optional(),

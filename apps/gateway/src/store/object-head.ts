@@ -27,6 +27,9 @@ const partSchema = z.object({
 });
 export type DataPart = z.infer<typeof partSchema>;
 
+/** Object tags (s3-protocol validateTags checked them on the way in). */
+export const tagsSchema = z.array(z.object({ key: z.string(), value: z.string() }));
+
 export const objectHeadSchema = z.object({
   versionId: z.string().min(1),
   size: z.number().int().nonnegative(),
@@ -41,6 +44,8 @@ export const objectHeadSchema = z.object({
   expires: z.string().optional(),
   /** User metadata, names lower-cased without the `x-amz-meta-` prefix. */
   meta: z.record(z.string(), z.string()),
+  /** Object tags (at most 10, s3-protocol validateTags), in the order set; absent = none. */
+  tags: tagsSchema.optional(),
   /** Base64 checksum values by algorithm (a composite value looks like `<b64>-N`). */
   checksums: z.partialRecord(z.enum(checksumAlgorithms), z.string()),
   checksumType: z.enum(['FULL_OBJECT', 'COMPOSITE']).optional(),

@@ -37,7 +37,13 @@ import { readStandardHeaders } from '../s3/object-headers.ts';
 import { ownerElement } from '../s3/owner.ts';
 import { readVerifiedSmallBody, receivePayload } from '../s3/payload.ts';
 import { emptyResponse, xmlResponse } from '../s3/responses.ts';
-import { announcedLength, fenced, sendVerifiedBody, upstreamMetadata } from './object-writes.ts';
+import {
+  announcedLength,
+  fenced,
+  sendVerifiedBody,
+  taggingFields,
+  upstreamMetadata,
+} from './object-writes.ts';
 import type { UpstreamCache } from './upstream-cache.ts';
 import { upstreamWriteError } from './upstream-errors.ts';
 import { cacheCopiedObject } from './write-copy.ts';
@@ -80,7 +86,14 @@ export async function createMultipartThrough(
 ): Promise<Response> {
   validateObjectKey(ctx.key);
   const out = await call(up, ctx.key, () =>
-    up.client.send(new CreateMultipartUploadCommand({ Bucket: ub, Key: ctx.key, ...objectFields(ctx) })),
+    up.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: ub,
+        Key: ctx.key,
+        ...objectFields(ctx),
+        ...taggingFields(ctx),
+      }),
+    ),
   );
   if (!out.UploadId) throw new S3Error('InternalError', 'upstream returned no UploadId');
   return xmlResponse(
@@ -319,6 +332,7 @@ export async function copyObjectThrough(
           CopySource: source,
           MetadataDirective: directive,
           ...(directive === 'REPLACE' ? objectFields(ctx) : {}),
+          ...taggingFields(ctx),
           ...copyConditions(ctx),
         }),
       ),

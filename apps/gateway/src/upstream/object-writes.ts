@@ -25,6 +25,7 @@ import {
   encodeHeaderText,
   MAX_DELETE_KEYS,
   parseDeleteObjects,
+  parseTaggingHeader,
   S3Error,
   validateObjectKey,
   type XmlChild,
@@ -34,6 +35,7 @@ import { readStandardHeaders } from '../s3/object-headers.ts';
 import { MAX_PUT_OBJECT_BYTES } from '../s3/objects-put.ts';
 import { readVerifiedSmallBody, receivePayload } from '../s3/payload.ts';
 import { emptyResponse, xmlResponse } from '../s3/responses.ts';
+import { requestedTags, taggingDirective } from '../s3/tagging.ts';
 import type { WriteTicket } from './key-fence.ts';
 import { cacheKey, type UpstreamCache } from './upstream-cache.ts';
 import { upstreamWriteError } from './upstream-errors.ts';
@@ -172,6 +174,21 @@ export function upstreamMetadata(meta: Readonly<Record<string, string>>): Record
   return out;
 }
 
+/** The request's tagging headers, checked here (InvalidTag before anything is sent) as SDK fields. */
+export function taggingFields(ctx: ObjectContext): {
+  Tagging?: string;
+  TaggingDirective?: 'COPY' | 'REPLACE';
+} {
+  const tagging = ctx.headers['x-amz-tagging'];
+  if (tagging !== undefined) requestedTags(ctx.headers);
+  return {
+    ...(tagging === undefined ? {} : { Tagging: tagging }),
+    ...(ctx.headers['x-amz-tagging-directive'] === undefined
+      ? {}
+      : { TaggingDirective: taggingDirective(ctx.headers) }),
+  };
+}
+
 export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub: string): Promise<Response> {
   validateObjectKey(ctx.key);
   const fields = readStandardHeaders(ctx.headers);
@@ -186,6 +203,7 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
       ContentLength: length,
       ContentType: fields.contentType,
       Metadata: upstreamMetadata(fields.meta),
+      ...taggingFields(ctx),
       ...(fields.contentEncoding !== undefined ? { ContentEncoding: fields.contentEncoding } : {}),
       ...(fields.contentDisposition !== undefined ? { ContentDisposition: fields.contentDisposition } : {}),
       ...(fields.contentLanguage !== undefined ? { ContentLanguage: fields.contentLanguage } : {}),

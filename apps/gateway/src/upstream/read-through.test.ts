@@ -402,6 +402,24 @@ describe('write-through', { timeout: 30_000 }, () => {
     ]);
   });
 
+  it('tags of a PUT and a CreateMultipartUpload go upstream; bad tags are refused before', async () => {
+    await client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'wt/tagged', Body: 'x', Tagging: 'a=1&b=two' }),
+    );
+    const put = proxy.seen.filter((r) => r.method === 'PUT' && r.path === objectPath('wt/tagged'));
+    expect(put.map((r) => r.headers['x-amz-tagging'])).toEqual(['a=1&b=two']);
+    await client.send(
+      new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'wt/tagged-mpu', Tagging: 'k=v' }),
+    );
+    const created = proxy.seen.filter((r) => r.method === 'POST' && r.path === objectPath('wt/tagged-mpu'));
+    expect(created.map((r) => r.headers['x-amz-tagging'])).toEqual(['k=v']);
+    const bad = client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'wt/bad-tags', Body: 'x', Tagging: 'a=1&a=2' }),
+    );
+    await expect(bad).rejects.toMatchObject({ name: 'InvalidTag' });
+    expect(proxy.count('PUT', objectPath('wt/bad-tags'))).toBe(0);
+  });
+
   it('a PUT with a stream body (aws-chunked, trailing checksum) reaches upstream without framing', async () => {
     const { Readable } = await import('node:stream');
     const body = bytes(200_000, 6);
