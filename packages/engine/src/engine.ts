@@ -15,7 +15,7 @@
 //   written as atomic check-and-act sections; segment files are pinned while read.
 
 import assert from 'node:assert';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BloomFilter } from './bloom.ts';
@@ -31,10 +31,10 @@ import {
   ValueTooLargeError,
   WriteFailedError,
 } from './errors.ts';
-import { isNotFound, syncDir, syncFile, writeAll, writeFileReplacing, writeFileSynced } from './fsutil.ts';
+import { isNotFound, syncDir, syncFile, writeFileReplacing, writeFileSynced } from './fsutil.ts';
 import { type HashIndex, NO_NODE } from './hashindex.ts';
 import { HASH_ALGORITHM, hashKey, initKeyHash } from './keyhash.ts';
-import { FLAG_INLINE, KeyIndex, type KeyOp, type KeyRow } from './keyindex.ts';
+import { FLAG_INLINE, KeyIndex, type KeyOp, type KeyRow, MAX_PENDING_BATCHES } from './keyindex.ts';
 import { type KeyEntry, type ListingRequest, type ListingSource, listKeys, listKeysSync } from './listing.ts';
 import { acquireDirLock, type DirLock } from './lock.ts';
 import { Maintenance } from './maintenance.ts';
@@ -46,10 +46,13 @@ import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES, recordBytes } from './
 import { recover, walDir, walPath } from './recovery.ts';
 import { SEG_HEADER_BYTES } from './segfile.ts';
 import { type SegmentInfo, SegmentStore } from './segment.ts';
+import { SpareSlab } from './spareslab.ts';
 import { WalFile, type WalStats } from './wal.ts';
 
-/** Durable mode: record bytes encoded per event-loop turn before writers yield (mustYield). */
+/** Record bytes encoded per event-loop turn before writers yield (mustYield). */
 const ENCODE_BYTES_PER_TURN = 2 * 1024 * 1024;
+/** Cache mode: a filling memtable's segment file is written every this many bytes. */
+const SEG_WRITE_STEP_BYTES = 4 * 1024 * 1024;
 
 export interface KeysOptions {
   /** Only keys starting with these bytes. */
@@ -164,6 +167,8 @@ export class BlobEngine implements EngineInternals {
   private flushWaiters: (() => void)[] = [];
   private readonly background = new Set<Promise<unknown>>();
   private readonly walStats: WalStats = { syncs: 0, bytes: 0 };
+  /** Cache mode: bytes written to segment files while memtables fill (never synced there). */
+  private readonly segWriteStats: WalStats = { syncs: 0, bytes: 0 };
   private bgError: unknown;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -187,6 +192,8 @@ export class BlobEngine implements EngineInternals {
   private queuedWriters = 0;
   /** Set by inMemory(): whether the bytes it returned alias engine memory (else a private copy). */
   private inMemoryShared = true;
+  /** The next memtable's slab, prefaulted while the active one fills (write path). */
+  private readonly spare: SpareSlab;
 
   private constructor(
     dir: string,
@@ -225,6 +232,8 @@ export class BlobEngine implements EngineInternals {
       bloomFill.advance();
     });
     bloomFill.finish();
+    keyIndex.onWriteError = (err) => this.fail(err); // a batch written behind failed (keyindex.ts)
+    this.spare = new SpareSlab(cfg.memtableBytes, cfg.prefaultMemtables);
     this.active = this.newMemtable(cfg.memtableBytes);
     this.maintenance = new Maintenance(this);
     if (cfg.flushIntervalMs > 0) {
@@ -322,7 +331,7 @@ export class BlobEngine implements EngineInternals {
       await this.admitInOrder(len);
     // ---- atomic section: no await until the record is appended
     this.checkWritable();
-    const cur = this.locate(hs);
+    const cur = this.locate(hs, hash);
     const prevLen = cur ? this.lenOf(cur) : 0;
     if (
       this.cfg.maxBytes > 0 &&
@@ -339,7 +348,10 @@ export class BlobEngine implements EngineInternals {
     this.liveBytes += len - prevLen;
     if (!cur) this.items++;
     const wal = this.cfg.durability === 'durable' ? this.walFor(mt) : undefined;
-    if (mt.slab.length > this.cfg.memtableBytes) this.rotate(); // oversize value: its own segment
+    if (!wal) this.writeSegAhead(mt);
+    if (mt.slab.length > this.cfg.memtableBytes)
+      this.rotate(); // oversize value: its own segment
+    else if (mt.used > mt.slab.length >>> 2) this.spare.prepare(); // a stream: warm the next slab
     this.maintenance.evictNow(); // SIEVE keeps the budget exactly (maintenance.ts)
     // ---- end of atomic section
     if (wal) {
@@ -486,7 +498,7 @@ export class BlobEngine implements EngineInternals {
       await this.admitInOrder(len);
     // ---- atomic section
     this.checkWritable();
-    const cur = this.locate(hs);
+    const cur = this.locate(hs, hash);
     if (!cur || (cur.where === 'mem' && !cur.e.key.equals(k))) {
       // "Not there" may rest on a tombstone that is not durable yet (an earlier delete still in
       // its group commit): acknowledge only once that tombstone is, or a crash could bring the
@@ -522,6 +534,7 @@ export class BlobEngine implements EngineInternals {
     const wal = this.cfg.durability === 'durable' ? this.walFor(mt) : undefined;
     let eager: Promise<void> | undefined;
     if (!wal) {
+      this.writeSegAhead(mt);
       // Cache mode has no WAL: make the delete of flushed data durable now by dead-marking the
       // flushed version in its segment (hazard 5.2-5), instead of waiting for the next flush.
       const n = this.index.find(hash);
@@ -709,10 +722,14 @@ export class BlobEngine implements EngineInternals {
     } catch (e) {
       err = e;
     }
+    await this.spare.close(); // never fails: drops the spare, closes /dev/zero
     this.closed = true;
     this.store.slabs.clear();
     // Degraded: unflushed memtables stay in their WAL files for the next open; release handles.
-    for (const mt of this.overlays()) await mt.wal?.seal(mt.used).catch(() => undefined);
+    for (const mt of this.overlays()) {
+      await mt.wal?.seal(mt.used).catch(() => undefined);
+      await mt.segFile?.seal(mt.used).catch(() => undefined); // a .tmp: recovery removes it
+    }
     const clean = !this.bgError && this.flushing.length === 0 && this.active.isEmpty && !err;
     const fp = fingerprint(this.store, this.index.size);
     try {
@@ -852,10 +869,10 @@ export class BlobEngine implements EngineInternals {
   }
 
   /** Newest live version of a hash, or undefined if absent/deleted. */
-  private locate(hs: string): Located | undefined {
+  private locate(hs: string, hash: Buffer): Located | undefined {
     const ov = this.overlay(hs);
     if (ov) return ov.e.tombstone ? undefined : { where: 'mem', mt: ov.mt, e: ov.e };
-    const n = this.index.find(Buffer.from(hs, 'latin1'));
+    const n = this.index.find(hash);
     return n === NO_NODE ? undefined : { where: 'disk', node: n };
   }
 
@@ -895,19 +912,17 @@ export class BlobEngine implements EngineInternals {
   }
 
   /**
-   * Durable mode: a burst of puts issued in one synchronous run (many callers, large values)
-   * would otherwise encode every record (copy + CRC, ~1 ms per MiB) before the first WAL write
-   * could even start, since the WAL's write is issued from a microtask and its file opens
-   * asynchronously: CPU and disk would take turns instead of overlapping. Past
-   * ENCODE_BYTES_PER_TURN in one event-loop turn, writers queue (FIFO, through admitInOrder, so
-   * sequence order stays issue order) behind a setImmediate that lets the I/O callbacks run.
+   * A burst of puts issued in one synchronous run (many callers, large values) would otherwise
+   * encode every record (copy + CRC, ~1 ms per MiB) before any I/O callback could run: durable
+   * mode's first WAL write (issued from a microtask, on a file that opens asynchronously) and, in
+   * both modes, the memtable flushes and the spare slab's prefault (spareslab.ts) would wait for
+   * the whole burst: CPU and disk would take turns instead of overlapping. Cache puts never wait
+   * for I/O, so 256 in flight chain through microtasks alone. Past ENCODE_BYTES_PER_TURN in one
+   * event-loop turn, writers queue (FIFO, through admitInOrder, so sequence order stays issue
+   * order) behind a setImmediate that lets the I/O callbacks run.
    */
   private mustYield(len: number): boolean {
-    return (
-      this.cfg.durability === 'durable' &&
-      this.encodedThisTurn > 0 &&
-      this.encodedThisTurn + len > ENCODE_BYTES_PER_TURN
-    );
+    return this.encodedThisTurn > 0 && this.encodedThisTurn + len > ENCODE_BYTES_PER_TURN;
   }
 
   private countEncoded(len: number): void {
@@ -943,6 +958,26 @@ export class BlobEngine implements EngineInternals {
     return mt.wal;
   }
 
+  /**
+   * Cache mode: hands the memtable's new bytes to its segment file every SEG_WRITE_STEP_BYTES, so
+   * the write overlaps filling and the flush writes only the tail (it was 20-35% of a 128 MiB
+   * burst of 64 KiB puts, flush included). Appended records are never rewritten, so the bytes
+   * handed over are final. A write error is not lost: it fails the file, and its seal in
+   * flushOne throws it.
+   */
+  private writeSegAhead(mt: Memtable): void {
+    if (mt.used - mt.segRequested < SEG_WRITE_STEP_BYTES) return;
+    mt.segRequested = mt.used;
+    this.segFileFor(mt)
+      .syncThrough(mt.used)
+      .catch(() => undefined);
+  }
+
+  private segFileFor(mt: Memtable): WalFile {
+    mt.segFile ??= WalFile.createUnsynced(`${this.store.segPath(mt.id)}.tmp`, mt.slab, this.segWriteStats);
+    return mt.segFile;
+  }
+
   /** Seals the active memtable (if it has data) and starts a new one. Synchronous. */
   private rotate(capacity = this.cfg.memtableBytes): void {
     const old = this.active;
@@ -965,8 +1000,9 @@ export class BlobEngine implements EngineInternals {
   private newMemtable(capacity: number): Memtable {
     // Hazard: a slab prefaulted by a worker thread (a SharedArrayBuffer) saved main-thread page
     // faults but was not released promptly after use: the gateway's peak RSS over a 1 GiB upload
-    // went from 271 to 1317 MiB. Plain allocations are accounted to V8 and collected.
-    return new Memtable(this.nextSegId++, Math.max(capacity, SEG_HEADER_BYTES));
+    // went from 271 to 1317 MiB. Plain allocations are accounted to V8 and collected; the spare
+    // is one (spareslab.ts), prefaulted by a /dev/zero read on the thread pool.
+    return new Memtable(this.nextSegId++, this.spare.take(Math.max(capacity, SEG_HEADER_BYTES)));
   }
 
   private async flushOne(mt: Memtable): Promise<void> {
@@ -1001,17 +1037,14 @@ export class BlobEngine implements EngineInternals {
         // exists, so a .meta never describes bytes the .seg lacks after a process crash (after
         // a power loss it may: recovery ignores entries beyond the file's end and every read
         // is CRC-checked, so such a record is a miss). close() syncs these files.
-        const tmp = `${segPath}.tmp`;
-        const fh = await open(tmp, 'w');
-        try {
-          await writeAll(fh, mt.slab.subarray(0, mt.used), 0);
-        } finally {
-          await fh.close();
-        }
-        await rename(tmp, segPath);
+        const file = this.segFileFor(mt); // mostly written already (writeSegAhead)
+        await file.seal(mt.used);
+        await rename(file.path, segPath);
         this.unsyncedSegments.add(mt.id);
       }
       if (!mt.wal) await writeFileReplacing(this.store.metaPath(mt.id), footer);
+      // bounded: at most MAX_PENDING_BATCHES flushes' rows wait for lmdb's write thread
+      await this.keyIndex.whenPendingBelow(MAX_PENDING_BATCHES);
       this.commitFlush(mt, entries, footer.length);
     } catch (err) {
       this.fail(err);
@@ -1051,12 +1084,14 @@ export class BlobEngine implements EngineInternals {
         if (e.readBeforeFlush) this.index.touch(node);
         info.liveCount++;
         info.liveBytes += e.len;
-        // A view of the sealed (never rewritten) slab: encodeRow copies it into the row.
+        // A view of the sealed (never rewritten) slab: the row encoding copies it.
         const inline = e.valueLen <= this.cfg.maxInlineValueBytes ? mt.value(e) : undefined;
         ops.push({ kind: 'put', key: e.key, hash: e.hash, valueLen: e.valueLen, inline });
       }
     }
-    this.keyIndex.apply(ops);
+    // Written behind: lmdb's write thread does the B-tree work (~half of this step's main-thread
+    // time at 1 KiB values); the rows are visible through KeyIndex's pending overlay right away.
+    this.keyIndex.applyBehind(ops);
     this.flushing.shift();
     this.counters.flushes++;
     for (const [seg, hashes] of marks) {
