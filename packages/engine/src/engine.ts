@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import { BloomFilter } from './bloom.ts';
 import { pushTo } from './collections.ts';
 import { deriveShards, type EngineConfig, type EngineOptions, resolveConfig } from './config.ts';
+import { crc32Of, offloadable } from './crcoffload.ts';
 import {
   EngineClosedError,
   EngineDegradedError,
@@ -42,7 +43,7 @@ import { FORMAT_VERSION, type Marker, readMarker, writeMarker } from './marker.t
 import { type MemEntry, Memtable } from './memtable.ts';
 import { encodeFooter } from './meta.ts';
 import { Progress } from './progress.ts';
-import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES, recordBytes } from './record.ts';
+import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES, type RecordHeader, recordBytes } from './record.ts';
 import { recover, walDir, walPath } from './recovery.ts';
 import { SEG_HEADER_BYTES } from './segfile.ts';
 import { type SegmentInfo, SegmentStore } from './segment.ts';
@@ -369,6 +370,30 @@ export class BlobEngine implements EngineInternals {
     return this.lookup(key, (bytes, shared) => (shared ? copyOut(bytes) : bytes));
   }
 
+  /**
+   * get() into memory the caller supplies, for callers that recycle their buffers (a fresh
+   * buffer per large read costs page faults and, when many are held at once, major GCs that
+   * the copy itself does not). Resolves to a view of `dst` holding exactly the value, or to a
+   * fresh buffer when it does not fit: a disk read needs room for the whole record (header and
+   * key before the value: valueBytes + RECORD_HEADER_BYTES + key length), a memory hit for the
+   * value. Hazard: `dst` is written until the promise settles (disk reads land there before
+   * their CRC check); the caller must not reuse it before, nor while it holds the result. A `dst`
+   * in a SharedArrayBuffer gets the CRC check of a large value on a worker thread (crcoffload.ts):
+   * pass only buffers the caller reuses (a fixed pool), never a fresh one per read.
+   */
+  getInto(key: Uint8Array | string, dst: Buffer): Promise<Buffer | undefined> {
+    return this.lookup(
+      key,
+      (bytes, shared) => {
+        if (!shared) return bytes; // a disk read (into dst when it fit) or a private inline copy
+        if (bytes.length > dst.length) return copyOut(bytes);
+        bytes.copy(dst);
+        return dst.subarray(0, bytes.length);
+      },
+      dst,
+    );
+  }
+
   /** Zero-copy view of the value, valid only inside `fn`. */
   view<R>(key: Uint8Array | string, fn: (bytes: Buffer) => R | Promise<R>): Promise<R | undefined> {
     return this.lookup(key, (bytes) => fn(bytes));
@@ -382,6 +407,7 @@ export class BlobEngine implements EngineInternals {
   private lookup<R>(
     key: Uint8Array | string,
     fn: (bytes: Buffer, shared: boolean) => R | Promise<R>,
+    dst?: Buffer,
   ): Promise<R | undefined> {
     let view: Buffer;
     let hash: Buffer;
@@ -422,7 +448,7 @@ export class BlobEngine implements EngineInternals {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.lookupSlow(Buffer.from(view), hash, fn);
+    return this.lookupSlow(Buffer.from(view), hash, fn, dst);
   }
 
   /**
@@ -459,6 +485,7 @@ export class BlobEngine implements EngineInternals {
     k: Buffer,
     hash: Buffer,
     fn: (bytes: Buffer, shared: boolean) => R | Promise<R>,
+    dst?: Buffer,
   ): Promise<R | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const n = this.index.find(hash);
@@ -469,7 +496,7 @@ export class BlobEngine implements EngineInternals {
         this.counters.hits++;
         return await fn(bytes, this.inMemoryShared);
       }
-      const value = await this.readNode(n, k, hash);
+      const value = await this.readNode(n, k, hash, dst);
       if (value === 'moved') continue;
       if (value === undefined) break;
       this.counters.hits++;
@@ -1127,7 +1154,12 @@ export class BlobEngine implements EngineInternals {
   }
 
   /** Reads and verifies a flushed record; 'moved' when it was relocated meanwhile. */
-  private async readNode(n: number, key: Buffer, hash: Buffer): Promise<Buffer | undefined | 'moved'> {
+  private async readNode(
+    n: number,
+    key: Buffer,
+    hash: Buffer,
+    dst?: Buffer,
+  ): Promise<Buffer | undefined | 'moved'> {
     const seg = this.index.seg(n);
     const off = this.index.off(n);
     const len = this.index.len(n);
@@ -1140,8 +1172,10 @@ export class BlobEngine implements EngineInternals {
     };
     let buf: Buffer;
     try {
-      const quick = len <= this.cfg.syncReadMaxBytes ? this.store.readSync(seg, off, len) : undefined;
-      buf = quick ?? (await this.store.read(seg, off, len));
+      // The record lands in the caller's buffer when it fits (getInto), else in a fresh one.
+      const into = dst !== undefined && len <= dst.length ? dst.subarray(0, len) : undefined;
+      const quick = len <= this.cfg.syncReadMaxBytes ? this.store.readSync(seg, off, len, into) : undefined;
+      buf = quick ?? (await this.store.read(seg, off, len, into));
     } catch (err) {
       // TOCTOU: drain/rewrite removed or relocated the item between lookup and read
       if (!stillThere()) return this.index.find(hash) === NO_NODE ? undefined : 'moved';
@@ -1161,7 +1195,7 @@ export class BlobEngine implements EngineInternals {
       return this.dropCorrupt(n, hash, `stored key mismatch in segment ${seg} at ${off}`);
     }
     const value = buf.subarray(RECORD_HEADER_BYTES + h.keyLen);
-    if (this.cfg.verifyValueCrc && !payloadCrcOk(h, value)) {
+    if (this.cfg.verifyValueCrc && !(await payloadVerified(h, value))) {
       if (!stillThere()) return 'moved';
       return this.dropCorrupt(n, hash, `payload CRC mismatch in segment ${seg} at ${off}`);
     }
@@ -1228,6 +1262,16 @@ function copyOut(bytes: Buffer): Buffer {
   const out = Buffer.allocUnsafeSlow(bytes.length);
   bytes.copy(out);
   return out;
+}
+
+/**
+ * payloadCrcOk, computed off the main thread for a large value read into shared memory (a
+ * getInto caller's pooled SharedArrayBuffer: crcoffload.ts). The value is the read's own buffer,
+ * which nothing else writes until the read resolves.
+ */
+function payloadVerified(h: RecordHeader, value: Buffer): boolean | Promise<boolean> {
+  if (h.tombstone || !offloadable(value)) return payloadCrcOk(h, value);
+  return crc32Of(value).then((crc) => crc === h.payloadCrc);
 }
 
 /** Identifies the segment set (and item count) the LMDB index is consistent with. */
