@@ -141,7 +141,8 @@ describe('KeyIndex writes behind (pending overlay)', () => {
         }
         if (rnd(3) === 0) index.apply(ops);
         else index.applyBehind(ops);
-        expectSame();
+        // not after every batch: several pending batches then materialize on the first read
+        if (rnd(2) === 0) expectSame();
         if (rnd(4) === 0) {
           await index.settled();
           expect(index.pendingBatches).toBe(0);

@@ -67,15 +67,52 @@ export function rowView(buf: Buffer): KeyRow | undefined {
   return { hash: buf.subarray(0, 16), valueLen: buf.readUInt32LE(17), inline };
 }
 
-/** A batch written behind and not yet committed: its effect, newest op per key / hash. */
+/**
+ * A batch written behind and not yet committed. Its effect per op is recorded as it is issued;
+ * the maps a read needs (newest effect per key / hash) are built only when a read asks while the
+ * batch is pending (materialize): a write-only stream never pays for them (~20 ms per 30 k rows).
+ */
 interface PendingBatch {
-  /** latin1 key -> the key and its encoded row (null = row removed). */
-  readonly rows: Map<string, { readonly key: Buffer; readonly row: Buffer | null }>;
-  /** latin1 hash -> key (null = removed). */
-  readonly hashes: Map<string, Buffer | null>;
+  readonly ops: readonly KeyOp[];
+  /** Per issued op: its row (put), or which removes were issued (del: REMOVED_ROW | REMOVED_HASH). */
+  readonly effects: (Buffer | number)[];
+  /** latin1 key -> the key and its encoded row (null = row removed); built on demand. */
+  rows: PendingRows | undefined;
+  /** latin1 hash -> key (null = removed); built with `rows`. */
+  hashes: Map<string, Buffer | null> | undefined;
   /** Holds every row of the batch; reused for a later batch once this one committed. */
   rowsBuf: Buffer | undefined;
   committed: boolean;
+}
+
+const REMOVED_ROW = 1;
+const REMOVED_HASH = 2;
+
+/** Adds op `i`'s recorded effect to the batch's (materialized) maps. */
+function addEffect(b: PendingBatch, i: number): void {
+  const op = b.ops[i]!;
+  const eff = b.effects[i]!;
+  const rows = b.rows!;
+  const hashes = b.hashes!;
+  if (typeof eff !== 'number') {
+    rows.set(op.key.toString('latin1'), { key: op.key, row: eff });
+    hashes.set(op.hash.toString('latin1'), op.key);
+    return;
+  }
+  if (eff & REMOVED_ROW) rows.set(op.key.toString('latin1'), { key: op.key, row: null });
+  if (eff & REMOVED_HASH) hashes.set(op.hash.toString('latin1'), null);
+}
+
+type PendingRows = Map<string, { readonly key: Buffer; readonly row: Buffer | null }>;
+
+/** The batch's maps, built from the effects issued so far on first use. */
+function materialize(b: PendingBatch): { rows: PendingRows; hashes: Map<string, Buffer | null> } {
+  if (b.rows === undefined || b.hashes === undefined) {
+    b.rows = new Map();
+    b.hashes = new Map();
+    for (let i = 0; i < b.effects.length; i++) addEffect(b, i);
+  }
+  return { rows: b.rows, hashes: b.hashes };
 }
 
 /** Largest rows buffer kept for reuse after its batch committed (bounds idle memory). */
@@ -203,7 +240,14 @@ export class KeyIndex {
    */
   applyBehind(ops: readonly KeyOp[]): void {
     if (ops.length === 0) return;
-    const batch: PendingBatch = { rows: new Map(), hashes: new Map(), rowsBuf: undefined, committed: false };
+    const batch: PendingBatch = {
+      ops,
+      effects: [],
+      rows: undefined,
+      hashes: undefined,
+      rowsBuf: undefined,
+      committed: false,
+    };
     this.pending.push(batch);
     this.pendingSorted = undefined;
     // Every row of the batch in one buffer (one allocation per row was a GC cost at 1 KiB
@@ -220,28 +264,30 @@ export class KeyIndex {
     let at = 0;
     let last: Promise<unknown> | undefined;
     for (const op of ops) {
-      const ks = op.key.toString('latin1');
       if (op.kind === 'put') {
         const row = rowsBuf.subarray(at, at + rowBytes(op.inline));
         at += row.length;
         encodeRowInto(row, op.hash, op.valueLen, op.inline);
-        batch.rows.set(ks, { key: op.key, row });
-        batch.hashes.set(op.hash.toString('latin1'), op.key);
         this.k2v.put(op.key, row);
         last = this.h2k.put(op.hash, op.key);
+        batch.effects.push(row);
       } else {
-        // Conditional removes, decided now against what the earlier writes will have left
-        // (they commit first, in order): only rows that still belong to this hash.
+        // Conditional removes, decided now against what the earlier writes (this batch's
+        // included: the reads below materialize it as issued so far) will have left: they
+        // commit first, in order. Only rows that still belong to this hash.
+        let eff = 0;
         const row = this.rawRow(op.key);
         if (row && op.hash.compare(row, 0, 16, 0, 16) === 0) {
-          batch.rows.set(ks, { key: op.key, row: null });
+          eff |= REMOVED_ROW;
           last = this.k2v.remove(op.key);
         }
         if (this.keyForHash(op.hash)?.equals(op.key)) {
-          batch.hashes.set(op.hash.toString('latin1'), null);
+          eff |= REMOVED_HASH;
           last = this.h2k.remove(op.hash);
         }
+        batch.effects.push(eff);
       }
+      if (batch.rows !== undefined) addEffect(batch, batch.effects.length - 1);
     }
     this.generation++;
     if (last === undefined) {
@@ -293,7 +339,7 @@ export class KeyIndex {
     if (this.pending.length === 0) return undefined;
     const ks = key.toString('latin1');
     for (let i = this.pending.length - 1; i >= 0; i--) {
-      const r = this.pending[i]!.rows.get(ks);
+      const r = materialize(this.pending[i]!).rows.get(ks);
       if (r !== undefined) return r.row;
     }
     return undefined;
@@ -332,7 +378,7 @@ export class KeyIndex {
     if (this.pending.length > 0) {
       const hs = hash.toString('latin1');
       for (let i = this.pending.length - 1; i >= 0; i--) {
-        const k = this.pending[i]!.hashes.get(hs);
+        const k = materialize(this.pending[i]!).hashes.get(hs);
         if (k !== undefined) return k === null ? undefined : Buffer.from(k);
       }
     }
@@ -423,7 +469,7 @@ export class KeyIndex {
   private sortedPendingKeys(): Buffer[] {
     if (!this.pendingSorted) {
       const all = new Map<string, Buffer>();
-      for (const b of this.pending) for (const [ks, r] of b.rows) all.set(ks, r.key);
+      for (const b of this.pending) for (const [ks, r] of materialize(b).rows) all.set(ks, r.key);
       this.pendingSorted = [...all.values()].sort(Buffer.compare);
     }
     return this.pendingSorted;
