@@ -115,6 +115,8 @@ function materialize(b: PendingBatch): { rows: PendingRows; hashes: Map<string, 
   return { rows: b.rows, hashes: b.hashes };
 }
 
+const ROWS_ALLOC_STEP_BYTES = 1024 * 1024;
+
 /** Largest rows buffer kept for reuse after its batch committed (bounds idle memory). */
 const MAX_SPARE_ROWS_BYTES = 64 * 1024 * 1024;
 
@@ -259,7 +261,13 @@ export class KeyIndex {
     for (const op of ops) if (op.kind === 'put') bytes += rowBytes(op.inline);
     let rowsBuf = this.spareRows;
     if (rowsBuf !== undefined && rowsBuf.length >= bytes) this.spareRows = undefined;
-    else rowsBuf = Buffer.allocUnsafeSlow(bytes);
+    else {
+      // A quarter more, rounded up to 1 MiB, so the next flush's (similar, slightly larger)
+      // batch still fits when it reuses this buffer: pages never written cost no memory.
+      rowsBuf = Buffer.allocUnsafeSlow(
+        Math.ceil((bytes * 1.25) / ROWS_ALLOC_STEP_BYTES) * ROWS_ALLOC_STEP_BYTES,
+      );
+    }
     batch.rowsBuf = rowsBuf;
     let at = 0;
     let last: Promise<unknown> | undefined;
