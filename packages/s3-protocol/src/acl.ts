@@ -5,6 +5,7 @@
 // error S3 gives, never silently ignored (the caller would believe the object is public).
 
 import { S3Error } from './errors.ts';
+import { childElements, childText, firstChild, parseXml, type XmlNode } from './xml-parse.ts';
 
 const CANNED_ACLS: ReadonlySet<string> = new Set([
   'private',
@@ -51,4 +52,27 @@ export function checkAclHeaders(headers: Headers, target: 'object' | 'bucket'): 
     if (!OWNER_ONLY.has(value)) throw refuse();
   }
   if (GRANT_HEADERS.some((h) => headers[h] !== undefined)) throw refuse();
+}
+
+/**
+ * A PutBucketAcl / PutObjectAcl body (`<AccessControlPolicy>`): passes only when every grant gives
+ * FULL_CONTROL to the owner (`ownerId`), the one ACL an ACL-less store already has; anything else
+ * is AccessControlListNotSupported, as S3 answers with ACLs disabled. An unparsable body is
+ * MalformedACLError.
+ */
+export function checkAclPolicy(body: string | Uint8Array, ownerId: string): void {
+  let root: XmlNode;
+  try {
+    root = parseXml(body);
+  } catch {
+    throw new S3Error('MalformedACLError');
+  }
+  if (root.name !== 'AccessControlPolicy') throw new S3Error('MalformedACLError');
+  const list = firstChild(root, 'AccessControlList');
+  for (const grant of list ? childElements(list, 'Grant') : []) {
+    const grantee = firstChild(grant, 'Grantee');
+    const id = grantee ? childText(grantee, 'ID')?.trim() : undefined;
+    const permission = childText(grant, 'Permission')?.trim();
+    if (id !== ownerId || permission !== 'FULL_CONTROL') throw new S3Error('AccessControlListNotSupported');
+  }
 }

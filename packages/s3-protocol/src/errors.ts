@@ -83,6 +83,10 @@ export const ERROR_CATALOGUE = {
   InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   InvalidToken: { status: 400, message: 'The provided token is malformed or otherwise invalid.' },
   KeyTooLongError: { status: 400, message: 'Your key is too long' },
+  MalformedACLError: {
+    status: 400,
+    message: 'The XML you provided was not well-formed or did not validate against our published schema.',
+  },
   MalformedXML: {
     status: 400,
     message: 'The XML you provided was not well-formed or did not validate against our published schema',

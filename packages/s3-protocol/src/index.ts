@@ -18,7 +18,7 @@
 //   test support ... '@blobcache/s3-protocol/testing' (encoder, signer, capture server; tests only)
 
 /** ACL headers with ACLs disabled (bucket owner enforced): only owner-only ACLs pass. */
-export { checkAclHeaders } from './acl.ts';
+export { checkAclHeaders, checkAclPolicy } from './acl.ts';
 /**
  * Authenticate a request from method, raw path, raw query and headers (never the body, so it can
  * run in node:http's `checkContinue` before `100 Continue`). SigV4 header + presigned, SigV2

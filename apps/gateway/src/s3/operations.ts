@@ -1,5 +1,6 @@
 // Every S3 route the gateway serves, by operation family. To add a family, write `s3/<family>.ts`
 // exporting an `S3Route[]` and list it here; route.ts picks the most specific match.
+import { aclRoutes } from './acl.ts';
 import { bucketRoutes } from './buckets.ts';
 import { copyRoutes } from './copy.ts';
 import { copyPartRoutes } from './copy-part.ts';
@@ -25,4 +26,5 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...copyRoutes,
   ...copyPartRoutes,
   ...taggingRoutes,
+  ...aclRoutes,
 ];

@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { el, escapeXmlText, type XmlElement } from '@blobcache/s3-protocol';
 
-function ownerId(accessKeyId: string): string {
+/** The canonical user id of the owner: every configured key owns every bucket. */
+export function ownerId(accessKeyId: string): string {
   return createHash('sha256').update(`blobcache-owner:${accessKeyId}`).digest('hex');
 }
 
