@@ -15,15 +15,15 @@ import type { ServerHandlers } from './server.ts';
 /** `*` = any origin; a list = exactly these (scheme://host[:port]); empty list = CORS off. */
 export type CorsOrigins = '*' | readonly string[];
 
-const ALLOWED_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'POST', 'DELETE', 'HEAD']);
-const ALLOW_METHODS_VALUE = [...ALLOWED_METHODS].join(', ');
+export const CORS_ALLOWED_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'POST', 'DELETE', 'HEAD']);
+const ALLOW_METHODS_VALUE = [...CORS_ALLOWED_METHODS].join(', ');
 /** How long a browser may reuse a preflight answer. */
-const PREFLIGHT_MAX_AGE_SEC = 600;
+export const PREFLIGHT_MAX_AGE_SEC = 600;
 /**
  * Response headers a page may read. Not `*`: browsers honour the wildcard only for requests
  * without credentials. User metadata (`x-amz-meta-*`) has no wildcard form at all.
  */
-const EXPOSE_HEADERS = [
+export const CORS_EXPOSE_HEADERS: readonly string[] = [
   'etag',
   'content-length',
   'content-type',
@@ -48,7 +48,8 @@ const EXPOSE_HEADERS = [
   'x-amz-checksum-type',
   'x-amz-bucket-region',
   'x-cache',
-].join(', ');
+];
+const EXPOSE_HEADERS = CORS_EXPOSE_HEADERS.join(', ');
 
 /** Parses `*`, `none` or a comma-separated list of origins; throws a message on a bad one. */
 export function parseCorsOrigins(text: string): CorsOrigins {
@@ -106,7 +107,7 @@ export class CorsPolicy {
     if (method === undefined) {
       return new S3Error('BadRequest', 'Invalid Access-Control-Request-Method: null');
     }
-    if (!this.allows(origin) || !ALLOWED_METHODS.has(method.toUpperCase())) {
+    if (!this.allows(origin) || !CORS_ALLOWED_METHODS.has(method.toUpperCase())) {
       return new S3Error('AccessForbidden', undefined, {
         extra: { Method: method, ResourceType: 'OBJECT' },
       });

@@ -120,12 +120,24 @@ export const ERROR_CATALOGUE = {
     message:
       'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
   },
+  NoSuchPublicAccessBlockConfiguration: {
+    status: 404,
+    message: 'The public access block configuration was not found',
+  },
+  NoSuchWebsiteConfiguration: {
+    status: 404,
+    message: 'The specified bucket does not have a website configuration',
+  },
   NoSuchVersion: { status: 404, message: 'The specified version does not exist.' },
   NotImplemented: {
     status: 501,
     message: 'A header you provided implies functionality that is not implemented',
   },
   NotModified: { status: 304, message: 'Not Modified' },
+  ObjectLockConfigurationNotFoundError: {
+    status: 404,
+    message: 'Object Lock configuration does not exist for this bucket',
+  },
   OperationAborted: {
     status: 409,
     message: 'A conflicting conditional operation is currently in progress against this resource. Try again.',
@@ -138,6 +150,10 @@ export const ERROR_CATALOGUE = {
     status: 400,
     message: 'Your request header section exceeds the maximum allowed size.',
   },
+  ReplicationConfigurationNotFoundError: {
+    status: 404,
+    message: 'The replication configuration was not found',
+  },
   RequestTimeTooSkewed: {
     status: 403,
     message: 'The difference between the request time and the current time is too large.',
@@ -148,6 +164,10 @@ export const ERROR_CATALOGUE = {
       'Your socket connection to the server was not read from or written to within the timeout period.',
   },
   ServiceUnavailable: { status: 503, message: 'Please reduce your request rate.' },
+  ServerSideEncryptionConfigurationNotFoundError: {
+    status: 404,
+    message: 'The server side encryption configuration was not found',
+  },
   SignatureDoesNotMatch: {
     status: 403,
     message:

@@ -1,15 +1,16 @@
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
-  GetBucketAclCommand,
-  GetBucketCorsCommand,
-  GetBucketLifecycleConfigurationCommand,
+  GetBucketAnalyticsConfigurationCommand,
+  GetBucketInventoryConfigurationCommand,
   GetBucketLocationCommand,
-  GetBucketPolicyCommand,
-  GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   HeadBucketCommand,
   ListBucketsCommand,
+  PutBucketCorsCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketPolicyCommand,
+  PutBucketTaggingCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -115,14 +116,24 @@ describe('bucket operations', () => {
   it('answers unimplemented subresources with 501 NotImplemented in S3 XML', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'sub' }));
     const calls = [
-      s3.send(new GetBucketAclCommand({ Bucket: 'sub' })),
-      s3.send(new GetBucketPolicyCommand({ Bucket: 'sub' })),
-      s3.send(new GetBucketTaggingCommand({ Bucket: 'sub' })),
-      s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'sub' })),
-      s3.send(new GetBucketCorsCommand({ Bucket: 'sub' })),
+      () =>
+        s3.send(
+          new PutBucketPolicyCommand({ Bucket: 'sub', Policy: '{"Version":"2012-10-17","Statement":[]}' }),
+        ),
+      () => s3.send(new PutBucketTaggingCommand({ Bucket: 'sub', Tagging: { TagSet: [] } })),
+      () =>
+        s3.send(
+          new PutBucketLifecycleConfigurationCommand({
+            Bucket: 'sub',
+            LifecycleConfiguration: { Rules: [] },
+          }),
+        ),
+      () => s3.send(new PutBucketCorsCommand({ Bucket: 'sub', CORSConfiguration: { CORSRules: [] } })),
+      () => s3.send(new GetBucketAnalyticsConfigurationCommand({ Bucket: 'sub', Id: 'a' })),
+      () => s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: 'sub', Id: 'i' })),
     ];
     for (const call of calls) {
-      const err = await s3ErrorOf(call);
+      const err = await s3ErrorOf(call());
       expect(err.$metadata.httpStatusCode).toBe(501);
       expect(err.name).toBe('NotImplemented');
     }

@@ -1,6 +1,7 @@
 // Every S3 route the gateway serves, by operation family. To add a family, write `s3/<family>.ts`
 // exporting an `S3Route[]` and list it here; route.ts picks the most specific match.
 import { aclRoutes } from './acl.ts';
+import { bucketConfigRoutes } from './bucket-config.ts';
 import { bucketRoutes } from './buckets.ts';
 import { copyRoutes } from './copy.ts';
 import { copyPartRoutes } from './copy-part.ts';
@@ -27,4 +28,5 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...copyPartRoutes,
   ...taggingRoutes,
   ...aclRoutes,
+  ...bucketConfigRoutes,
 ];

@@ -1,0 +1,100 @@
+// Bucket configuration reads through the SDK: "none set" where S3 says so, the fixed settings as
+// S3 renders them, the gateway's CORS policy, deletes of nothing, and writes still 501.
+import {
+  CreateBucketCommand,
+  DeleteBucketLifecycleCommand,
+  DeleteBucketPolicyCommand,
+  DeleteBucketTaggingCommand,
+  GetBucketAccelerateConfigurationCommand,
+  GetBucketCorsCommand,
+  GetBucketEncryptionCommand,
+  GetBucketLifecycleConfigurationCommand,
+  GetBucketLoggingCommand,
+  GetBucketNotificationConfigurationCommand,
+  GetBucketOwnershipControlsCommand,
+  GetBucketPolicyCommand,
+  GetBucketPolicyStatusCommand,
+  GetBucketReplicationCommand,
+  GetBucketRequestPaymentCommand,
+  GetBucketTaggingCommand,
+  GetBucketWebsiteCommand,
+  GetObjectLockConfigurationCommand,
+  GetPublicAccessBlockCommand,
+  PutBucketPolicyCommand,
+  PutBucketTaggingCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+
+const Bucket = 'configured';
+
+describe('bucket configuration reads', () => {
+  let gw: TestGateway;
+  let s3: S3Client;
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ corsOrigins: 'http://localhost:5173' });
+    s3 = s3Client(gw);
+    await s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  afterAll(async () => {
+    s3.destroy();
+    await gw.stop();
+  });
+
+  it('answers "none set" with the 404 S3 gives for each configuration', async () => {
+    const cases: Array<[Promise<unknown>, string]> = [
+      [s3.send(new GetBucketPolicyCommand({ Bucket })), 'NoSuchBucketPolicy'],
+      [s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })), 'NoSuchLifecycleConfiguration'],
+      [s3.send(new GetBucketTaggingCommand({ Bucket })), 'NoSuchTagSet'],
+      [s3.send(new GetBucketWebsiteCommand({ Bucket })), 'NoSuchWebsiteConfiguration'],
+      [s3.send(new GetObjectLockConfigurationCommand({ Bucket })), 'ObjectLockConfigurationNotFoundError'],
+      [s3.send(new GetBucketReplicationCommand({ Bucket })), 'ReplicationConfigurationNotFoundError'],
+      [s3.send(new GetPublicAccessBlockCommand({ Bucket })), 'NoSuchPublicAccessBlockConfiguration'],
+      [s3.send(new GetBucketEncryptionCommand({ Bucket })), 'ServerSideEncryptionConfigurationNotFoundError'],
+      [s3.send(new GetBucketPolicyCommand({ Bucket: 'no-such-bucket' })), 'NoSuchBucket'],
+    ];
+    for (const [call, code] of cases) {
+      const err = await s3ErrorOf(call);
+      expect(err.name).toBe(code);
+      expect(err.$metadata.httpStatusCode).toBe(404);
+    }
+  });
+
+  it('renders the fixed settings and the gateway-wide CORS policy', async () => {
+    expect((await s3.send(new GetBucketAccelerateConfigurationCommand({ Bucket }))).Status).toBeUndefined();
+    expect((await s3.send(new GetBucketRequestPaymentCommand({ Bucket }))).Payer).toBe('BucketOwner');
+    expect((await s3.send(new GetBucketLoggingCommand({ Bucket }))).LoggingEnabled).toBeUndefined();
+    const notification = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket }));
+    expect(notification.TopicConfigurations ?? []).toEqual([]);
+    const ownership = await s3.send(new GetBucketOwnershipControlsCommand({ Bucket }));
+    expect(ownership.OwnershipControls?.Rules?.[0]?.ObjectOwnership).toBe('BucketOwnerEnforced');
+    expect((await s3.send(new GetBucketPolicyStatusCommand({ Bucket }))).PolicyStatus?.IsPublic).toBe(false);
+    const cors = await s3.send(new GetBucketCorsCommand({ Bucket }));
+    expect(cors.CORSRules).toHaveLength(1);
+    expect(cors.CORSRules?.[0]?.AllowedOrigins).toEqual(['http://localhost:5173']);
+    expect(cors.CORSRules?.[0]?.AllowedMethods).toEqual(['GET', 'PUT', 'POST', 'DELETE', 'HEAD']);
+    expect(cors.CORSRules?.[0]?.ExposeHeaders).toContain('etag');
+  });
+
+  it('deletes of a configuration that cannot exist succeed; setting one is still 501', async () => {
+    await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+    await s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+    await s3.send(new DeleteBucketTaggingCommand({ Bucket }));
+    const policy = await s3ErrorOf(
+      s3.send(
+        new PutBucketPolicyCommand({
+          Bucket,
+          Policy: JSON.stringify({ Version: '2012-10-17', Statement: [] }),
+        }),
+      ),
+    );
+    expect(policy.name).toBe('NotImplemented');
+    expect(policy.$metadata.httpStatusCode).toBe(501);
+    const tags = await s3ErrorOf(
+      s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] } })),
+    );
+    expect(tags.name).toBe('NotImplemented');
+  });
+});

@@ -1,0 +1,141 @@
+// Bucket configuration reads, answered truthfully for a bucket the gateway cannot configure:
+// "none set" (the 404 S3 answers for a bucket without that configuration) for policy, lifecycle,
+// tags, website, object lock, replication, public access block and default encryption; the
+// settings that are fixed here (no acceleration, the owner pays, no logging, no notifications,
+// bucket owner enforced, not public, the gateway-wide CORS policy) as S3 renders them. Deleting a
+// configuration that cannot exist succeeds (204), as S3 answers for one that was never set.
+// Setting any of them stays 501: accepting a policy or lifecycle rule that is never enforced
+// would be a lie. Tools that read every bucket setting (Terraform's aws_s3_bucket, for one) work.
+import { el, S3Error, type S3ErrorCode, type XmlElement } from '@blobcache/s3-protocol';
+import { CORS_ALLOWED_METHODS, CORS_EXPOSE_HEADERS, PREFLIGHT_MAX_AGE_SEC } from '../cors.ts';
+import type { BucketContext } from './context.ts';
+import { requireBucket } from './require-bucket.ts';
+import { emptyResponse, xmlResponse } from './responses.ts';
+import type { S3Route } from './route.ts';
+
+type Answer = { notSet: S3ErrorCode } | { document: (ctx: BucketContext) => XmlElement | S3ErrorCode };
+
+/** The configuration a bucket has, by subresource. */
+const READS: ReadonlyArray<{ param: string; operation: string; answer: Answer; deletable?: string }> = [
+  {
+    param: 'policy',
+    operation: 'GetBucketPolicy',
+    answer: { notSet: 'NoSuchBucketPolicy' },
+    deletable: 'DeleteBucketPolicy',
+  },
+  {
+    param: 'lifecycle',
+    operation: 'GetBucketLifecycleConfiguration',
+    answer: { notSet: 'NoSuchLifecycleConfiguration' },
+    deletable: 'DeleteBucketLifecycle',
+  },
+  {
+    param: 'tagging',
+    operation: 'GetBucketTagging',
+    answer: { notSet: 'NoSuchTagSet' },
+    deletable: 'DeleteBucketTagging',
+  },
+  {
+    param: 'website',
+    operation: 'GetBucketWebsite',
+    answer: { notSet: 'NoSuchWebsiteConfiguration' },
+    deletable: 'DeleteBucketWebsite',
+  },
+  {
+    param: 'object-lock',
+    operation: 'GetObjectLockConfiguration',
+    answer: { notSet: 'ObjectLockConfigurationNotFoundError' },
+  },
+  {
+    param: 'replication',
+    operation: 'GetBucketReplication',
+    answer: { notSet: 'ReplicationConfigurationNotFoundError' },
+    deletable: 'DeleteBucketReplication',
+  },
+  {
+    param: 'publicAccessBlock',
+    operation: 'GetPublicAccessBlock',
+    answer: { notSet: 'NoSuchPublicAccessBlockConfiguration' },
+    deletable: 'DeletePublicAccessBlock',
+  },
+  {
+    param: 'encryption',
+    operation: 'GetBucketEncryption',
+    answer: { notSet: 'ServerSideEncryptionConfigurationNotFoundError' },
+    deletable: 'DeleteBucketEncryption',
+  },
+  {
+    param: 'accelerate',
+    operation: 'GetBucketAccelerateConfiguration',
+    answer: { document: () => el('AccelerateConfiguration', []) },
+  },
+  {
+    param: 'requestPayment',
+    operation: 'GetBucketRequestPayment',
+    answer: { document: () => el('RequestPaymentConfiguration', [el('Payer', 'BucketOwner')]) },
+  },
+  {
+    param: 'logging',
+    operation: 'GetBucketLogging',
+    answer: { document: () => el('BucketLoggingStatus', []) },
+  },
+  {
+    param: 'notification',
+    operation: 'GetBucketNotificationConfiguration',
+    answer: { document: () => el('NotificationConfiguration', []) },
+  },
+  {
+    param: 'ownershipControls',
+    operation: 'GetBucketOwnershipControls',
+    answer: {
+      document: () => el('OwnershipControls', [el('Rule', [el('ObjectOwnership', 'BucketOwnerEnforced')])]),
+    },
+  },
+  {
+    param: 'policyStatus',
+    operation: 'GetBucketPolicyStatus',
+    answer: { document: () => el('PolicyStatus', [el('IsPublic', 'false')]) },
+  },
+  { param: 'cors', operation: 'GetBucketCors', answer: { document: corsConfiguration } },
+];
+
+/** The gateway-wide CORS policy (cors.ts) as the bucket's CORS configuration. */
+function corsConfiguration(ctx: BucketContext): XmlElement | S3ErrorCode {
+  const origins = ctx.config.corsOrigins;
+  if (origins !== '*' && origins.length === 0) return 'NoSuchCORSConfiguration';
+  return el('CORSConfiguration', [
+    el('CORSRule', [
+      ...(origins === '*' ? ['*'] : origins).map((o) => el('AllowedOrigin', o)),
+      ...[...CORS_ALLOWED_METHODS].map((m) => el('AllowedMethod', m)),
+      el('AllowedHeader', '*'),
+      ...CORS_EXPOSE_HEADERS.map((h) => el('ExposeHeader', h)),
+      el('MaxAgeSeconds', PREFLIGHT_MAX_AGE_SEC),
+    ]),
+  ]);
+}
+
+async function read(ctx: BucketContext, answer: Answer): Promise<Response> {
+  await requireBucket(ctx);
+  const doc = 'notSet' in answer ? answer.notSet : answer.document(ctx);
+  if (typeof doc === 'string') throw new S3Error(doc, undefined, { extra: { BucketName: ctx.bucket } });
+  return xmlResponse(doc);
+}
+
+export const bucketConfigRoutes: S3Route[] = READS.flatMap(({ param, operation, answer, deletable }) => {
+  const routes: S3Route[] = [
+    { operation, method: 'GET', level: 'bucket', param, handle: (ctx: BucketContext) => read(ctx, answer) },
+  ];
+  if (deletable !== undefined) {
+    routes.push({
+      operation: deletable,
+      method: 'DELETE',
+      level: 'bucket',
+      param,
+      handle: async (ctx: BucketContext) => {
+        await requireBucket(ctx);
+        return emptyResponse(204);
+      },
+    });
+  }
+  return routes;
+});
