@@ -9,6 +9,7 @@ import { listRoutes } from './list.ts';
 import { multipartRoutes } from './multipart.ts';
 import { listUploadsRoutes } from './multipart-list.ts';
 import { partReadRoutes } from './multipart-read.ts';
+import { objectAttributesRoutes } from './object-attributes.ts';
 import { deleteObjectRoutes } from './objects-delete.ts';
 import { putObjectRoutes } from './objects-put.ts';
 import { readObjectRoutes } from './objects-read.ts';
@@ -29,4 +30,5 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...taggingRoutes,
   ...aclRoutes,
   ...bucketConfigRoutes,
+  ...objectAttributesRoutes,
 ];
