@@ -2,16 +2,20 @@
 // and the errors S3 gives.
 import { createHash } from 'node:crypto';
 import {
-  CompleteMultipartUploadCommand,
   CreateBucketCommand,
-  CreateMultipartUploadCommand,
   GetObjectAttributesCommand,
   PutObjectCommand,
   type S3Client,
-  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pattern, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  pattern,
+  s3Client,
+  s3ErrorOf,
+  startTestGateway,
+  type TestGateway,
+  uploadMultipart,
+} from '../testing/harness.ts';
 
 const Bucket = 'attributes';
 const MiB = 1024 * 1024;
@@ -27,27 +31,7 @@ describe('GetObjectAttributes', () => {
     s3 = s3Client(gw);
     await s3.send(new CreateBucketCommand({ Bucket }));
     await s3.send(new PutObjectCommand({ Bucket, Key: 'one', Body: 'hello', ChecksumAlgorithm: 'CRC32' }));
-    const Key = 'multi';
-    const { UploadId } = await s3.send(
-      new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'SHA256' }),
-    );
-    const done = [];
-    for (const [i, Body] of parts.entries()) {
-      const out = await s3.send(
-        new UploadPartCommand({
-          Bucket,
-          Key,
-          UploadId,
-          PartNumber: i + 1,
-          Body,
-          ChecksumAlgorithm: 'SHA256',
-        }),
-      );
-      done.push({ PartNumber: i + 1, ETag: out.ETag, ChecksumSHA256: out.ChecksumSHA256 });
-    }
-    await s3.send(
-      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: done } }),
-    );
+    await uploadMultipart(s3, Bucket, 'multi', parts, { ChecksumAlgorithm: 'SHA256' });
   });
   afterAll(async () => {
     s3.destroy();

@@ -4,14 +4,10 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import {
-  type ChecksumAlgorithm,
-  type CompletedPart,
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
-  type CreateMultipartUploadCommandInput,
   GetObjectCommand,
-  type GetObjectCommandOutput,
   HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
@@ -19,7 +15,14 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pattern, s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  checksumsOf,
+  pattern,
+  s3Client,
+  startTestGateway,
+  type TestGateway,
+  uploadMultipart,
+} from '../testing/harness.ts';
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('base64');
@@ -28,20 +31,6 @@ const crc32b64 = (b: Buffer): string => {
   out.writeUInt32BE(crc32(b));
   return out.toString('base64');
 };
-
-/** Every x-amz-checksum-* value the SDK parsed from a response. */
-function checksumsOf(r: Partial<GetObjectCommandOutput>): Record<string, string | undefined> {
-  const { ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256, ChecksumType } = r;
-  const all = {
-    ChecksumCRC32,
-    ChecksumCRC32C,
-    ChecksumCRC64NVME,
-    ChecksumSHA1,
-    ChecksumSHA256,
-    ChecksumType,
-  };
-  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined));
-}
 
 describe('partNumber reads return the part checksum', () => {
   let gw: TestGateway;
@@ -63,43 +52,6 @@ describe('partNumber reads return the part checksum', () => {
     await gw.stop();
   });
 
-  /** Create, upload `parts` (with `algorithm` on every part when given), complete. */
-  async function multipart(
-    client: S3Client,
-    Key: string,
-    parts: Buffer[],
-    create: Partial<CreateMultipartUploadCommandInput> = {},
-  ): Promise<Array<Record<string, string | undefined>>> {
-    const algorithm = create.ChecksumAlgorithm as ChecksumAlgorithm | undefined;
-    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket, Key, ...create }));
-    const done: CompletedPart[] = [];
-    const sums: Array<Record<string, string | undefined>> = [];
-    for (const [i, Body] of parts.entries()) {
-      const r = await client.send(
-        new UploadPartCommand({
-          Bucket,
-          Key,
-          UploadId,
-          PartNumber: i + 1,
-          Body,
-          ...(algorithm ? { ChecksumAlgorithm: algorithm } : {}),
-        }),
-      );
-      sums.push(checksumsOf(r));
-      done.push({ PartNumber: i + 1, ETag: r.ETag, ...checksumsOf(r) });
-    }
-    await client.send(
-      new CompleteMultipartUploadCommand({
-        Bucket,
-        Key,
-        UploadId,
-        MultipartUpload: { Parts: done },
-        ...(create.ChecksumType ? { ChecksumType: create.ChecksumType } : {}),
-      }),
-    );
-    return sums;
-  }
-
   async function getPart(Key: string, PartNumber: number, client = s3) {
     const got = await client.send(new GetObjectCommand({ Bucket, Key, PartNumber, ChecksumMode: 'ENABLED' }));
     // Reading the body to its end is where the SDK compares the checksum with the bytes.
@@ -109,7 +61,7 @@ describe('partNumber reads return the part checksum', () => {
 
   it('COMPOSITE SHA256: each part answers with its own SHA256 (as UploadPart returned it), on GET and HEAD', async () => {
     const Key = 'sha256-composite';
-    const uploaded = await multipart(s3, Key, bodies, { ChecksumAlgorithm: 'SHA256' });
+    const uploaded = await uploadMultipart(s3, Bucket, Key, bodies, { ChecksumAlgorithm: 'SHA256' });
     for (const [i, part] of bodies.entries()) {
       const { got, body } = await getPart(Key, i + 1);
       expect(body.equals(part)).toBe(true);
@@ -134,7 +86,7 @@ describe('partNumber reads return the part checksum', () => {
 
   it('COMPOSITE CRC32 (the default type for CRC32): each part answers with its CRC32', async () => {
     const Key = 'crc32-composite';
-    await multipart(s3, Key, [bodies[0]!, bodies[2]!], { ChecksumAlgorithm: 'CRC32' });
+    await uploadMultipart(s3, Bucket, Key, [bodies[0]!, bodies[2]!], { ChecksumAlgorithm: 'CRC32' });
     const { got, body } = await getPart(Key, 2);
     expect(body.equals(bodies[2]!)).toBe(true);
     expect(checksumsOf(got)).toEqual({ ChecksumCRC32: crc32b64(bodies[2]!), ChecksumType: 'COMPOSITE' });
@@ -144,7 +96,7 @@ describe('partNumber reads return the part checksum', () => {
 
   it('FULL_OBJECT with several parts: no checksum on a part (the object value would not match it)', async () => {
     const Key = 'crc32-full';
-    await multipart(s3, Key, [bodies[0]!, bodies[2]!], {
+    await uploadMultipart(s3, Bucket, Key, [bodies[0]!, bodies[2]!], {
       ChecksumAlgorithm: 'CRC32',
       ChecksumType: 'FULL_OBJECT',
     });
@@ -160,14 +112,17 @@ describe('partNumber reads return the part checksum', () => {
 
   it('FULL_OBJECT with one part: the part checksum, which is the object checksum', async () => {
     const Key = 'crc32-full-one';
-    await multipart(s3, Key, [bodies[2]!], { ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT' });
+    await uploadMultipart(s3, Bucket, Key, [bodies[2]!], {
+      ChecksumAlgorithm: 'CRC32',
+      ChecksumType: 'FULL_OBJECT',
+    });
     const { got } = await getPart(Key, 1);
     expect(checksumsOf(got)).toEqual({ ChecksumCRC32: crc32b64(bodies[2]!), ChecksumType: 'FULL_OBJECT' });
   });
 
   it('uploaded without checksums: parts answer with none, though the object has its CRC64NVME', async () => {
     const Key = 'no-sums';
-    const uploaded = await multipart(plain, Key, [bodies[0]!, bodies[2]!]);
+    const uploaded = await uploadMultipart(plain, Bucket, Key, [bodies[0]!, bodies[2]!]);
     expect(uploaded).toEqual([{}, {}]); // nothing was sent or echoed per part
     for (const n of [1, 2]) {
       const { got } = await getPart(Key, n, plain);
@@ -198,7 +153,7 @@ describe('partNumber reads return the part checksum', () => {
   it('parts uploaded with a CRC32 but no algorithm declared at creation: parts answer with none', async () => {
     // The JS SDK's default: UploadPart computes a CRC32 although CreateMultipartUpload named none.
     const Key = 'part-crc-only';
-    const uploaded = await multipart(s3, Key, [bodies[0]!, bodies[2]!]);
+    const uploaded = await uploadMultipart(s3, Bucket, Key, [bodies[0]!, bodies[2]!]);
     expect(uploaded[0]!.ChecksumCRC32).toBe(crc32b64(bodies[0]!));
     const { got } = await getPart(Key, 1);
     expect(checksumsOf(got)).toEqual({});

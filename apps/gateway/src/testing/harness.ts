@@ -2,7 +2,18 @@
 // public startTestServer), and clients for it. Used only by *.test.ts files.
 // BLOBCACHE_TEST_LOG=<pino level> makes every test gateway log to stdout, for debugging a suite.
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { S3Client, type S3ClientConfig, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  type ChecksumAlgorithm,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  type CreateMultipartUploadCommandInput,
+  type GetObjectCommandOutput,
+  S3Client,
+  type S3ClientConfig,
+  S3ServiceException,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { signV4 } from '@blobcache/s3-protocol/testing';
 import { DEV_CREDENTIAL, type GatewayConfigInput } from '../config.ts';
 import type { RunningGateway } from '../gateway.ts';
@@ -120,4 +131,59 @@ export function signedUtf8Request(
   for (const [name, value] of Object.entries(signed.headers))
     wire[name] = Buffer.from(value, 'utf8').toString('latin1');
   return rawRequest(port, { method, path, headers: wire, body: Buffer.from(body) });
+}
+
+/** Every x-amz-checksum-* value the SDK parsed from a response. */
+export function checksumsOf(r: Partial<GetObjectCommandOutput>): Record<string, string | undefined> {
+  const { ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256, ChecksumType } = r;
+  const all = {
+    ChecksumCRC32,
+    ChecksumCRC32C,
+    ChecksumCRC64NVME,
+    ChecksumSHA1,
+    ChecksumSHA256,
+    ChecksumType,
+  };
+  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined));
+}
+
+/**
+ * Creates a multipart upload of `parts` (with the create's ChecksumAlgorithm on every part), completes
+ * it, and returns each part's checksums as the SDK parsed them from UploadPart.
+ */
+export async function uploadMultipart(
+  client: S3Client,
+  Bucket: string,
+  Key: string,
+  parts: Buffer[],
+  create: Partial<CreateMultipartUploadCommandInput> = {},
+): Promise<Array<Record<string, string | undefined>>> {
+  const algorithm = create.ChecksumAlgorithm as ChecksumAlgorithm | undefined;
+  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket, Key, ...create }));
+  const done: CompletedPart[] = [];
+  const sums: Array<Record<string, string | undefined>> = [];
+  for (const [i, Body] of parts.entries()) {
+    const r = await client.send(
+      new UploadPartCommand({
+        Bucket,
+        Key,
+        UploadId,
+        PartNumber: i + 1,
+        Body,
+        ...(algorithm ? { ChecksumAlgorithm: algorithm } : {}),
+      }),
+    );
+    sums.push(checksumsOf(r));
+    done.push({ PartNumber: i + 1, ETag: r.ETag, ...checksumsOf(r) });
+  }
+  await client.send(
+    new CompleteMultipartUploadCommand({
+      Bucket,
+      Key,
+      UploadId,
+      MultipartUpload: { Parts: done },
+      ...(create.ChecksumType ? { ChecksumType: create.ChecksumType } : {}),
+    }),
+  );
+  return sums;
 }
