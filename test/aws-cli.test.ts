@@ -202,6 +202,78 @@ describe.concurrent('aws-cli against the gateway', () => {
     expect(raw).toContain('with+space/x+y.txt');
   });
 
+  it('s3api: object tagging, ACLs, object attributes and bucket settings as botocore parses them', async () => {
+    await aws.run(['s3api', 'create-bucket', '--bucket', 'cli-more']);
+    const body = join(work, 'tagged.txt');
+    await writeFile(body, 'tagged body');
+    await aws.run([
+      's3api',
+      'put-object',
+      '--bucket',
+      'cli-more',
+      '--key',
+      't.txt',
+      '--body',
+      body,
+      '--tagging',
+      'team=blue&stage=dev',
+    ]);
+    const tags = JSON.parse(
+      await aws.run(['s3api', 'get-object-tagging', '--bucket', 'cli-more', '--key', 't.txt']),
+    );
+    expect(tags.TagSet).toEqual([
+      { Key: 'team', Value: 'blue' },
+      { Key: 'stage', Value: 'dev' },
+    ]);
+    await aws.run([
+      's3api',
+      'put-object-tagging',
+      '--bucket',
+      'cli-more',
+      '--key',
+      't.txt',
+      '--tagging',
+      'TagSet=[{Key=state,Value=done}]',
+    ]);
+    const replaced = JSON.parse(
+      await aws.run(['s3api', 'get-object-tagging', '--bucket', 'cli-more', '--key', 't.txt']),
+    );
+    expect(replaced.TagSet).toEqual([{ Key: 'state', Value: 'done' }]);
+
+    const acl = JSON.parse(
+      await aws.run(['s3api', 'get-object-acl', '--bucket', 'cli-more', '--key', 't.txt']),
+    );
+    expect(acl.Grants).toEqual([
+      { Grantee: { ...acl.Owner, Type: 'CanonicalUser' }, Permission: 'FULL_CONTROL' },
+    ]);
+    await aws.run(['s3api', 'put-bucket-acl', '--bucket', 'cli-more', '--acl', 'private']);
+
+    const attributes = JSON.parse(
+      await aws.run([
+        's3api',
+        'get-object-attributes',
+        '--bucket',
+        'cli-more',
+        '--key',
+        't.txt',
+        '--object-attributes',
+        'ETag',
+        'ObjectSize',
+        'StorageClass',
+      ]),
+    );
+    expect(attributes).toMatchObject({ ObjectSize: 11, StorageClass: 'STANDARD' });
+    expect(attributes.ETag).toMatch(/^[0-9a-f]{32}$/);
+
+    const ownership = JSON.parse(
+      await aws.run(['s3api', 'get-bucket-ownership-controls', '--bucket', 'cli-more']),
+    );
+    expect(ownership.OwnershipControls.Rules).toEqual([{ ObjectOwnership: 'BucketOwnerEnforced' }]);
+    await expect(aws.run(['s3api', 'get-bucket-policy', '--bucket', 'cli-more'])).rejects.toThrow(
+      /NoSuchBucketPolicy/,
+    );
+  });
+
   it('s3api multipart: create-multipart-upload, upload-part, list-parts, complete-multipart-upload', async () => {
     await aws.run(['s3api', 'create-bucket', '--bucket', 'cli-mpu']);
     const part1 = join(work, 'part1');
