@@ -350,9 +350,15 @@ export class BlobEngine implements EngineInternals {
     if (!cur) this.items++;
     const wal = this.cfg.durability === 'durable' ? this.walFor(mt) : undefined;
     if (!wal) this.writeSegAhead(mt);
-    if (mt.slab.length > this.cfg.memtableBytes)
+    if (mt.slab.length > this.cfg.memtableBytes) {
       this.rotate(); // oversize value: its own segment
-    else if (mt.used > mt.slab.length >>> 2) this.spare.prepare(); // a stream: warm the next slab
+    } else if (mt.used > mt.slab.length >>> 4) {
+      // A stream (1/16 of a memtable written): warm the next slab. Early enough for the
+      // /dev/zero read to finish while this memtable fills (at 1/4, 64 KiB bursts found it ready
+      // in 2-3 of 4 rotations; at 1/16 in 2-4), late enough that a few writes after a flush do
+      // not pin a spare slab.
+      this.spare.prepare();
+    }
     this.maintenance.evictNow(); // SIEVE keeps the budget exactly (maintenance.ts)
     // ---- end of atomic section
     if (wal) {
