@@ -545,7 +545,7 @@ export class BlobEngine implements EngineInternals {
         await Promise.all([...this.marksBehindSync]);
         this.maintenance.issueVictims(); // an eviction's queued marks (maintenance.ts)
         await this.store.marksIssuedDurable();
-        await this.maintenance.mergeSettled(); // a cache-mode merge may hold a copy (maintenance.ts)
+        await this.maintenance.mergeSettled(); // a merge or rewrite may hold a copy (maintenance.ts)
       } catch (err) {
         this.fail(err);
         throw new WriteFailedError(err);
