@@ -36,10 +36,8 @@ describe('resolveConfig', () => {
     expect(resolveConfig({ logger }).logger).toBe(logger);
   });
 
-  it('prefaults memtables only when the read cache already holds two of them, unless chosen', () => {
-    expect(resolveConfig({}).prefaultMemtables).toBe(true); // 32 MiB memtables, 256 MiB read cache
-    expect(resolveConfig({ readCacheBytes: 32 * 1024 * 1024 }).prefaultMemtables).toBe(false);
-    expect(resolveConfig({ memtableBytes: 512 * 1024 }).prefaultMemtables).toBe(false);
+  it('prefaults memtables only when asked to', () => {
+    expect(resolveConfig({}).prefaultMemtables).toBe(false); // opt-in: it cost durable 1 MiB puts
     expect(resolveConfig({ readCacheBytes: 0, prefaultMemtables: true }).prefaultMemtables).toBe(true);
   });
 

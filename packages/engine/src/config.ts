@@ -93,9 +93,11 @@ export const engineOptionsSchema = z
     /**
      * Prefault the next memtable's slab on the thread pool while the active one fills (one spare
      * slab: memtableBytes more resident memory while writes stream; saves the main thread the
-     * page faults of fresh memory, ~0.45 ms per MiB). Default: on when memtableBytes >= 1 MiB and
-     * the read cache already holds at least two memtables (a caller that set a tight read cache
-     * is counting memory: the gateway's 300 MiB peak-RSS budget did not fit the spare).
+     * page faults of fresh memory, ~0.45 ms per MiB). Default off: measured in alternating runs,
+     * the /dev/zero read competes with WAL writes and fdatasyncs for the thread pool and memory
+     * bandwidth (durable 1 MiB puts ~760 -> ~650 MiB/s, cache 1 MiB ~880 -> ~780) and helped
+     * only 64 KiB cache puts (~630 -> ~680); the gateway's 300 MiB peak-RSS budget has no room
+     * for the spare either.
      */
     prefaultMemtables: z.boolean().optional(),
     /** Segment sub-directories; 0 = derive (only for a new directory, then persisted). */
@@ -185,8 +187,7 @@ export function resolveConfig(options: EngineOptions | undefined): EngineConfig 
     maxOpenSegmentFiles: o.maxOpenSegmentFiles,
     syncReadMaxBytes: o.syncReadMaxBytes,
     readCacheBytes,
-    prefaultMemtables:
-      o.prefaultMemtables ?? (o.memtableBytes >= MiB && readCacheBytes >= 2 * o.memtableBytes),
+    prefaultMemtables: o.prefaultMemtables ?? false,
     shards: o.shards,
     progressLogIntervalMs: o.progressLogIntervalMs,
     logger: o.logger ?? pino({ level: 'silent' }),
