@@ -9,7 +9,7 @@
 // gateway behind them could not reach the 0.7x GET target whatever its own cost.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { toS3Error } from '@blobcache/s3-protocol';
+import { type AuthContext, toS3Error } from '@blobcache/s3-protocol';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { GatewayConfig } from './config.ts';
@@ -20,6 +20,7 @@ import { requestState } from './observability/request-state.ts';
 import { type Authenticator, authenticateRequest } from './s3/authenticate.ts';
 import { flattenHeaders, type S3Context } from './s3/context.ts';
 import { S3_ROUTES } from './s3/operations.ts';
+import { isPostObjectForm } from './s3/post-object.ts';
 import { parseRequestTarget, type RequestTarget } from './s3/request-target.ts';
 import { errorResponse, toGatewayError } from './s3/responses.ts';
 import { levelOf, matchRoute } from './s3/route.ts';
@@ -37,6 +38,13 @@ export type AppDeps = {
   /** `/_blobcache/` endpoints other than health: metrics, ready, purge (observability/admin-endpoints.ts). */
   admin?: AdminHandler | undefined;
 };
+
+/** Until its form's policy is verified, a POST Object request is nobody's (post-object.ts). */
+const POST_FORM_AUTH: AuthContext = Object.freeze({
+  method: 'anonymous',
+  accessKeyId: '',
+  payloadMode: 'UNSIGNED-PAYLOAD',
+});
 
 /** Serves one S3 request (the Hono app and the node:http fast path both call it). */
 export type S3Handler = (req: IncomingMessage, res: ServerResponse) => Promise<Response>;
@@ -58,7 +66,10 @@ export function createS3Handler(deps: AppDeps): S3Handler {
       target = parseRequestTarget(rawUrl, flat.host, deps.config.domain);
       if (target.bucket !== undefined) state.bucket = target.bucket;
       if (target.key !== undefined) state.key = target.key;
-      const auth = authenticateRequest(deps.authenticator, method, target, headers);
+      // A POST Object form carries its own signed policy: the handler verifies it from the body.
+      const auth = isPostObjectForm(method, target, headers)
+        ? POST_FORM_AUTH
+        : authenticateRequest(deps.authenticator, method, target, headers);
       const ctx: S3Context & { bucket: string | undefined; key: string | undefined } = {
         req,
         res,
@@ -68,6 +79,7 @@ export function createS3Handler(deps: AppDeps): S3Handler {
         headers,
         auth,
         config: deps.config,
+        lookupSecret: deps.authenticator.lookupSecret,
         store: deps.store,
         logger: deps.logger,
         bucket: target.bucket,

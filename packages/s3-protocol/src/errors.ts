@@ -77,6 +77,10 @@ export const ERROR_CATALOGUE = {
     message: 'The list of parts was not in ascending order. Parts must be ordered by part number.',
   },
   InvalidRange: { status: 416, message: 'The requested range is not satisfiable' },
+  InvalidPolicyDocument: {
+    status: 400,
+    message: 'The content of the form does not meet the conditions specified in the policy document.',
+  },
   InvalidRequest: { status: 400, message: 'Invalid Request' },
   InvalidStorageClass: { status: 400, message: 'The storage class you specified is not valid' },
   InvalidTag: { status: 400, message: 'The tag provided was not a valid tag.' },
@@ -86,6 +90,14 @@ export const ERROR_CATALOGUE = {
   MalformedACLError: {
     status: 400,
     message: 'The XML you provided was not well-formed or did not validate against our published schema.',
+  },
+  MalformedPOSTRequest: {
+    status: 400,
+    message: 'The body of your POST request is not well-formed multipart/form-data.',
+  },
+  IncorrectNumberOfFilesInPostRequest: {
+    status: 400,
+    message: 'POST requires exactly one file upload per request.',
   },
   MalformedXML: {
     status: 400,

@@ -26,6 +26,7 @@ export { checkAclHeaders, checkAclPolicy } from './acl.ts';
  */
 export { authenticate, detectAuthMethod } from './auth/authenticate.ts';
 /** The `x-amz-content-sha256` → payload mode mapping (undefined when the value is invalid). */
+export { type PostPolicyGrant, verifyPostPolicy } from './auth/post-policy.ts';
 export { payloadModeOf } from './auth/sigv4.ts';
 /** Shapes of authentication: the raw request, the resulting AuthContext, policy options. */
 export type {

@@ -21,6 +21,8 @@ export type S3Context = {
   headers: Headers;
   auth: AuthContext;
   config: GatewayConfig;
+  /** The secret of a configured access key (POST Object verifies its form's signature itself). */
+  lookupSecret: (accessKeyId: string) => string | undefined;
   store: ObjectStore;
   logger: Logger;
 };

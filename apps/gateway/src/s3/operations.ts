@@ -13,6 +13,7 @@ import { objectAttributesRoutes } from './object-attributes.ts';
 import { deleteObjectRoutes } from './objects-delete.ts';
 import { putObjectRoutes } from './objects-put.ts';
 import { readObjectRoutes } from './objects-read.ts';
+import { postObjectRoutes } from './post-object.ts';
 import type { S3Route } from './route.ts';
 import { taggingRoutes } from './tagging.ts';
 
@@ -31,4 +32,5 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...aclRoutes,
   ...bucketConfigRoutes,
   ...objectAttributesRoutes,
+  ...postObjectRoutes,
 ];

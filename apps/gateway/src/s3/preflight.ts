@@ -9,6 +9,7 @@ import type { ContinueDecision } from '../server.ts';
 import { authenticateRequest } from './authenticate.ts';
 import { checkCapacity } from './capacity.ts';
 import { flattenHeaders } from './context.ts';
+import { isPostObjectForm } from './post-object.ts';
 import { parseRequestTarget, type RequestTarget } from './request-target.ts';
 import { errorParts } from './responses.ts';
 
@@ -24,7 +25,9 @@ export async function preflight(
     target = parseRequestTarget(req.url ?? '/', headers.host, deps.config.domain);
     if (target.bucket !== undefined) state.bucket = target.bucket;
     if (target.key !== undefined) state.key = target.key;
-    authenticateRequest(deps.authenticator, method, target, headers);
+    // A POST Object form is authenticated by the policy in its body (post-object.ts).
+    if (!isPostObjectForm(method, target, headers))
+      authenticateRequest(deps.authenticator, method, target, headers);
     // A mapped bucket (read-through cache) has no local record and no local budget: upstream decides.
     const mapped = deps.upstream?.maps(target.bucket) === true;
     if (

@@ -25,7 +25,6 @@ import {
   encodeHeaderText,
   MAX_DELETE_KEYS,
   parseDeleteObjects,
-  parseTaggingHeader,
   S3Error,
   validateObjectKey,
   type XmlChild,

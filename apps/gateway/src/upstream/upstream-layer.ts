@@ -100,9 +100,7 @@ async function listBucketsThrough(up: UpstreamCache, ctx: S3Context): Promise<Re
     throw upstreamWriteError(up.endpoint, err);
   }
   const all = (out.Buckets ?? [])
-    .filter(
-      (b) => b.Name !== undefined && b.Name.startsWith(prefix) && (after === undefined || b.Name > after),
-    )
+    .filter((b) => b.Name?.startsWith(prefix) && (after === undefined || b.Name > after))
     .sort((a, b) => ((a.Name ?? '') < (b.Name ?? '') ? -1 : 1));
   const page = all.slice(0, max);
   const last = page[page.length - 1];
