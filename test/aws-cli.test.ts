@@ -345,6 +345,45 @@ describe.concurrent('aws-cli against the gateway', () => {
     expect(got.ETag).toBe(done.ETag);
   });
 
+  it('browser-style POST uploads: botocore generate_presigned_post (SigV2 default and s3v4) sent with curl -F', async () => {
+    await aws.run(['s3', 'mb', 's3://cli-post']);
+    // botocore is aws-cli v1's own library: the same Python that runs `aws` imports it.
+    const script = [
+      'import json, sys, botocore.session, botocore.config',
+      'out = {}',
+      "for sig in ['default', 's3v4']:",
+      "    cfg = botocore.config.Config(signature_version='s3v4') if sig == 's3v4' else None",
+      "    c = botocore.session.get_session().create_client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',",
+      "        aws_access_key_id='blobcache', aws_secret_access_key='blobcache-secret', config=cfg)",
+      "    out[sig] = c.generate_presigned_post('cli-post', 'posted/' + sig + '/$' + '{filename}',",
+      "        Conditions=[['starts-with', '$key', 'posted/'], ['content-length-range', 1, 1000]])",
+      'print(json.dumps(out))',
+    ].join('\n');
+    const forms = JSON.parse(
+      await new Promise<string>((resolve, reject) =>
+        execFile('python3', ['-c', script, `http://127.0.0.1:${gw.port}`], (err, stdout, stderr) =>
+          err ? reject(new Error(`python3 with botocore failed: ${stderr}`)) : resolve(stdout),
+        ),
+      ),
+    ) as Record<string, { url: string; fields: Record<string, string> }>;
+    expect(Object.keys(forms.default!.fields)).toContain('AWSAccessKeyId');
+    expect(Object.keys(forms.s3v4!.fields)).toContain('x-amz-signature');
+    const file = join(work, 'posted.txt');
+    await writeFile(file, 'posted from a form');
+    for (const [sig, form] of Object.entries(forms)) {
+      const args = ['-s', '-o', '/dev/null', '-w', '%{http_code}', form.url];
+      for (const [name, value] of Object.entries(form.fields)) args.push('-F', `${name}=${value}`);
+      args.push('-F', `file=@${file};filename=${sig}.txt`);
+      const status = await new Promise<string>((resolve, reject) =>
+        execFile('curl', args, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+      );
+      expect(status).toBe('204');
+      const out = join(work, `posted-${sig}.out`);
+      await aws.run(['s3', 'cp', `s3://cli-post/posted/${sig}/${sig}.txt`, out]);
+      expect(await readFile(out, 'utf8')).toBe('posted from a form');
+    }
+  });
+
   it('presigned URLs fetched with curl: SigV2 (botocore default) and s3v4', async () => {
     await aws.run(['s3', 'mb', 's3://cli-presign']);
     const file = join(work, 'presign.txt');
