@@ -21,7 +21,6 @@ import {
   GetObjectLockConfigurationCommand,
   GetPublicAccessBlockCommand,
   PutBucketPolicyCommand,
-  PutBucketTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,9 +91,5 @@ describe('bucket configuration reads', () => {
     );
     expect(policy.name).toBe('NotImplemented');
     expect(policy.$metadata.httpStatusCode).toBe(501);
-    const tags = await s3ErrorOf(
-      s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] } })),
-    );
-    expect(tags.name).toBe('NotImplemented');
   });
 });

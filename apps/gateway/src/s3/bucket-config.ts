@@ -1,11 +1,11 @@
 // Bucket configuration reads, answered truthfully for a bucket the gateway cannot configure:
 // "none set" (the 404 S3 answers for a bucket without that configuration) for policy, lifecycle,
-// tags, website, object lock, replication, public access block and default encryption; the
+// website, object lock, replication, public access block and default encryption; the
 // settings that are fixed here (no acceleration, the owner pays, no logging, no notifications,
 // bucket owner enforced, not public, the gateway-wide CORS policy) as S3 renders them. Deleting a
 // configuration that cannot exist succeeds (204), as S3 answers for one that was never set.
 // Setting any of them stays 501: accepting a policy or lifecycle rule that is never enforced
-// would be a lie. Tools that read every bucket setting (Terraform's aws_s3_bucket, for one) work.
+// would be a lie. (Bucket tags are real and stored: tagging.ts.) Tools that read every bucket setting (Terraform's aws_s3_bucket, for one) work.
 import { el, S3Error, type S3ErrorCode, type XmlElement } from '@blobcache/s3-protocol';
 import { CORS_ALLOWED_METHODS, CORS_EXPOSE_HEADERS, PREFLIGHT_MAX_AGE_SEC } from '../cors.ts';
 import type { BucketContext } from './context.ts';
@@ -28,12 +28,6 @@ const READS: ReadonlyArray<{ param: string; operation: string; answer: Answer; d
     operation: 'GetBucketLifecycleConfiguration',
     answer: { notSet: 'NoSuchLifecycleConfiguration' },
     deletable: 'DeleteBucketLifecycle',
-  },
-  {
-    param: 'tagging',
-    operation: 'GetBucketTagging',
-    answer: { notSet: 'NoSuchTagSet' },
-    deletable: 'DeleteBucketTagging',
   },
   {
     param: 'website',

@@ -8,9 +8,9 @@ import {
   HeadBucketCommand,
   ListBucketsCommand,
   PutBucketCorsCommand,
+  PutBucketEncryptionCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketPolicyCommand,
-  PutBucketTaggingCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -120,7 +120,15 @@ describe('bucket operations', () => {
         s3.send(
           new PutBucketPolicyCommand({ Bucket: 'sub', Policy: '{"Version":"2012-10-17","Statement":[]}' }),
         ),
-      () => s3.send(new PutBucketTaggingCommand({ Bucket: 'sub', Tagging: { TagSet: [] } })),
+      () =>
+        s3.send(
+          new PutBucketEncryptionCommand({
+            Bucket: 'sub',
+            ServerSideEncryptionConfiguration: {
+              Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+            },
+          }),
+        ),
       () =>
         s3.send(
           new PutBucketLifecycleConfigurationCommand({

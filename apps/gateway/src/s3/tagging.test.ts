@@ -9,10 +9,13 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketTaggingCommand,
   DeleteObjectTaggingCommand,
+  GetBucketTaggingCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
+  PutBucketTaggingCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
   type S3Client,
@@ -149,6 +152,29 @@ describe('object tagging', () => {
       }),
     );
     expect(await tagsOf(Key)).toEqual([{ Key: 'kind', Value: 'upload' }]);
+  });
+
+  it('bucket tags: none set (NoSuchTagSet), put, read back after a restart, deleted; 50 at most', async () => {
+    const none = await s3ErrorOf(s3.send(new GetBucketTaggingCommand({ Bucket })));
+    expect(none.name).toBe('NoSuchTagSet');
+    const TagSet = [
+      { Key: 'env', Value: 'dev' },
+      { Key: 'owner', Value: 'team blue' },
+    ];
+    await s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet } }));
+    expect((await s3.send(new GetBucketTaggingCommand({ Bucket }))).TagSet).toEqual(TagSet);
+    await gw.stop();
+    gw = await startTestGateway({ dataDir });
+    s3.destroy();
+    s3 = s3Client(gw);
+    expect((await s3.send(new GetBucketTaggingCommand({ Bucket }))).TagSet).toEqual(TagSet);
+    const fiftyOne = Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    const tooMany = await s3ErrorOf(
+      s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: fiftyOne } })),
+    );
+    expect(tooMany.name).toBe('InvalidTag');
+    await s3.send(new DeleteBucketTaggingCommand({ Bucket }));
+    expect((await s3ErrorOf(s3.send(new GetBucketTaggingCommand({ Bucket })))).name).toBe('NoSuchTagSet');
   });
 
   it('refuses bad tags with InvalidTag and missing objects with NoSuchKey', async () => {

@@ -1,4 +1,5 @@
-// Object tagging: tags set with `x-amz-tagging` on PutObject, CopyObject (with
+// Object and bucket tagging (buckets: Get/Put/DeleteBucketTagging, at most 50 tags, kept in the
+// bucket record). Objects: tags set with `x-amz-tagging` on PutObject, CopyObject (with
 // `x-amz-tagging-directive`) and CreateMultipartUpload, read and replaced with Get/Put/
 // DeleteObjectTagging, counted on GetObject (`x-amz-tagging-count`). Invariant: tags live in the
 // object's head and change only with it or through ObjectStore.replaceTags, which keeps the
@@ -12,7 +13,7 @@ import {
   validateObjectKey,
 } from '@blobcache/s3-protocol';
 import type { ObjectHead } from '../store/object-head.ts';
-import type { ObjectContext } from './context.ts';
+import type { BucketContext, ObjectContext } from './context.ts';
 import { checkVersionId } from './object-body.ts';
 import { readVerifiedSmallBody } from './payload.ts';
 import { requireBucket } from './require-bucket.ts';
@@ -64,15 +65,7 @@ async function getObjectTagging(ctx: ObjectContext): Promise<Response> {
   checkVersionId(ctx);
   const head = await ctx.store.getHead(ctx.bucket, ctx.key);
   if (!head) throw await noSuchKey(ctx);
-  const tags = head.tags ?? [];
-  return xmlResponse(
-    el('Tagging', [
-      el(
-        'TagSet',
-        tags.map((t) => el('Tag', [el('Key', t.key), el('Value', t.value)])),
-      ),
-    ]),
-  );
+  return taggingDocument(head.tags ?? []);
 }
 
 async function putObjectTagging(ctx: ObjectContext): Promise<Response> {
@@ -92,7 +85,64 @@ async function deleteObjectTagging(ctx: ObjectContext): Promise<Response> {
   return emptyResponse(204, {});
 }
 
+/** S3 allows 50 tags on a bucket (10 on an object). */
+const MAX_BUCKET_TAGS = 50;
+
+function taggingDocument(tags: readonly Tag[]): Response {
+  return xmlResponse(
+    el('Tagging', [
+      el(
+        'TagSet',
+        tags.map((t) => el('Tag', [el('Key', t.key), el('Value', t.value)])),
+      ),
+    ]),
+  );
+}
+
+async function getBucketTagging(ctx: BucketContext): Promise<Response> {
+  const record = await requireBucket(ctx);
+  if (!record.tags || record.tags.length === 0)
+    throw new S3Error('NoSuchTagSet', undefined, { extra: { BucketName: ctx.bucket } });
+  return taggingDocument(record.tags);
+}
+
+async function putBucketTagging(ctx: BucketContext): Promise<Response> {
+  await requireBucket(ctx);
+  const body = await readVerifiedSmallBody(ctx, MAX_TAGGING_BODY_BYTES, { requireIntegrityHeader: true });
+  const tags = parseTagging(body, { maxTags: MAX_BUCKET_TAGS });
+  if (!(await ctx.store.replaceBucketTags(ctx.bucket, tags)))
+    throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });
+  return emptyResponse(204, {});
+}
+
+async function deleteBucketTagging(ctx: BucketContext): Promise<Response> {
+  await requireBucket(ctx);
+  await ctx.store.replaceBucketTags(ctx.bucket, undefined);
+  return emptyResponse(204, {});
+}
+
 export const taggingRoutes: S3Route[] = [
+  {
+    operation: 'GetBucketTagging',
+    method: 'GET',
+    level: 'bucket',
+    param: 'tagging',
+    handle: getBucketTagging,
+  },
+  {
+    operation: 'PutBucketTagging',
+    method: 'PUT',
+    level: 'bucket',
+    param: 'tagging',
+    handle: putBucketTagging,
+  },
+  {
+    operation: 'DeleteBucketTagging',
+    method: 'DELETE',
+    level: 'bucket',
+    param: 'tagging',
+    handle: deleteBucketTagging,
+  },
   {
     operation: 'GetObjectTagging',
     method: 'GET',

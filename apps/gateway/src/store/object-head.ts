@@ -243,9 +243,18 @@ export function decodePartList(bytes: Uint8Array): DataPart[] {
   return z.array(partSchema).parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
 }
 
-export type BucketRecord = { createdMs: number; region: string };
+/** A bucket: when and for which region it was created, and its tags (PutBucketTagging). */
+export type BucketRecord = {
+  createdMs: number;
+  region: string;
+  tags?: Array<{ key: string; value: string }>;
+};
 
-const bucketRecordSchema = z.object({ createdMs: z.number().int(), region: z.string() });
+const bucketRecordSchema = z.object({
+  createdMs: z.number().int(),
+  region: z.string(),
+  tags: tagsSchema.optional(),
+});
 
 export function encodeBucket(record: BucketRecord): Buffer {
   return Buffer.from(JSON.stringify(record), 'utf8');

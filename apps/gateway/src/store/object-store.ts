@@ -162,6 +162,19 @@ export class ObjectStore {
     });
   }
 
+  /** Replaces a bucket's tags (none: removes them); false when there is no such bucket. */
+  replaceBucketTags(name: string, tags: BucketRecord['tags']): Promise<boolean> {
+    return this.#locks.run(bucketKey(name), async () => {
+      const bytes = await this.engine.get(bucketKey(name));
+      if (!bytes) return false;
+      const { tags: _replaced, ...rest } = decodeBucket(bytes);
+      const record: BucketRecord = tags && tags.length > 0 ? { ...rest, tags } : rest;
+      await this.engine.put(bucketKey(name), encodeBucket(record));
+      this.#buckets?.set(name, record);
+      return true;
+    });
+  }
+
   async listBuckets(): Promise<Array<{ name: string; record: BucketRecord }>> {
     const out: Array<{ name: string; record: BucketRecord }> = [];
     for await (const e of this.engine.keys({ prefix: BUCKET_PREFIX, withValues: true })) {
