@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { Client as MinioClient } from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pattern, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
 
@@ -101,6 +102,29 @@ describe('POST Object (browser form uploads)', () => {
     });
     expect(status).toBe(204);
     expect((await bytesOf('form/continued.bin')).equals(pattern(200_000, 9))).toBe(true);
+  });
+
+  it("the minio client's presignedPostPolicy (an independent signer) uploads too", async () => {
+    const mc = new MinioClient({
+      endPoint: '127.0.0.1',
+      port: gw.port,
+      useSSL: false,
+      accessKey: 'blobcache',
+      secretKey: 'blobcache-secret',
+      region: 'us-east-1',
+    });
+    const policy = mc.newPostPolicy();
+    policy.setBucket(Bucket);
+    policy.setKey('form/minio.txt');
+    policy.setExpires(new Date(Date.now() + 5 * 60_000));
+    policy.setContentType('text/plain');
+    policy.setContentLengthRange(1, 1024);
+    const { postURL, formData } = await mc.presignedPostPolicy(policy);
+    const res = await post({ url: postURL, fields: formData }, Buffer.from('from minio'));
+    expect(res.status).toBe(204);
+    expect((await bytesOf('form/minio.txt')).toString()).toBe('from minio');
+    const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'form/minio.txt' }));
+    expect(head.ContentType).toBe('text/plain');
   });
 
   it('refuses what the policy does not allow, and stores nothing', async () => {
