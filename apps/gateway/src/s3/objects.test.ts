@@ -12,9 +12,9 @@ import {
   type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { Client as MinioClient } from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  minioClient,
   pattern,
   rawRequest,
   s3Client,
@@ -346,14 +346,7 @@ describe('object operations', () => {
   });
 
   it('the minio client (an independent signer) can put, stat, get and remove', async () => {
-    const mc = new MinioClient({
-      endPoint: '127.0.0.1',
-      port: gw.port,
-      useSSL: false,
-      accessKey: 'blobcache',
-      secretKey: 'blobcache-secret',
-      region: 'us-east-1',
-    });
+    const mc = minioClient(gw);
     const body = pattern(300_000, 9);
     await mc.putObject(Bucket, 'minio/obj', body, body.length, { 'Content-Type': 'application/x-test' });
     const stat = await mc.statObject(Bucket, 'minio/obj');

@@ -4,9 +4,15 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
-import { Client as MinioClient } from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pattern, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  minioClient,
+  pattern,
+  s3Client,
+  s3ErrorOf,
+  startTestGateway,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const Bucket = 'forms';
 const FILENAME_KEY = 'uploads/$' + '{filename}';
@@ -105,14 +111,7 @@ describe('POST Object (browser form uploads)', () => {
   });
 
   it("the minio client's presignedPostPolicy (an independent signer) uploads too", async () => {
-    const mc = new MinioClient({
-      endPoint: '127.0.0.1',
-      port: gw.port,
-      useSSL: false,
-      accessKey: 'blobcache',
-      secretKey: 'blobcache-secret',
-      region: 'us-east-1',
-    });
+    const mc = minioClient(gw);
     const policy = mc.newPostPolicy();
     policy.setBucket(Bucket);
     policy.setKey('form/minio.txt');

@@ -15,6 +15,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { signV4 } from '@blobcache/s3-protocol/testing';
+import { Client as MinioClient } from 'minio';
 import { DEV_CREDENTIAL, type GatewayConfigInput } from '../config.ts';
 import type { RunningGateway } from '../gateway.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -186,4 +187,16 @@ export async function uploadMultipart(
     }),
   );
   return sums;
+}
+
+/** The minio JS client (an independent SigV4 signer) for a test gateway, development pair. */
+export function minioClient(gw: { port: number }): MinioClient {
+  return new MinioClient({
+    endPoint: '127.0.0.1',
+    port: gw.port,
+    useSSL: false,
+    accessKey: DEV_CREDENTIAL.accessKeyId,
+    secretKey: DEV_CREDENTIAL.secretAccessKey,
+    region: 'us-east-1',
+  });
 }
