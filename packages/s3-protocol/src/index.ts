@@ -151,8 +151,10 @@ export {
   parseDeleteObjects,
   parseTagging,
   parseTaggingHeader,
+  parseVersioningConfiguration,
   type Tag,
   unquoteEtag,
+  type VersioningConfiguration,
 } from './request-bodies.ts';
 /** Byte-exact percent-decoding and SigV4 URI encoding. */
 export { percentDecodeBytes, percentDecodeUtf8, uriEncode, uriEncodeBytes } from './uri.ts';

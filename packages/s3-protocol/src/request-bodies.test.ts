@@ -6,6 +6,7 @@ import {
   parseDeleteObjects,
   parseTagging,
   parseTaggingHeader,
+  parseVersioningConfiguration,
 } from './request-bodies.ts';
 
 function code(fn: () => unknown): string {
@@ -138,6 +139,25 @@ describe('parseTaggingHeader', () => {
     expect(code(() => parseTaggingHeader(`k=${'v'.repeat(257)}`))).toBe('InvalidTag');
     expect(code(() => parseTaggingHeader(Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&')))).toBe(
       'InvalidTag',
+    );
+  });
+});
+
+describe('parseVersioningConfiguration', () => {
+  it('reads Status and MfaDelete and refuses anything else', () => {
+    expect(
+      parseVersioningConfiguration(
+        '<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>',
+      ),
+    ).toEqual({ status: 'Suspended' });
+    expect(
+      parseVersioningConfiguration(
+        '<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>',
+      ),
+    ).toEqual({ status: 'Enabled', mfaDelete: 'Disabled' });
+    expect(code(() => parseVersioningConfiguration('<VersioningConfiguration/>'))).toBe('MalformedXML');
+    expect(code(() => parseVersioningConfiguration('<Other><Status>Enabled</Status></Other>'))).toBe(
+      'MalformedXML',
     );
   });
 });

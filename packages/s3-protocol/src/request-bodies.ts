@@ -197,3 +197,21 @@ export function validateTags(tags: Tag[], maxTags = 10): Tag[] {
   if (tags.length > maxTags) throw new S3Error('InvalidTag', `Object tags cannot be greater than ${maxTags}`);
   return tags;
 }
+
+/** A PutBucketVersioning body. */
+export interface VersioningConfiguration {
+  status: 'Enabled' | 'Suspended';
+  mfaDelete?: 'Enabled' | 'Disabled';
+}
+
+/** Parse `<VersioningConfiguration><Status>Enabled|Suspended</Status>[<MfaDelete>]`. */
+export function parseVersioningConfiguration(body: string | Uint8Array): VersioningConfiguration {
+  const root = parseXml(body);
+  expectRoot(root, 'VersioningConfiguration');
+  const status = childText(root, 'Status')?.trim();
+  if (status !== 'Enabled' && status !== 'Suspended') throw malformed('Status must be Enabled or Suspended');
+  const mfa = childText(root, 'MfaDelete')?.trim();
+  if (mfa !== undefined && mfa !== 'Enabled' && mfa !== 'Disabled')
+    throw malformed('MfaDelete must be Enabled or Disabled');
+  return mfa === undefined ? { status } : { status, mfaDelete: mfa };
+}

@@ -11,6 +11,7 @@ import {
   PutBucketEncryptionCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -89,12 +90,25 @@ describe('bucket operations', () => {
     }
   });
 
-  it('GetBucketLocation reports us-east-1 as empty; versioning is never enabled', async () => {
+  it('GetBucketLocation reports us-east-1 as empty; versioning is never enabled, only suspended', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'loc' }));
     const loc = await s3.send(new GetBucketLocationCommand({ Bucket: 'loc' }));
     expect(loc.LocationConstraint ?? '').toBe('');
     const v = await s3.send(new GetBucketVersioningCommand({ Bucket: 'loc' }));
     expect(v.Status).toBeUndefined();
+    // Suspended can be set (every object keeps exactly the null version); Enabled cannot.
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: 'loc', VersioningConfiguration: { Status: 'Suspended' } }),
+    );
+    expect((await s3.send(new GetBucketVersioningCommand({ Bucket: 'loc' }))).Status).toBe('Suspended');
+    const enabled = await s3ErrorOf(
+      s3.send(
+        new PutBucketVersioningCommand({ Bucket: 'loc', VersioningConfiguration: { Status: 'Enabled' } }),
+      ),
+    );
+    expect(enabled.name).toBe('NotImplemented');
+    expect(enabled.$metadata.httpStatusCode).toBe(501);
+    expect((await s3.send(new GetBucketVersioningCommand({ Bucket: 'loc' }))).Status).toBe('Suspended');
   });
 
   it('HeadBucket on a missing bucket is a bodiless 404; DeleteBucket NoSuchBucket', async () => {

@@ -1,10 +1,12 @@
 // Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation,
-// GetBucketVersioning (versioning is never enabled: the answer is the empty configuration).
+// Get/PutBucketVersioning (versioning is never enabled: the answer is the empty configuration, or
+// Suspended once a client set that).
 import {
   checkAclHeaders,
   el,
   optEl,
   parseCreateBucketConfiguration,
+  parseVersioningConfiguration,
   S3Error,
   validateBucketName,
   type XmlElement,
@@ -19,6 +21,7 @@ import type { S3Route } from './route.ts';
 
 /** CreateBucketConfiguration bodies are tiny; anything bigger is not one. */
 const MAX_CREATE_BUCKET_BODY_BYTES = 64 * 1024;
+const MAX_VERSIONING_BODY_BYTES = 64 * 1024;
 const MAX_BUCKETS_PER_PAGE = 10_000;
 
 async function listBuckets(ctx: S3Context): Promise<Response> {
@@ -111,8 +114,26 @@ async function getBucketLocation(ctx: BucketContext): Promise<Response> {
 }
 
 async function getBucketVersioning(ctx: BucketContext): Promise<Response> {
+  const record = await requireBucket(ctx);
+  return xmlResponse(el('VersioningConfiguration', [optEl('Status', record.versioning)]));
+}
+
+/**
+ * Only Suspended can be set: every object already has exactly the `null` version, which is what
+ * suspended versioning means for new writes. Enabling versioning (or MFA delete) is not built,
+ * so it answers 501 instead of pretending older versions are kept.
+ */
+async function putBucketVersioning(ctx: BucketContext): Promise<Response> {
   await requireBucket(ctx);
-  return xmlResponse(el('VersioningConfiguration', []));
+  const config = parseVersioningConfiguration(await readVerifiedSmallBody(ctx, MAX_VERSIONING_BODY_BYTES));
+  if (config.status === 'Enabled' || config.mfaDelete === 'Enabled') {
+    throw new S3Error(
+      'NotImplemented',
+      'blobcache does not implement object versioning: only Status Suspended can be set (every object has the null version)',
+    );
+  }
+  await ctx.store.updateBucket(ctx.bucket, (record) => ({ ...record, versioning: 'Suspended' }));
+  return emptyResponse(200);
 }
 
 export const bucketRoutes: S3Route[] = [
@@ -133,5 +154,12 @@ export const bucketRoutes: S3Route[] = [
     level: 'bucket',
     param: 'versioning',
     handle: getBucketVersioning,
+  },
+  {
+    operation: 'PutBucketVersioning',
+    method: 'PUT',
+    level: 'bucket',
+    param: 'versioning',
+    handle: putBucketVersioning,
   },
 ];

@@ -110,14 +110,14 @@ async function putBucketTagging(ctx: BucketContext): Promise<Response> {
   await requireBucket(ctx);
   const body = await readVerifiedSmallBody(ctx, MAX_TAGGING_BODY_BYTES, { requireIntegrityHeader: true });
   const tags = parseTagging(body, { maxTags: MAX_BUCKET_TAGS });
-  if (!(await ctx.store.replaceBucketTags(ctx.bucket, tags)))
+  if (!(await ctx.store.updateBucket(ctx.bucket, (record) => ({ ...record, tags }))))
     throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });
   return emptyResponse(204, {});
 }
 
 async function deleteBucketTagging(ctx: BucketContext): Promise<Response> {
   await requireBucket(ctx);
-  await ctx.store.replaceBucketTags(ctx.bucket, undefined);
+  await ctx.store.updateBucket(ctx.bucket, ({ tags: _removed, ...record }) => record);
   return emptyResponse(204, {});
 }
 

@@ -243,17 +243,20 @@ export function decodePartList(bytes: Uint8Array): DataPart[] {
   return z.array(partSchema).parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
 }
 
-/** A bucket: when and for which region it was created, and its tags (PutBucketTagging). */
+/** A bucket: when and for which region it was created, its tags, its versioning state. */
 export type BucketRecord = {
   createdMs: number;
   region: string;
   tags?: Array<{ key: string; value: string }>;
+  /** Set by PutBucketVersioning; versioning itself is never enabled (every object is `null`). */
+  versioning?: 'Suspended';
 };
 
 const bucketRecordSchema = z.object({
   createdMs: z.number().int(),
   region: z.string(),
   tags: tagsSchema.optional(),
+  versioning: z.literal('Suspended').optional(),
 });
 
 export function encodeBucket(record: BucketRecord): Buffer {

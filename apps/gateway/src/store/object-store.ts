@@ -162,13 +162,15 @@ export class ObjectStore {
     });
   }
 
-  /** Replaces a bucket's tags (none: removes them); false when there is no such bucket. */
-  replaceBucketTags(name: string, tags: BucketRecord['tags']): Promise<boolean> {
+  /**
+   * Rewrites a bucket's record (its tags, its versioning state) under the bucket's lock; false
+   * when there is no such bucket.
+   */
+  updateBucket(name: string, change: (record: BucketRecord) => BucketRecord): Promise<boolean> {
     return this.#locks.run(bucketKey(name), async () => {
       const bytes = await this.engine.get(bucketKey(name));
       if (!bytes) return false;
-      const { tags: _replaced, ...rest } = decodeBucket(bytes);
-      const record: BucketRecord = tags && tags.length > 0 ? { ...rest, tags } : rest;
+      const record = change(decodeBucket(bytes));
       await this.engine.put(bucketKey(name), encodeBucket(record));
       this.#buckets?.set(name, record);
       return true;
