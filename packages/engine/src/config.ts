@@ -151,12 +151,14 @@ export function resolveConfig(options: EngineOptions | undefined): EngineConfig 
   const durable = o.durability === 'durable';
   if (options?.memtableBytes === undefined && o.maxBytes > 0) {
     // Unflushed memtables count as live bytes and cannot be evicted: a small store gets small
-    // memtables (64 KiB .. 32 MiB) unless the caller chose a size. Under eviction they also sit
-    // outside SIEVE, shielding the newest items from it, and a write burst fills up to
-    // 1 + maxInflightMemtables of them: 1/32 of maxBytes keeps that near 1/8 of the budget
-    // (1/8 each lost SIEVE up to 0.04 of hit ratio: bench/sieve-fidelity.ts).
+    // memtables (8 KiB .. 32 MiB) unless the caller chose a size (whose floor stays 64 KiB).
+    // Under eviction they also sit outside SIEVE, shielding the newest items from it, and a
+    // write burst fills up to 1 + maxInflightMemtables of them: 1/32 of maxBytes keeps that near
+    // 1/8 of the budget (1/8 each lost SIEVE up to 0.04 of hit ratio: bench/sieve-fidelity.ts;
+    // a 64 KiB floor kept a quarter of a 256 KiB budget outside SIEVE, -0.075). A value larger
+    // than the memtable still works: it gets a memtable (and segment) of its own.
     const share = (o.onFull ?? (durable ? 'reject' : 'evict')) === 'evict' ? 32 : 8;
-    o.memtableBytes = Math.min(o.memtableBytes, Math.max(64 * 1024, Math.floor(o.maxBytes / share)));
+    o.memtableBytes = Math.min(o.memtableBytes, Math.max(8 * 1024, Math.floor(o.maxBytes / share)));
   }
   if (o.maxBytes > 0 && o.maxBytes < 2 * o.memtableBytes) {
     throw new ConfigError(
