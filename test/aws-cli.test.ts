@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GetObjectCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from '@blobcache/gateway';
@@ -20,6 +21,26 @@ function curl(url: string, out: string): Promise<number> {
       else resolve(Number(stdout));
     });
   });
+}
+
+/**
+ * A Python that imports botocore: aws-cli v1 is a botocore program, so its interpreter has it (a
+ * pyenv shim usually comes first on PATH; a system python3 may not have botocore).
+ */
+async function botocorePython(): Promise<string> {
+  const candidates = [
+    'python3',
+    join(homedir(), '.pyenv', 'shims', 'python3'),
+    '/usr/local/bin/python3',
+    'python',
+  ];
+  for (const python of candidates) {
+    const ok = await new Promise<boolean>((resolve) =>
+      execFile(python, ['-c', 'import botocore'], (err) => resolve(err === null)),
+    );
+    if (ok) return python;
+  }
+  throw new Error(`no Python with botocore (aws-cli v1's library) among ${candidates.join(', ')}`);
 }
 
 async function writeRandomFile(path: string, bytes: number): Promise<void> {
@@ -361,8 +382,12 @@ describe.concurrent('aws-cli against the gateway', () => {
     ].join('\n');
     const forms = JSON.parse(
       await new Promise<string>((resolve, reject) =>
-        execFile('python3', ['-c', script, `http://127.0.0.1:${gw.port}`], (err, stdout, stderr) =>
-          err ? reject(new Error(`python3 with botocore failed: ${stderr}`)) : resolve(stdout),
+        botocorePython().then(
+          (python) =>
+            execFile(python, ['-c', script, `http://127.0.0.1:${gw.port}`], (err, stdout, stderr) =>
+              err ? reject(new Error(`${python} with botocore failed: ${stderr}`)) : resolve(stdout),
+            ),
+          reject,
         ),
       ),
     ) as Record<string, { url: string; fields: Record<string, string> }>;
