@@ -3,7 +3,14 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, s3Client, startTestGateway, type TestGateway } from './testing/harness.ts';
+import {
+  rawRequest,
+  s3Client,
+  startGatewayWithClient,
+  startTestGateway,
+  stopGatewayWithClient,
+  type TestGateway,
+} from './testing/harness.ts';
 
 type ContinueOutcome = { continued: boolean; status: number; body: string };
 
@@ -38,14 +45,9 @@ describe('transport', () => {
   let gw: TestGateway;
   let s3: S3Client;
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket: 'wire' }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: 'wire' }));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   const presignedPut = async (Bucket: string, Key: string) => {
     const u = new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket, Key }), { expiresIn: 60 }));

@@ -9,7 +9,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  s3Client,
+  startGatewayWithClient,
+  startTestGateway,
+  stopGatewayWithClient,
+  type TestGateway,
+} from '../testing/harness.ts';
 import { GatewayMetrics, LATENCY_BUCKETS_SECONDS, MAX_LABELLED_OPERATIONS } from './metrics.ts';
 import type { RequestState } from './request-state.ts';
 import { sample, scrape, scrapeUntil } from './testing/scrape.ts';
@@ -21,13 +27,9 @@ describe('/_blobcache/metrics in store mode', { timeout: 30_000 }, () => {
   let gw: TestGateway;
   let s3: S3Client;
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
+    ({ gw, s3 } = await startGatewayWithClient());
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('counts requests by operation and status, latency, bytes in/out and engine stats', async () => {
     const body = Buffer.alloc(70_001, 7);

@@ -1,7 +1,6 @@
 // ACLs with ACLs disabled, through the SDK: reads show the owner's full control; writes pass only
 // when they ask for exactly that.
 import {
-  CreateBucketCommand,
   GetBucketAclCommand,
   GetObjectAclCommand,
   PutBucketAclCommand,
@@ -10,7 +9,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  s3ErrorOf,
+  startGatewayWithClient,
+  stopGatewayWithClient,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const Bucket = 'acls';
 
@@ -19,15 +23,10 @@ describe('ACLs (bucket owner enforced)', () => {
   let s3: S3Client;
 
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
     await s3.send(new PutObjectCommand({ Bucket, Key: 'doc.txt', Body: 'x' }));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('GetBucketAcl and GetObjectAcl answer the owner with FULL_CONTROL', async () => {
     for (const out of [

@@ -3,15 +3,14 @@
 // own tests against botocore's signer.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import {
-  CreateBucketCommand,
-  HeadBucketCommand,
-  PutObjectCommand,
-  type S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { HeadBucketCommand, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  s3Client,
+  startGatewayWithClient,
+  stopGatewayWithClient,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const run = promisify(execFile);
 
@@ -19,15 +18,10 @@ describe('authentication', () => {
   let gw: TestGateway;
   let s3: S3Client;
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket: 'auth' }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: 'auth' }));
     await s3.send(new PutObjectCommand({ Bucket: 'auth', Key: 'hello world+1.txt', Body: 'signed v2' }));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   const awsEnv = () => ({
     ...process.env,

@@ -1,7 +1,6 @@
 // Bucket configuration reads through the SDK: "none set" where S3 says so, the fixed settings as
 // S3 renders them, the gateway's CORS policy, deletes of nothing, and writes still 501.
 import {
-  CreateBucketCommand,
   DeleteBucketLifecycleCommand,
   DeleteBucketPolicyCommand,
   DeleteBucketTaggingCommand,
@@ -24,7 +23,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  s3ErrorOf,
+  startGatewayWithClient,
+  stopGatewayWithClient,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const Bucket = 'configured';
 
@@ -33,14 +37,12 @@ describe('bucket configuration reads', () => {
   let s3: S3Client;
 
   beforeAll(async () => {
-    gw = await startTestGateway({ corsOrigins: 'http://localhost:5173' });
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({
+      bucket: Bucket,
+      config: { corsOrigins: 'http://localhost:5173' },
+    }));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('answers "none set" with the 404 S3 gives for each configuration', async () => {
     const cases: Array<[Promise<unknown>, string]> = [

@@ -16,19 +16,23 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  rawRequest,
+  s3Client,
+  s3ErrorOf,
+  startGatewayWithClient,
+  startTestGateway,
+  stopGatewayWithClient,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 describe('bucket operations', () => {
   let gw: TestGateway;
   let s3: S3Client;
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
+    ({ gw, s3 } = await startGatewayWithClient());
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('creates, lists, heads and deletes buckets', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'alpha' }));

@@ -12,7 +12,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { hashBytes, toBase64 } from '@blobcache/s3-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pattern, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  pattern,
+  s3ErrorOf,
+  startGatewayWithClient,
+  stopGatewayWithClient,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const MiB = 1024 * 1024;
 
@@ -33,9 +39,7 @@ describe('CopyObject and UploadPartCopy', () => {
   }
 
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
     await s3.send(new CreateBucketCommand({ Bucket: Other }));
     await s3.send(
       new PutObjectCommand({
@@ -48,10 +52,7 @@ describe('CopyObject and UploadPartCopy', () => {
       }),
     );
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('copies bytes and metadata (COPY) across buckets; the result carries ETag and LastModified', async () => {
     const r = await s3.send(new CopyObjectCommand({ Bucket: Other, Key: 'copy1', CopySource }));

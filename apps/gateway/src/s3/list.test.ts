@@ -1,5 +1,4 @@
 import {
-  CreateBucketCommand,
   DeleteObjectCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
@@ -10,7 +9,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  rawRequest,
+  startGatewayWithClient,
+  stopGatewayWithClient,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const Bucket = 'listing';
 const KEYS = ['a/1', 'a/2', 'a/b/3', 'b', 'c+d', 'c%e', 'c d', 'd/x', 'd/y', 'e'];
@@ -19,15 +23,10 @@ describe('listing', () => {
   let gw: TestGateway;
   let s3: S3Client;
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
     await Promise.all(KEYS.map((Key) => s3.send(new PutObjectCommand({ Bucket, Key, Body: Key }))));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('ListObjectsV2 lists every key in byte order with sizes and ETags', async () => {
     const r = await s3.send(new ListObjectsV2Command({ Bucket }));

@@ -8,7 +8,6 @@
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -22,9 +21,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_CREDENTIAL } from '../config.ts';
 import {
   rawRequest,
-  s3Client,
   signedUtf8Request,
-  startTestGateway,
+  startGatewayWithClient,
+  stopGatewayWithClient,
   type TestGateway,
 } from '../testing/harness.ts';
 
@@ -36,14 +35,9 @@ describe('non-ASCII user metadata', () => {
   const Bucket = 'meta-text';
 
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   const signedRaw = (method: string, path: string, headers: Record<string, string>, body = '') =>
     signedUtf8Request(gw.port, method, path, headers, body);

@@ -21,9 +21,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   pattern,
   rawRequest,
-  s3Client,
   s3ErrorOf,
-  startTestGateway,
+  startGatewayWithClient,
+  stopGatewayWithClient,
   type TestGateway,
 } from '../testing/harness.ts';
 
@@ -53,14 +53,9 @@ describe('multipart uploads', () => {
   const tail = pattern(1234, 3);
 
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   async function upload(Key: string, bodies: Buffer[], extra: Record<string, unknown> = {}) {
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ...extra }));

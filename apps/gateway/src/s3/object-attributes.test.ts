@@ -1,18 +1,13 @@
 // GetObjectAttributes through the SDK: a single PUT and a COMPOSITE multipart object, parts paged,
 // and the errors S3 gives.
 import { createHash } from 'node:crypto';
-import {
-  CreateBucketCommand,
-  GetObjectAttributesCommand,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectAttributesCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   pattern,
-  s3Client,
   s3ErrorOf,
-  startTestGateway,
+  startGatewayWithClient,
+  stopGatewayWithClient,
   type TestGateway,
   uploadMultipart,
 } from '../testing/harness.ts';
@@ -27,16 +22,11 @@ describe('GetObjectAttributes', () => {
   const parts = [pattern(5 * MiB, 1), pattern(5 * MiB, 2), pattern(1000, 3)];
 
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
     await s3.send(new PutObjectCommand({ Bucket, Key: 'one', Body: 'hello', ChecksumAlgorithm: 'CRC32' }));
     await uploadMultipart(s3, Bucket, 'multi', parts, { ChecksumAlgorithm: 'SHA256' });
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('answers ETag, checksum, storage class and size of a single PUT, and no parts', async () => {
     const out = await s3.send(

@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pattern, s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  pattern,
+  s3Client,
+  startGatewayWithClient,
+  startTestGateway,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -20,9 +26,7 @@ describe('streamed object bodies', () => {
   const first = pattern(5 * MiB + 123, 7);
 
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
     await s3.send(new PutObjectCommand({ Bucket, Key: 'big', Body: first }));
   });
   afterAll(async () => {

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import {
-  CreateBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -19,7 +18,8 @@ import {
   rawRequest,
   s3Client,
   s3ErrorOf,
-  startTestGateway,
+  startGatewayWithClient,
+  stopGatewayWithClient,
   type TestGateway,
 } from '../testing/harness.ts';
 
@@ -31,14 +31,9 @@ describe('object operations', () => {
   const Bucket = 'objects';
 
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('PUT/GET/HEAD round-trip a buffer body; the ETag is the quoted MD5', async () => {
     const body = pattern(3 * 1024 * 1024 + 17);

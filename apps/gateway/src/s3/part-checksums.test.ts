@@ -19,7 +19,7 @@ import {
   checksumsOf,
   pattern,
   s3Client,
-  startTestGateway,
+  startGatewayWithClient,
   type TestGateway,
   uploadMultipart,
 } from '../testing/harness.ts';
@@ -41,8 +41,7 @@ describe('partNumber reads return the part checksum', () => {
   const bodies = [pattern(5 * MiB, 11), pattern(5 * MiB, 12), pattern(4321, 13)];
 
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
+    ({ gw, s3 } = await startGatewayWithClient());
     plain = s3Client(gw, { requestChecksumCalculation: 'WHEN_REQUIRED' });
     await s3.send(new CreateBucketCommand({ Bucket }));
   });

@@ -1,11 +1,16 @@
 // Every SigV4 payload mode through the real server, including the signed streaming modes no
 // installed SDK sends (bodies built with s3-protocol's test encoder and signer).
 import { createHash } from 'node:crypto';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHasher, toBase64 } from '@blobcache/s3-protocol';
 import { encodeAwsChunked, signV4 } from '@blobcache/s3-protocol/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, s3Client, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  rawRequest,
+  startGatewayWithClient,
+  stopGatewayWithClient,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const Bucket = 'modes';
 const data = Buffer.from(`${'x'.repeat(70_000)}the end`);
@@ -21,14 +26,9 @@ describe('SigV4 payload modes', () => {
   let gw: TestGateway;
   let s3: S3Client;
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   async function put(
     key: string,

@@ -2,15 +2,15 @@
 // the policy bounds key, fields and size; the form needs no other signature.
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   minioClient,
   pattern,
-  s3Client,
   s3ErrorOf,
-  startTestGateway,
+  startGatewayWithClient,
+  stopGatewayWithClient,
   type TestGateway,
 } from '../testing/harness.ts';
 
@@ -22,14 +22,9 @@ describe('POST Object (browser form uploads)', () => {
   let s3: S3Client;
 
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   async function post(
     presigned: { url: string; fields: Record<string, string> },

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketTaggingCommand,
   DeleteObjectTaggingCommand,
@@ -22,7 +21,15 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pattern, s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  pattern,
+  s3Client,
+  s3ErrorOf,
+  startGatewayWithClient,
+  startTestGateway,
+  stopGatewayWithClient,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 const Bucket = 'tagged';
 const MiB = 1024 * 1024;
@@ -48,13 +55,10 @@ describe('object tagging', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'blobcache-tagging-'));
-    gw = await startTestGateway({ dataDir });
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket, config: { dataDir } }));
   });
   afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
+    await stopGatewayWithClient(gw, s3);
     await rm(dataDir, { recursive: true, force: true });
   });
 

@@ -11,7 +11,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client, s3ErrorOf, startTestGateway, type TestGateway } from '../testing/harness.ts';
+import {
+  s3ErrorOf,
+  startGatewayWithClient,
+  stopGatewayWithClient,
+  type TestGateway,
+} from '../testing/harness.ts';
 
 /** The text of a `=?UTF-8?B?...?=` value (how S3 returns non-ASCII user metadata). */
 const unword = (s: string): string => {
@@ -26,14 +31,9 @@ describe('write headers', () => {
   const Bucket = 'hdrs';
 
   beforeAll(async () => {
-    gw = await startTestGateway();
-    s3 = s3Client(gw);
-    await s3.send(new CreateBucketCommand({ Bucket }));
+    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
   });
-  afterAll(async () => {
-    s3.destroy();
-    await gw.stop();
-  });
+  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('PutObject: private and bucket-owner-full-control pass, other ACLs are 400 AccessControlListNotSupported', async () => {
     await s3.send(new PutObjectCommand({ Bucket, Key: 'a', Body: 'x', ACL: 'private' }));

@@ -6,6 +6,7 @@ import {
   type ChecksumAlgorithm,
   type CompletedPart,
   CompleteMultipartUploadCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   type CreateMultipartUploadCommandInput,
   type GetObjectCommandOutput,
@@ -47,6 +48,28 @@ export async function startTestGateway(
     config: rest,
   });
   return { ...server.gateway, dataDir: server.dataDir, stop: server.stop };
+}
+
+/**
+ * A test gateway and an SDK client for it (path-style, development pair), with `bucket` created
+ * when given: what most suites start in `beforeAll`. Stop both with stopGatewayWithClient.
+ */
+export async function startGatewayWithClient(
+  opts: { bucket?: string; config?: Partial<GatewayConfigInput> } = {},
+): Promise<{ gw: TestGateway; s3: S3Client }> {
+  const gw = await startTestGateway(opts.config);
+  const s3 = s3Client(gw);
+  if (opts.bucket !== undefined) await s3.send(new CreateBucketCommand({ Bucket: opts.bucket }));
+  return { gw, s3 };
+}
+
+/** Stops what startGatewayWithClient started (either is undefined when its start failed). */
+export async function stopGatewayWithClient(
+  gw: TestGateway | undefined,
+  s3: S3Client | undefined,
+): Promise<void> {
+  s3?.destroy();
+  await gw?.stop();
 }
 
 export function s3Client(gw: { port: number }, extra: Partial<S3ClientConfig> = {}): S3Client {
