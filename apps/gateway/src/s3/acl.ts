@@ -3,12 +3,12 @@
 // control; PutBucketAcl / PutObjectAcl succeed only when they ask for exactly that, and otherwise
 // answer AccessControlListNotSupported, as S3 does. Invariant: no request can make anything
 // readable by anyone but the credentials the gateway was given.
-import { checkAclHeaders, checkAclPolicy, el, S3Error, validateObjectKey } from '@blobcache/s3-protocol';
+import { checkAclHeaders, checkAclPolicy, el, validateObjectKey } from '@blobcache/s3-protocol';
 import type { BucketContext, ObjectContext } from './context.ts';
 import { checkVersionId } from './object-body.ts';
 import { ownerElement, ownerId } from './owner.ts';
 import { readVerifiedSmallBody } from './payload.ts';
-import { requireBucket } from './require-bucket.ts';
+import { requireBucket, requireHead } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -45,9 +45,7 @@ async function checkAclRequest(ctx: BucketContext): Promise<void> {
 async function requireObject(ctx: ObjectContext): Promise<void> {
   validateObjectKey(ctx.key);
   checkVersionId(ctx);
-  if (await ctx.store.getHead(ctx.bucket, ctx.key)) return;
-  await requireBucket(ctx);
-  throw new S3Error('NoSuchKey', undefined, { extra: { Key: ctx.key } });
+  await requireHead(ctx);
 }
 
 export const aclRoutes: S3Route[] = [

@@ -44,7 +44,11 @@ export async function partTarget(ctx: ObjectContext): Promise<PartTarget> {
 
 /** A non-negative integer query parameter (markers), InvalidArgument otherwise. */
 export function integerParam(ctx: S3Context, name: string, fallback: number): number {
-  const raw = ctx.target.query.get(name);
+  return integerArgument(name, ctx.target.query.get(name), fallback);
+}
+
+/** A non-negative integer argument (query parameter or header) `name`, or `fallback` when absent. */
+export function integerArgument(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d{1,9}$/.test(raw.trim())) {
     throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, {

@@ -19,7 +19,7 @@ import type { ObjectContext } from './context.ts';
 import { partNumberParam } from './multipart-common.ts';
 import { checkVersionId, sendObjectBytes } from './object-body.ts';
 import { objectVersion, renderStandardHeaders } from './object-headers.ts';
-import { requireBucket } from './require-bucket.ts';
+import { noSuchKey } from './require-bucket.ts';
 import { emptyResponse, plainResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -49,10 +49,7 @@ async function openPart(ctx: ObjectContext): Promise<PinnedObject> {
     throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   }
   const obj = await ctx.store.openObject(ctx.bucket, ctx.key);
-  if (!obj) {
-    await requireBucket(ctx);
-    throw new S3Error('NoSuchKey', undefined, { extra: { Key: ctx.key } });
-  }
+  if (!obj) throw await noSuchKey(ctx);
   try {
     evaluateReadConditionals(ctx.headers, objectVersion(obj.head));
     partRange(obj.head, n);

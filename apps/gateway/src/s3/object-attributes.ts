@@ -13,8 +13,9 @@ import {
 } from '@blobcache/s3-protocol';
 import type { ChecksumAlgorithm, ObjectHead } from '../store/object-head.ts';
 import type { ObjectContext } from './context.ts';
+import { integerArgument } from './multipart-common.ts';
 import { checkVersionId } from './object-body.ts';
-import { requireBucket } from './require-bucket.ts';
+import { requireHead } from './require-bucket.ts';
 import { xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -46,18 +47,6 @@ function wantedAttributes(ctx: ObjectContext): Set<Attribute> {
   return wanted;
 }
 
-function intHeader(ctx: ObjectContext, name: string, fallback: number, min: number): number {
-  const raw = ctx.headers[name];
-  if (raw === undefined) return fallback;
-  const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
-  if (!(n >= min)) {
-    throw new S3Error('InvalidArgument', `${name} must be an integer of at least ${min}`, {
-      extra: { ArgumentName: name, ArgumentValue: raw },
-    });
-  }
-  return n;
-}
-
 function checksumElement(head: ObjectHead): XmlChild {
   const entries = Object.entries(head.checksums) as Array<[ChecksumAlgorithm, string]>;
   if (entries.length === 0) return undefined;
@@ -69,8 +58,8 @@ function checksumElement(head: ObjectHead): XmlChild {
 
 async function objectPartsElement(ctx: ObjectContext, head: ObjectHead): Promise<XmlChild> {
   if (head.partCount === undefined) return undefined; // not a multipart object: no parts
-  const maxParts = intHeader(ctx, 'x-amz-max-parts', DEFAULT_MAX_PARTS, 0);
-  const marker = intHeader(ctx, 'x-amz-part-number-marker', 0, 0);
+  const maxParts = integerArgument('x-amz-max-parts', ctx.headers['x-amz-max-parts'], DEFAULT_MAX_PARTS);
+  const marker = integerArgument('x-amz-part-number-marker', ctx.headers['x-amz-part-number-marker'], 0);
   const { parts } = await ctx.store.resolveParts(head);
   const algorithm = Object.keys(head.checksums)[0] as ChecksumAlgorithm | undefined;
   const page = parts.slice(marker, marker + maxParts);
@@ -97,11 +86,7 @@ async function getObjectAttributes(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
   checkVersionId(ctx);
   const wanted = wantedAttributes(ctx);
-  const head = await ctx.store.getHead(ctx.bucket, ctx.key);
-  if (!head) {
-    await requireBucket(ctx);
-    throw new S3Error('NoSuchKey', undefined, { extra: { Key: ctx.key } });
-  }
+  const head = await requireHead(ctx);
   return xmlResponse(
     el('GetObjectAttributesResponse', [
       wanted.has('ETag') ? el('ETag', head.etag) : undefined,

@@ -9,22 +9,16 @@ import {
   evaluateReadConditionals,
   formatHttpDate,
   parseRange,
-  S3Error,
   validateObjectKey,
 } from '@blobcache/s3-protocol';
 import type { ObjectHead } from '../store/object-head.ts';
 import type { ObjectContext } from './context.ts';
 import { checkVersionId, sendObjectBytes } from './object-body.ts';
 import { objectVersion, renderStandardHeaders } from './object-headers.ts';
-import { requireBucket } from './require-bucket.ts';
+import { noSuchKey, requireHead } from './require-bucket.ts';
 import { emptyResponse, plainResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 import { taggingCountHeader } from './tagging.ts';
-
-async function noSuchKey(ctx: ObjectContext): Promise<S3Error> {
-  await requireBucket(ctx);
-  return new S3Error('NoSuchKey', undefined, { extra: { Key: ctx.key } });
-}
 
 function objectHeaders(ctx: ObjectContext, head: ObjectHead, whole: boolean): Record<string, string> {
   const out: Record<string, string> = {
@@ -46,8 +40,7 @@ function objectHeaders(ctx: ObjectContext, head: ObjectHead, whole: boolean): Re
 async function headObject(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
   checkVersionId(ctx);
-  const head = await ctx.store.getHead(ctx.bucket, ctx.key);
-  if (!head) throw await noSuchKey(ctx);
+  const head = await requireHead(ctx);
   evaluateReadConditionals(ctx.headers, objectVersion(head));
   const range = parseRange(ctx.headers.range, head.size);
   const headers = objectHeaders(ctx, head, range.kind === 'full');

@@ -16,7 +16,7 @@ import type { ObjectHead } from '../store/object-head.ts';
 import type { BucketContext, ObjectContext } from './context.ts';
 import { checkVersionId } from './object-body.ts';
 import { readVerifiedSmallBody } from './payload.ts';
-import { requireBucket } from './require-bucket.ts';
+import { noSuchKey, requireBucket, requireHead } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -55,17 +55,10 @@ export function taggingCountHeader(head: ObjectHead, out: Record<string, string>
   if (head.tags && head.tags.length > 0) out['x-amz-tagging-count'] = String(head.tags.length);
 }
 
-async function noSuchKey(ctx: ObjectContext): Promise<S3Error> {
-  await requireBucket(ctx);
-  return new S3Error('NoSuchKey', undefined, { extra: { Key: ctx.key } });
-}
-
 async function getObjectTagging(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
   checkVersionId(ctx);
-  const head = await ctx.store.getHead(ctx.bucket, ctx.key);
-  if (!head) throw await noSuchKey(ctx);
-  return taggingDocument(head.tags ?? []);
+  return taggingDocument((await requireHead(ctx)).tags ?? []);
 }
 
 async function putObjectTagging(ctx: ObjectContext): Promise<Response> {
