@@ -21,7 +21,6 @@ import {
   parseMaxKeys,
   S3Error,
   toBase64,
-  uriEncode,
   validateObjectKey,
   verifyPayload,
   type XmlChild,
@@ -50,7 +49,7 @@ import { declaredLength, rejectUnsupportedWriteHeaders, writePrecondition } from
 import { ownerElement } from './owner.ts';
 import { readVerifiedSmallBody } from './payload.ts';
 import { requireBucket } from './require-bucket.ts';
-import { emptyResponse, xmlResponse } from './responses.ts';
+import { emptyResponse, objectLocation, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 import { requestedTags } from './tagging.ts';
 
@@ -174,14 +173,6 @@ async function uploadPart(ctx: ObjectContext): Promise<Response> {
   }
 }
 
-function objectUrl(ctx: ObjectContext): string {
-  const host = ctx.headers.host ?? '127.0.0.1';
-  const path = ctx.target.virtualHostBucket
-    ? `/${uriEncode(ctx.key, true)}`
-    : `/${ctx.bucket}/${uriEncode(ctx.key, true)}`;
-  return `http://${host}${path}`;
-}
-
 /**
  * On CompleteMultipartUpload, `x-amz-checksum-<alg>` and `x-amz-mp-object-size` describe the
  * completed OBJECT, not the XML body: they are taken out before the body is verified and checked
@@ -257,7 +248,7 @@ async function completeMultipartUpload(ctx: ObjectContext): Promise<Response> {
     if (read.requested.length !== current.partCount) throw err;
     return xmlResponse(
       el('CompleteMultipartUploadResult', [
-        el('Location', objectUrl(ctx)),
+        el('Location', objectLocation(ctx, ctx.key)),
         el('Bucket', ctx.bucket),
         el('Key', ctx.key),
         el('ETag', `"${current.etag}"`),
@@ -314,7 +305,7 @@ async function completeUpload(
   if (!summary || !upload) throw new Error('completion built no summary');
   const declared = upload.checksumAlgorithm !== undefined;
   const children: XmlChild[] = [
-    el('Location', objectUrl(ctx)),
+    el('Location', objectLocation(ctx, ctx.key)),
     el('Bucket', ctx.bucket),
     el('Key', ctx.key),
     el('ETag', `"${head.etag}"`),

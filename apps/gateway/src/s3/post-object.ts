@@ -10,7 +10,6 @@ import {
   parseTagging,
   S3Error,
   toBase64,
-  uriEncode,
   validateObjectKey,
   verifyPostPolicy,
 } from '@blobcache/s3-protocol';
@@ -21,7 +20,7 @@ import { formBoundary, type PostForm, readPostForm } from './form-data.ts';
 import { readStandardHeaders } from './object-headers.ts';
 import { MAX_PUT_OBJECT_BYTES, rejectUnsupportedWriteHeaders } from './objects-put.ts';
 import { requireBucket } from './require-bucket.ts';
-import { emptyResponse, xmlResponse } from './responses.ts';
+import { emptyResponse, objectLocation, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
 /** S3 puts the file part's filename where the key says `${filename}`. */
@@ -124,10 +123,7 @@ async function postObject(ctx: BucketContext): Promise<Response> {
     throw err;
   }
 
-  const host = ctx.headers.host ?? '127.0.0.1';
-  const location = ctx.target.virtualHostBucket
-    ? `http://${host}/${uriEncode(key, true)}`
-    : `http://${host}/${ctx.bucket}/${uriEncode(key, true)}`;
+  const location = objectLocation(ctx, key);
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
   if (redirect !== undefined && /^https?:\/\//i.test(redirect)) {
     const to = new URL(redirect);

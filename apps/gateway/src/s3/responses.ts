@@ -8,6 +8,7 @@ import {
   renderXmlDocument,
   S3Error,
   toS3Error,
+  uriEncode,
   type XmlElement,
 } from '@blobcache/s3-protocol';
 import type { GatewayConfig } from '../config.ts';
@@ -15,6 +16,7 @@ import type { RequestState } from '../observability/request-state.ts';
 import { BodyTooLargeError } from '../store/chunk-writer.ts';
 import { BucketGoneError } from '../store/object-store.ts';
 import { storeFullError } from './capacity.ts';
+import type { BucketContext } from './context.ts';
 
 /** A complete response as plain values; `headers` carries content-length whenever there is a body. */
 export type PlainResponseParts = {
@@ -107,4 +109,13 @@ export function toGatewayError(err: unknown, config: GatewayConfig): S3Error {
   if (err instanceof Error && (err as { code?: unknown }).code === 'ENGINE_FULL')
     return storeFullError(config, err);
   return toS3Error(err);
+}
+
+/** The URL of object `key` as the client addressed the bucket (path or virtual-hosted style). */
+export function objectLocation(ctx: BucketContext, key: string): string {
+  const host = ctx.headers.host ?? '127.0.0.1';
+  const path = ctx.target.virtualHostBucket
+    ? `/${uriEncode(key, true)}`
+    : `/${ctx.bucket}/${uriEncode(key, true)}`;
+  return `http://${host}${path}`;
 }
