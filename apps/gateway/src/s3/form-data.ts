@@ -46,15 +46,21 @@ class ByteReader {
     this.#it = body[Symbol.asyncIterator]();
   }
 
-  /** Appends the next network chunk; false at the end of the body. */
-  async more(): Promise<boolean> {
-    if (this.#ended) return false;
+  /** The next network chunk as it arrived (not appended to `buf`); undefined at the end. */
+  async next(): Promise<Buffer | undefined> {
+    if (this.#ended) return undefined;
     const r = await this.#it.next();
     if (r.done) {
       this.#ended = true;
-      return false;
+      return undefined;
     }
-    const chunk = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+    return Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+  }
+
+  /** Appends the next network chunk to `buf`; false at the end of the body. */
+  async more(): Promise<boolean> {
+    const chunk = await this.next();
+    if (chunk === undefined) return false;
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     return true;
   }
@@ -135,21 +141,47 @@ export async function readPostForm(body: AsyncIterable<Uint8Array>, boundary: st
   }
 }
 
+/**
+ * The file's bytes, chunk by chunk as they arrive: each network chunk is searched in place (no
+ * copy); only the held-back tail of the previous chunk and the first bytes of the next one are
+ * joined, to find a delimiter that straddles them (chunks shorter than a delimiter are joined
+ * whole). Yielded bytes are never written again.
+ */
 async function* fileBytes(reader: ByteReader, delimiter: Buffer): AsyncGenerator<Uint8Array> {
   const keep = delimiter.length - 1;
+  let pending = reader.buf; // read with the part headers, not yet yielded
+  reader.buf = Buffer.alloc(0);
   for (;;) {
-    const i = reader.buf.indexOf(delimiter);
+    const i = pending.indexOf(delimiter);
     if (i >= 0) {
-      if (i > 0) yield reader.buf.subarray(0, i);
-      reader.buf = reader.buf.subarray(i + delimiter.length);
+      if (i > 0) yield pending.subarray(0, i);
+      reader.buf = pending.subarray(i + delimiter.length);
       break;
     }
-    if (reader.buf.length > keep) {
-      // Yielded bytes are never written again: `buf` is only ever replaced, never mutated.
-      yield reader.buf.subarray(0, reader.buf.length - keep);
-      reader.buf = reader.buf.subarray(reader.buf.length - keep);
+    if (pending.length > keep) {
+      yield pending.subarray(0, pending.length - keep);
+      pending = pending.subarray(pending.length - keep);
     }
-    if (!(await reader.more())) throw malformed('the body ended inside the file');
+    const next = await reader.next();
+    if (next === undefined) throw malformed('the body ended inside the file');
+    if (next.length < keep) {
+      // Too short to hold the end of a delimiter that starts in `pending`: join them (small).
+      pending = Buffer.concat([pending, next]);
+      continue;
+    }
+    if (pending.length > 0) {
+      // A delimiter starting in `pending` (shorter than one) ends within `keep` bytes of `next`,
+      // and none fits in those alone: one found here starts in `pending`.
+      const seam = Buffer.concat([pending, next.subarray(0, keep)]);
+      const j = seam.indexOf(delimiter);
+      if (j >= 0) {
+        if (j > 0) yield pending.subarray(0, j);
+        reader.buf = next.subarray(j + delimiter.length - pending.length);
+        break;
+      }
+      yield pending;
+    }
+    pending = next;
   }
   // Fields after the file are ignored, as S3 does; the body is read to its end.
   await reader.drain();
