@@ -5,9 +5,8 @@
 // not expired, every condition holds, and every form field (but the signature, the policy, the
 // file and `x-ignore-*` fields) is named by a condition, as S3 requires. The file size is checked
 // against `content-length-range` by the caller, while the file streams (`sizeLimits`).
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { S3Error } from '../errors.ts';
-import { deriveSigningKey, hmacHex } from './signing-key.ts';
+import { deriveSigningKey, hmacHex, signaturesEqual, sigV2Signature } from './signing-key.ts';
 import type { SecretLookup } from './types.ts';
 
 /** What a verified form grants: who signed it and the file sizes its policy allows. */
@@ -29,12 +28,6 @@ const EXEMPT_FIELDS: ReadonlySet<string> = new Set([
 
 function denied(reason: string): S3Error {
   return new S3Error('AccessDenied', `Invalid according to Policy: ${reason}`);
-}
-
-function equal(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'latin1');
-  const y = Buffer.from(b, 'latin1');
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /**
@@ -95,7 +88,7 @@ function verifySignature(
     const secret = lookupSecret(accessKeyId);
     if (secret === undefined) throw new S3Error('InvalidAccessKeyId');
     const expected = hmacHex(deriveSigningKey(secret, date, region, 's3'), policy);
-    if (!equal(expected, v4.toLowerCase())) throw new S3Error('SignatureDoesNotMatch');
+    if (!signaturesEqual(expected, v4.toLowerCase())) throw new S3Error('SignatureDoesNotMatch');
     return accessKeyId;
   }
   const v2 = fields.get('signature');
@@ -104,8 +97,7 @@ function verifySignature(
     throw new S3Error('AccessDenied', 'POST requires x-amz-signature (or signature and AWSAccessKeyId)');
   const secret = lookupSecret(accessKeyId);
   if (secret === undefined) throw new S3Error('InvalidAccessKeyId');
-  const expected = createHmac('sha1', secret).update(policy, 'utf8').digest('base64');
-  if (!equal(expected, v2)) throw new S3Error('SignatureDoesNotMatch');
+  if (!signaturesEqual(sigV2Signature(secret, policy), v2)) throw new S3Error('SignatureDoesNotMatch');
   return accessKeyId;
 }
 

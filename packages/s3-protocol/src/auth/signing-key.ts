@@ -2,7 +2,7 @@
 // (maxEntries) and keyed by every input of the derivation, so a hit is always the key the HMAC
 // chain would produce. Deriving costs four HMACs; a busy client reuses one key all day.
 
-import { createHmac, hash } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 const MAX_ENTRIES = 256;
 const cache = new Map<string, Buffer>();
@@ -42,6 +42,18 @@ function deriveViaCache(secret: string, date: string, region: string, service: s
   }
   cache.set(id, key);
   return key;
+}
+
+/** Constant-time comparison of two signatures as text (bytes of latin1 text; hex or base64). */
+export function signaturesEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'latin1');
+  const y = Buffer.from(b, 'latin1');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** SigV2: base64 HMAC-SHA1 of `stringToSign` with the secret (headers, presigned URLs, POST forms). */
+export function sigV2Signature(secret: string, stringToSign: string): string {
+  return createHmac('sha1', secret).update(stringToSign, 'utf8').digest('base64');
 }
 
 /** Lower-case hex HMAC-SHA256 of `data` with `key`. */

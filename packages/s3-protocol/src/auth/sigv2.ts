@@ -7,11 +7,11 @@
 // name, with `=` present exactly when the client sent one; every other query parameter
 // (x-id, prefix, ...) is not signed in SigV2.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parseHttpDate } from '../dates.ts';
 import { S3Error } from '../errors.ts';
 import { decodeHeaderText } from '../header-text.ts';
 import { parseQueryParams, type QueryParam } from '../query.ts';
+import { signaturesEqual, sigV2Signature } from './signing-key.ts';
 import type { AuthContext, AuthOptions, AuthRequest, SecretLookup } from './types.ts';
 
 const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
@@ -114,17 +114,7 @@ export function sigV2StringsToSign(
 
 /** True when `provided` matches the signature of one of the candidate strings. */
 function anyMatches(secret: string, candidates: readonly string[], provided: string): boolean {
-  return candidates.some((sts) => equal(sign(secret, sts), provided));
-}
-
-function sign(secret: string, sts: string): string {
-  return createHmac('sha1', secret).update(sts, 'utf8').digest('base64');
-}
-
-function equal(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'latin1');
-  const y = Buffer.from(b, 'latin1');
-  return x.length === y.length && timingSafeEqual(x, y);
+  return candidates.some((sts) => signaturesEqual(sigV2Signature(secret, sts), provided));
 }
 
 function lookupOrThrow(lookup: SecretLookup, accessKeyId: string): string {

@@ -9,7 +9,8 @@
 // comes after the header that carries the signature). Consumers must treat everything yielded
 // as provisional until the iterator finishes without throwing, and commit nothing before that.
 
-import { createHash, createHmac, type Hash, timingSafeEqual } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { hmacHex, signaturesEqual } from '../auth/signing-key.ts';
 import { S3Error } from '../errors.ts';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -45,9 +46,7 @@ function malformed(detail: string): S3Error {
 }
 
 function sigEqual(expected: string, provided: string): boolean {
-  const a = Buffer.from(expected, 'latin1');
-  const b = Buffer.from(provided.toLowerCase(), 'latin1');
-  return a.length === b.length && timingSafeEqual(a, b);
+  return signaturesEqual(expected, provided.toLowerCase());
 }
 
 interface ChunkHeader {
@@ -105,7 +104,7 @@ export async function* decodeAwsChunked(
       );
     }
     const sts = `${signingPrefix}${prevSignature}\n${EMPTY_SHA256}\n${dataHashHex}`;
-    const expected = createHmac('sha256', signing.signingKey).update(sts, 'utf8').digest('hex');
+    const expected = hmacHex(signing.signingKey, sts);
     if (!sigEqual(expected, chunkSignature)) {
       throw new S3Error('SignatureDoesNotMatch', undefined, {
         extra: { StringToSign: sts, SignatureProvided: chunkSignature },
@@ -125,7 +124,7 @@ export async function* decodeAwsChunked(
         .map(([k, v]) => `${k}:${v}\n`)
         .join('');
       const sts = `AWS4-HMAC-SHA256-TRAILER\n${signing.amzDate}\n${signing.scope}\n${prevSignature}\n${createHash('sha256').update(canonical, 'utf8').digest('hex')}`;
-      const expected = createHmac('sha256', signing.signingKey).update(sts, 'utf8').digest('hex');
+      const expected = hmacHex(signing.signingKey, sts);
       if (!sigEqual(expected, trailerSignature)) {
         throw new S3Error('SignatureDoesNotMatch', undefined, {
           extra: { StringToSign: sts, SignatureProvided: trailerSignature },
