@@ -7,6 +7,7 @@
 // against `content-length-range` by the caller, while the file streams (`sizeLimits`).
 import { S3Error } from '../errors.ts';
 import { deriveSigningKey, hmacHex, signaturesEqual, sigV2Signature } from './signing-key.ts';
+import { parseCredential } from './sigv4.ts';
 import type { SecretLookup } from './types.ts';
 
 /** What a verified form grants: who signed it and the file sizes its policy allows. */
@@ -43,7 +44,7 @@ export function verifyPostPolicy(
 ): PostPolicyGrant {
   const policy = fields.get('policy');
   if (policy === undefined) throw new S3Error('AccessDenied', 'Anonymous POST uploads are not allowed');
-  const accessKeyId = verifySignature(fields, policy, lookupSecret, opts.region);
+  const accessKeyId = verifySignature(fields, policy, lookupSecret, opts);
   let doc: { expiration?: unknown; conditions?: unknown };
   try {
     doc = JSON.parse(Buffer.from(policy, 'base64').toString('utf8')) as typeof doc;
@@ -69,25 +70,20 @@ function verifySignature(
   fields: ReadonlyMap<string, string>,
   policy: string,
   lookupSecret: SecretLookup,
-  region: string,
+  opts: { region: string; now: Date },
 ): string {
   const v4 = fields.get('x-amz-signature');
   if (v4 !== undefined) {
     if (fields.get('x-amz-algorithm') !== 'AWS4-HMAC-SHA256')
       throw new S3Error('InvalidArgument', 'POST requires x-amz-algorithm AWS4-HMAC-SHA256');
-    const credential = fields.get('x-amz-credential') ?? '';
-    const [accessKeyId = '', date = '', credRegion = '', service = '', terminal = ''] = credential.split('/');
-    if (!/^\d{8}$/.test(date) || service !== 's3' || terminal !== 'aws4_request')
-      throw new S3Error('InvalidArgument', `Invalid x-amz-credential: ${credential}`);
-    if (credRegion !== region) {
-      throw new S3Error(
-        'AuthorizationQueryParametersError',
-        `Error parsing the X-Amz-Credential parameter; the region '${credRegion}' is wrong; expecting '${region}'`,
-      );
-    }
+    const { accessKeyId, date } = parseCredential(
+      fields.get('x-amz-credential') ?? '',
+      'AuthorizationQueryParametersError',
+      opts,
+    );
     const secret = lookupSecret(accessKeyId);
     if (secret === undefined) throw new S3Error('InvalidAccessKeyId');
-    const expected = hmacHex(deriveSigningKey(secret, date, region, 's3'), policy);
+    const expected = hmacHex(deriveSigningKey(secret, date, opts.region, 's3'), policy);
     if (!signaturesEqual(expected, v4.toLowerCase())) throw new S3Error('SignatureDoesNotMatch');
     return accessKeyId;
   }

@@ -55,7 +55,8 @@ function payloadModeOrThrow(value: string): { mode: PayloadMode; sha256?: string
   return m;
 }
 
-interface Credential {
+/** A parsed SigV4 credential `<AKID>/<YYYYMMDD>/<region>/s3/aws4_request`. */
+export interface Credential {
   readonly accessKeyId: string;
   readonly date: string;
   readonly region: string;
@@ -63,7 +64,7 @@ interface Credential {
   readonly scope: string;
 }
 
-type ScopeErrorCode = 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError';
+export type ScopeErrorCode = 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError';
 
 // One-entry memo: a client sends the same credential scope on every request of the day. The
 // cached Credential is never mutated by callers (fields are only read).
@@ -71,7 +72,8 @@ let lastCredential:
   | { value: string; code: ScopeErrorCode; region: string | undefined; cred: Credential }
   | undefined;
 
-function parseCredential(value: string, code: ScopeErrorCode, opts: AuthOptions): Credential {
+/** Parses and checks a SigV4 credential scope (this service, the configured region). */
+export function parseCredential(value: string, code: ScopeErrorCode, opts: AuthOptions): Credential {
   const last = lastCredential;
   if (last !== undefined && last.value === value && last.code === code && last.region === opts.region)
     return last.cred;
