@@ -7,13 +7,10 @@ import { checkAclHeaders, checkAclPolicy, el, validateObjectKey } from '@blobcac
 import type { BucketContext, ObjectContext } from './context.ts';
 import { checkVersionId } from './object-body.ts';
 import { ownerElement, ownerId } from './owner.ts';
-import { readVerifiedSmallBody } from './payload.ts';
+import { MAX_CONFIG_BODY_BYTES, readVerifiedSmallBody } from './payload.ts';
 import { requireBucket, requireHead } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
-
-/** An AccessControlPolicy body with a handful of grants is a few KiB. */
-const MAX_ACL_BODY_BYTES = 64 * 1024;
 
 function ownerFullControl(ctx: BucketContext): Response {
   const owner = ctx.auth.accessKeyId;
@@ -39,7 +36,7 @@ async function checkAclRequest(ctx: BucketContext): Promise<void> {
     checkAclHeaders(headers, 'object');
     return;
   }
-  checkAclPolicy(await readVerifiedSmallBody(ctx, MAX_ACL_BODY_BYTES), ownerId(ctx.auth.accessKeyId));
+  checkAclPolicy(await readVerifiedSmallBody(ctx, MAX_CONFIG_BODY_BYTES), ownerId(ctx.auth.accessKeyId));
 }
 
 async function requireObject(ctx: ObjectContext): Promise<void> {

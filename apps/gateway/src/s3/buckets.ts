@@ -14,14 +14,11 @@ import {
 import type { BucketContext, S3Context } from './context.ts';
 import { uploadsOf } from './multipart-common.ts';
 import { ownerElement } from './owner.ts';
-import { readVerifiedSmallBody } from './payload.ts';
+import { MAX_CONFIG_BODY_BYTES, readVerifiedSmallBody } from './payload.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
-/** CreateBucketConfiguration bodies are tiny; anything bigger is not one. */
-const MAX_CREATE_BUCKET_BODY_BYTES = 64 * 1024;
-const MAX_VERSIONING_BODY_BYTES = 64 * 1024;
 const MAX_BUCKETS_PER_PAGE = 10_000;
 
 async function listBuckets(ctx: S3Context): Promise<Response> {
@@ -77,7 +74,7 @@ async function createBucket(ctx: BucketContext): Promise<Response> {
   if (ownership !== undefined && ownership.trim() !== 'BucketOwnerEnforced') {
     throw new S3Error('NotImplemented', `blobcache does not implement Object Ownership ${ownership.trim()}`);
   }
-  const body = await readVerifiedSmallBody(ctx, MAX_CREATE_BUCKET_BODY_BYTES);
+  const body = await readVerifiedSmallBody(ctx, MAX_CONFIG_BODY_BYTES);
   const { locationConstraint } = parseCreateBucketConfiguration(body);
   if (locationConstraint !== undefined && locationConstraint !== ctx.config.region) {
     throw new S3Error(
@@ -125,7 +122,7 @@ async function getBucketVersioning(ctx: BucketContext): Promise<Response> {
  */
 async function putBucketVersioning(ctx: BucketContext): Promise<Response> {
   await requireBucket(ctx);
-  const config = parseVersioningConfiguration(await readVerifiedSmallBody(ctx, MAX_VERSIONING_BODY_BYTES));
+  const config = parseVersioningConfiguration(await readVerifiedSmallBody(ctx, MAX_CONFIG_BODY_BYTES));
   if (config.status === 'Enabled' || config.mfaDelete === 'Enabled') {
     throw new S3Error(
       'NotImplemented',

@@ -17,7 +17,7 @@ import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
 /** 1000 keys of up to 1 KiB each, XML-escaped, fit comfortably. */
-const MAX_DELETE_BODY_BYTES = 4 * 1024 * 1024;
+export const MAX_DELETE_BODY_BYTES = 4 * 1024 * 1024;
 
 function checkVersionId(versionId: string | undefined, key: string): void {
   if (versionId !== undefined && versionId !== 'null') {

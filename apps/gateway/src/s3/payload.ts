@@ -51,6 +51,12 @@ export function receivePayload(ctx: S3Context, maxPayloadBytes: number): Receive
 }
 
 /**
+ * Bodies of small XML configurations (CreateBucket, versioning, ACLs, tags). The largest is a
+ * bucket Tagging of 50 tags of 128 + 256 four-byte characters: about 77 KB with its XML.
+ */
+export const MAX_CONFIG_BODY_BYTES = 128 * 1024;
+
+/**
  * The verified body of a small request (CreateBucket, DeleteObjects), at most `maxBytes`
  * (MaxMessageLengthExceeded beyond). With `requireIntegrityHeader`, a Content-MD5 or an
  * x-amz-checksum-* must be present (S3's rule for DeleteObjects); the verifier checks it.

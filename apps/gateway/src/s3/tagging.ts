@@ -15,13 +15,10 @@ import {
 import type { ObjectHead } from '../store/object-head.ts';
 import type { BucketContext, ObjectContext } from './context.ts';
 import { checkVersionId } from './object-body.ts';
-import { readVerifiedSmallBody } from './payload.ts';
+import { MAX_CONFIG_BODY_BYTES, readVerifiedSmallBody } from './payload.ts';
 import { noSuchKey, requireBucket, requireHead } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
-
-/** A Tagging body of 10 tags of 128 + 256 four-byte characters, with its XML, fits easily. */
-const MAX_TAGGING_BODY_BYTES = 64 * 1024;
 
 type Headers = Readonly<Record<string, string | undefined>>;
 
@@ -65,7 +62,7 @@ async function putObjectTagging(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
   checkVersionId(ctx);
   // S3 requires Content-MD5 or a flexible checksum on this request (the SDKs send one).
-  const body = await readVerifiedSmallBody(ctx, MAX_TAGGING_BODY_BYTES, { requireIntegrityHeader: true });
+  const body = await readVerifiedSmallBody(ctx, MAX_CONFIG_BODY_BYTES, { requireIntegrityHeader: true });
   const tags = parseTagging(body);
   if (!(await ctx.store.replaceTags(ctx.bucket, ctx.key, tags))) throw await noSuchKey(ctx);
   return emptyResponse(200, {});
@@ -101,7 +98,7 @@ async function getBucketTagging(ctx: BucketContext): Promise<Response> {
 
 async function putBucketTagging(ctx: BucketContext): Promise<Response> {
   await requireBucket(ctx);
-  const body = await readVerifiedSmallBody(ctx, MAX_TAGGING_BODY_BYTES, { requireIntegrityHeader: true });
+  const body = await readVerifiedSmallBody(ctx, MAX_CONFIG_BODY_BYTES, { requireIntegrityHeader: true });
   const tags = parseTagging(body, { maxTags: MAX_BUCKET_TAGS });
   if (!(await ctx.store.updateBucket(ctx.bucket, (record) => ({ ...record, tags }))))
     throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });

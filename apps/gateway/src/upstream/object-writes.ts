@@ -31,6 +31,7 @@ import {
 } from '@blobcache/s3-protocol';
 import type { BucketContext, ObjectContext } from '../s3/context.ts';
 import { readStandardHeaders } from '../s3/object-headers.ts';
+import { MAX_DELETE_BODY_BYTES } from '../s3/objects-delete.ts';
 import { MAX_PUT_OBJECT_BYTES } from '../s3/objects-put.ts';
 import { readVerifiedSmallBody, receivePayload } from '../s3/payload.ts';
 import { emptyResponse, xmlResponse } from '../s3/responses.ts';
@@ -39,8 +40,6 @@ import type { WriteTicket } from './key-fence.ts';
 import { cacheKey, type UpstreamCache } from './upstream-cache.ts';
 import { upstreamWriteError } from './upstream-errors.ts';
 import { WriteCopy } from './write-copy.ts';
-
-const MAX_DELETE_BODY_BYTES = 4 * 1024 * 1024;
 
 /** What a fenced write may do with the fence it holds. */
 export type FencedWrite = {
