@@ -41,6 +41,13 @@ describe('resolveConfig', () => {
     expect(resolveConfig({ readCacheBytes: 0, prefaultMemtables: true }).prefaultMemtables).toBe(true);
   });
 
+  it('keeps two idle slabs for reuse by default, a bounded count, 0 = off', () => {
+    expect(resolveConfig({}).maxIdleSlabs).toBe(2);
+    expect(resolveConfig({ maxIdleSlabs: 0 }).maxIdleSlabs).toBe(0);
+    expect(() => resolveConfig({ maxIdleSlabs: -1 })).toThrow(ConfigError);
+    expect(() => resolveConfig({ maxIdleSlabs: 17 })).toThrow(ConfigError);
+  });
+
   it('derives the shard count from the expected number of segment files', () => {
     expect(deriveShards(resolveConfig({}))).toBe(1);
     expect(deriveShards(resolveConfig({ shards: 16 }))).toBe(16);

@@ -100,6 +100,13 @@ export const engineOptionsSchema = z
      * for the spare either.
      */
     prefaultMemtables: z.boolean().optional(),
+    /**
+     * Flushed memtable slabs the read cache lets go are kept (at most this many, each
+     * memtableBytes) and reused for new memtables instead of fresh memory, whose first-touch page
+     * faults and GCs cost the main thread about half of a large put's time (slabpool.ts). They
+     * stay resident while the engine is idle: up to maxIdleSlabs x memtableBytes. 0 = off.
+     */
+    maxIdleSlabs: z.number().int().min(0).max(16).default(2),
     /** Segment sub-directories; 0 = derive (only for a new directory, then persisted). */
     shards: z.number().int().min(0).max(256).default(0),
     /**
@@ -136,6 +143,7 @@ export interface EngineConfig {
   readonly syncReadMaxBytes: number;
   readonly readCacheBytes: number;
   readonly prefaultMemtables: boolean;
+  readonly maxIdleSlabs: number;
   readonly shards: number;
   readonly progressLogIntervalMs: number;
   readonly logger: Logger;
@@ -190,6 +198,7 @@ export function resolveConfig(options: EngineOptions | undefined): EngineConfig 
     syncReadMaxBytes: o.syncReadMaxBytes,
     readCacheBytes,
     prefaultMemtables: o.prefaultMemtables ?? false,
+    maxIdleSlabs: o.maxIdleSlabs,
     shards: o.shards,
     progressLogIntervalMs: o.progressLogIntervalMs,
     logger: o.logger ?? pino({ level: 'silent' }),

@@ -47,6 +47,7 @@ import { decodeHeader, payloadCrcOk, RECORD_HEADER_BYTES, type RecordHeader, rec
 import { recover, walDir, walPath } from './recovery.ts';
 import { SEG_HEADER_BYTES } from './segfile.ts';
 import { type SegmentInfo, SegmentStore } from './segment.ts';
+import { SlabPool } from './slabpool.ts';
 import { SpareSlab } from './spareslab.ts';
 import { WalFile, type WalStats } from './wal.ts';
 
@@ -93,6 +94,9 @@ export interface EngineStats {
   /** Memory held by the read cache of recently flushed slabs, and reads it served. */
   readCacheBytes: number;
   readCacheHits: number;
+  /** Memtables that got a recycled (warm) slab instead of fresh memory, and idle slabs kept. */
+  slabsReused: number;
+  idleSlabs: number;
 }
 
 type Located =
@@ -195,6 +199,8 @@ export class BlobEngine implements EngineInternals {
   private inMemoryShared = true;
   /** The next memtable's slab, prefaulted while the active one fills (write path). */
   private readonly spare: SpareSlab;
+  /** Flushed slabs the read cache let go, recycled for new memtables (slabpool.ts). */
+  private readonly slabPool: SlabPool;
 
   private constructor(
     dir: string,
@@ -235,6 +241,8 @@ export class BlobEngine implements EngineInternals {
     bloomFill.finish();
     keyIndex.onWriteError = (err) => this.fail(err); // a batch written behind failed (keyindex.ts)
     this.spare = new SpareSlab(cfg.memtableBytes, cfg.prefaultMemtables);
+    this.slabPool = new SlabPool(cfg.memtableBytes, cfg.maxIdleSlabs);
+    store.slabs.onRelease = (slab) => this.slabPool.release(slab);
     this.active = this.newMemtable(cfg.memtableBytes);
     this.maintenance = new Maintenance(this);
     if (cfg.flushIntervalMs > 0) {
@@ -357,7 +365,7 @@ export class BlobEngine implements EngineInternals {
       // /dev/zero read to finish while this memtable fills (at 1/4, 64 KiB bursts found it ready
       // in 2-3 of 4 rotations; at 1/16 in 2-4), late enough that a few writes after a flush do
       // not pin a spare slab.
-      this.spare.prepare();
+      if (this.slabPool.idleSlabs === 0) this.spare.prepare();
     }
     this.maintenance.evictNow(); // SIEVE keeps the budget exactly (maintenance.ts)
     // ---- end of atomic section
@@ -400,13 +408,21 @@ export class BlobEngine implements EngineInternals {
     );
   }
 
-  /** Zero-copy view of the value, valid only inside `fn`. */
+  /**
+   * Zero-copy view of the value, valid only inside `fn` (until the promise it returns settles).
+   * Hazard: a view of engine memory aliases a memtable slab (or the read cache's copy of one),
+   * and slabs are recycled for new memtables (slabpool.ts): the slab is pinned while fn runs,
+   * so awaiting inside fn is safe; a view kept after fn settled may be overwritten.
+   */
   view<R>(key: Uint8Array | string, fn: (bytes: Buffer) => R | Promise<R>): Promise<R | undefined> {
-    return this.lookup(key, (bytes) => fn(bytes));
+    return this.lookup(key, (bytes, shared) => (shared ? this.slabPool.pinWhile(bytes, fn) : fn(bytes)));
   }
 
   /**
    * Read path; `shared` tells whether `bytes` alias memory the engine keeps (a memtable slab).
+   * Hazard: shared bytes belong to a slab that is recycled once flushed and dropped by the read
+   * cache (slabpool.ts): `fn` must copy them before it first awaits, or pin them (view()). fn
+   * is always called in the same synchronous step that found the bytes.
    * Values in memory (memtables, the read cache, inline LMDB rows) are answered in this
    * synchronous part (no async function frame, no await per get); the rest goes to lookupSlow.
    */
@@ -675,6 +691,8 @@ export class BlobEngine implements EngineInternals {
       indexMemoryBytes: this.index.memoryBytes,
       readCacheBytes: this.store.slabs.bytes,
       readCacheHits: this.store.slabs.hits,
+      slabsReused: this.slabPool.reused,
+      idleSlabs: this.slabPool.idleSlabs,
     };
   }
 
@@ -763,6 +781,7 @@ export class BlobEngine implements EngineInternals {
     await this.spare.close(); // never fails: drops the spare, closes /dev/zero
     this.closed = true;
     this.store.slabs.clear();
+    this.slabPool.close();
     // Degraded: unflushed memtables stay in their WAL files for the next open; release handles.
     for (const mt of this.overlays()) {
       await mt.wal?.seal(mt.used).catch(() => undefined);
@@ -1031,6 +1050,10 @@ export class BlobEngine implements EngineInternals {
       const run = this.flushChain.then(() => this.flushOne(old));
       this.flushChain = run;
       this.track(run);
+    } else if (!old.wal && !old.segFile) {
+      // Never written (an oversize value rotates an empty memtable): no entry, so no view and
+      // no file write of its slab exists.
+      this.slabPool.release(old.slab);
     }
     this.active = this.newMemtable(capacity);
   }
@@ -1040,7 +1063,12 @@ export class BlobEngine implements EngineInternals {
     // faults but was not released promptly after use: the gateway's peak RSS over a 1 GiB upload
     // went from 271 to 1317 MiB. Plain allocations are accounted to V8 and collected; the spare
     // is one (spareslab.ts), prefaulted by a /dev/zero read on the thread pool.
-    return new Memtable(this.nextSegId++, this.spare.take(Math.max(capacity, SEG_HEADER_BYTES)));
+    const bytes = Math.max(capacity, SEG_HEADER_BYTES);
+    const warm = bytes === this.cfg.memtableBytes ? this.slabPool.take() : undefined;
+    if (warm) return new Memtable(this.nextSegId++, warm);
+    const slab = this.spare.take(bytes);
+    this.slabPool.adopt(slab);
+    return new Memtable(this.nextSegId++, slab);
   }
 
   private async flushOne(mt: Memtable): Promise<void> {
@@ -1095,7 +1123,6 @@ export class BlobEngine implements EngineInternals {
   private commitFlush(mt: Memtable, entries: readonly MemEntry[], metaBytes: number): void {
     assert(this.flushing[0] === mt, 'flushes must commit in memtable order (hazard 5.2-3)');
     const info = this.store.register(mt.id, mt.used, metaBytes, entries.length);
-    this.store.slabs.add(mt.id, mt.slab.subarray(0, mt.used));
     const marks = new Map<number, Buffer[]>();
     const mark = (seg: number, h: Buffer): void => pushTo(marks, seg, h);
     const ops: KeyOp[] = [];
@@ -1122,7 +1149,9 @@ export class BlobEngine implements EngineInternals {
         if (e.readBeforeFlush) this.index.touch(node);
         info.liveCount++;
         info.liveBytes += e.len;
-        // A view of the sealed (never rewritten) slab: the row encoding copies it.
+        // A view of the sealed slab, copied by the row encoding (synchronously, in applyBehind
+        // below). Hazard: the slab is recycled once the read cache lets it go, so nothing may
+        // read this view after this step (keyindex.ts keeps the ops but not their bytes).
         const inline = e.valueLen <= this.cfg.maxInlineValueBytes ? mt.value(e) : undefined;
         ops.push({ kind: 'put', key: e.key, hash: e.hash, valueLen: e.valueLen, inline });
       }
@@ -1131,6 +1160,10 @@ export class BlobEngine implements EngineInternals {
     // time at 1 KiB values); the rows are visible through KeyIndex's pending overlay right away.
     this.keyIndex.applyBehind(ops);
     this.flushing.shift();
+    // The slab's last memtable use is over (its file writes completed before this commit, its
+    // inline rows were copied just above): from here on only the read cache holds it, and
+    // releases it to the slab pool when it drops it or does not admit it (slabpool.ts).
+    this.store.slabs.add(mt.id, mt.slab.subarray(0, mt.used));
     this.counters.flushes++;
     for (const [seg, hashes] of marks) {
       if (seg === mt.id && hashes.length === 0) continue;

@@ -73,6 +73,10 @@ export function rowView(buf: Buffer): KeyRow | undefined {
  * batch is pending (materialize): a write-only stream never pays for them (~20 ms per 30 k rows).
  */
 interface PendingBatch {
+  /**
+   * Hazard: a put's `inline` may view a memtable slab that is recycled (overwritten) right after
+   * applyBehind returns (engine.ts commitFlush, slabpool.ts): only key and hash are read later.
+   */
   readonly ops: readonly KeyOp[];
   /** Per issued op: its row (put), or which removes were issued (del: REMOVED_ROW | REMOVED_HASH). */
   readonly effects: (Buffer | number)[];

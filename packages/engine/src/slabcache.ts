@@ -7,6 +7,14 @@
 //
 // Bounded: at most maxBytes of slabs (counted by their whole allocation), oldest flushed first
 // out (the design's "Librarian": recently written data is the likeliest to be read again).
+//
+// Every memtable slab handed to add() is given back through onRelease exactly once, in the step
+// that stops this cache from using it: not admitted, replaced by its tight copy, evicted or
+// dropped. Hazard: the engine recycles a released slab for a new memtable (slabpool.ts), so a
+// slab must never be released while get() can still return a view of it; clear() (close)
+// releases nothing.
+
+import assert from 'node:assert';
 
 export class SlabCache {
   readonly maxBytes: number;
@@ -14,6 +22,8 @@ export class SlabCache {
   private readonly slabs = new Map<number, Buffer>();
   bytes = 0;
   hits = 0;
+  /** Called with a slab (a view of it) this cache no longer uses (set by the engine). */
+  onRelease: (slab: Buffer) => void = () => undefined;
 
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
@@ -21,14 +31,18 @@ export class SlabCache {
 
   /** Keeps the bytes of segment `id` (which must be final: the sealed memtable's [0, used)). */
   add(id: number, bytes: Buffer): void {
-    if (this.maxBytes === 0 || bytes.length === 0 || bytes.length > this.maxBytes) return;
+    if (this.maxBytes === 0 || bytes.length === 0 || bytes.length > this.maxBytes) {
+      this.onRelease(bytes);
+      return;
+    }
     // A mostly empty slab (a small flush) would pin its whole allocation: keep a tight copy.
     let keep = bytes;
     if (bytes.buffer.byteLength > 2 * bytes.length) {
       keep = Buffer.allocUnsafeSlow(bytes.length);
       bytes.copy(keep);
+      this.onRelease(bytes); // copied synchronously above: the slab has no reader here
     }
-    this.drop(id);
+    assert(!this.slabs.has(id), 'a segment id is flushed (and cached) once');
     this.slabs.set(id, keep);
     this.bytes += footprint(keep);
     for (const [oldId] of this.slabs) {
@@ -46,6 +60,7 @@ export class SlabCache {
     if (!b) return;
     this.slabs.delete(id);
     this.bytes -= footprint(b);
+    this.onRelease(b);
   }
 
   clear(): void {
