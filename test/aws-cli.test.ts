@@ -295,6 +295,31 @@ describe.concurrent('aws-cli against the gateway', () => {
     );
   });
 
+  it('s3api put-bucket-policy makes a bucket public to curl (the README example), delete-bucket-policy closes it', async () => {
+    await aws.run(['s3api', 'create-bucket', '--bucket', 'cli-public']);
+    const body = join(work, 'cat.jpg');
+    await writeFile(body, 'not really a cat');
+    await aws.run(['s3', 'cp', body, 's3://cli-public/cat.jpg']);
+    const url = `http://127.0.0.1:${gw.port}/cli-public/cat.jpg`;
+    const out = join(work, 'cat-fetched.jpg');
+    expect(await curl(url, out)).toBe(403);
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::cli-public/*' },
+      ],
+    });
+    await aws.run(['s3api', 'put-bucket-policy', '--bucket', 'cli-public', '--policy', policy]);
+    expect(await curl(url, out)).toBe(200);
+    expect(await readFile(out, 'utf8')).toBe('not really a cat');
+    const status = JSON.parse(await aws.run(['s3api', 'get-bucket-policy-status', '--bucket', 'cli-public']));
+    expect(status.PolicyStatus.IsPublic).toBe(true);
+    const stored = JSON.parse(await aws.run(['s3api', 'get-bucket-policy', '--bucket', 'cli-public']));
+    expect(JSON.parse(stored.Policy)).toEqual(JSON.parse(policy));
+    await aws.run(['s3api', 'delete-bucket-policy', '--bucket', 'cli-public']);
+    expect(await curl(url, out)).toBe(403);
+  });
+
   it('s3api multipart: create-multipart-upload, upload-part, list-parts, complete-multipart-upload', async () => {
     await aws.run(['s3api', 'create-bucket', '--bucket', 'cli-mpu']);
     const part1 = join(work, 'part1');

@@ -18,8 +18,9 @@ import type { AdminHandler } from './observability/admin-endpoints.ts';
 import type { Logger } from './observability/logger.ts';
 import { requestState } from './observability/request-state.ts';
 import { type Authenticator, authenticateRequest } from './s3/authenticate.ts';
+import { authorize } from './s3/authorize.ts';
 import { flattenHeaders, type S3Context } from './s3/context.ts';
-import { S3_ROUTES } from './s3/operations.ts';
+import { operationAsked, S3_ROUTES } from './s3/operations.ts';
 import { isPostObjectForm } from './s3/post-object.ts';
 import { parseRequestTarget, type RequestTarget } from './s3/request-target.ts';
 import { errorResponse, toGatewayError } from './s3/responses.ts';
@@ -69,7 +70,7 @@ export function createS3Handler(deps: AppDeps): S3Handler {
       // A POST Object form carries its own signed policy: the handler verifies it from the body.
       const auth = isPostObjectForm(method, target, headers)
         ? POST_FORM_AUTH
-        : authenticateRequest(deps.authenticator, method, target, headers);
+        : authenticateRequest(deps.authenticator, method, target, headers, true);
       const ctx: S3Context & { bucket: string | undefined; key: string | undefined } = {
         req,
         res,
@@ -87,6 +88,13 @@ export function createS3Handler(deps: AppDeps): S3Handler {
       };
       const route = matchRoute(S3_ROUTES, ctx, levelOf(target.bucket, target.key));
       state.operation = route.operation;
+      // The form's own policy decides for a POST Object (post-object.ts); a bucket policy decides
+      // what an unsigned request may do and what a signed one may not (s3/authorize.ts).
+      if (auth !== POST_FORM_AUTH) {
+        const mapped = deps.upstream?.maps(target.bucket) === true;
+        const perObject = await authorize(deps.store, ctx, route.operation, mapped);
+        if (perObject) ctx.authorizeObject = perObject;
+      }
       // Mapped buckets are read-through caches: their operations go through the upstream layer.
       const handle = deps.upstream?.handlerFor(route.operation, target.bucket) ?? route.handle;
       return await handle(ctx as Parameters<typeof handle>[0]);
@@ -101,21 +109,6 @@ export function createS3Handler(deps: AppDeps): S3Handler {
       return errorResponse(s3err, state, method, target?.rawPath ?? rawUrl.split('?', 1)[0]);
     }
   };
-}
-
-/** The operation a request names, from its method, target and headers alone; undefined if none. */
-function operationAsked(
-  method: string,
-  target: RequestTarget,
-  headers: Record<string, string | undefined>,
-): string | undefined {
-  try {
-    // Routing reads only the method, the target and the headers (never auth or the store).
-    const ctx = { method, target, headers } as unknown as S3Context;
-    return matchRoute(S3_ROUTES, ctx, levelOf(target.bucket, target.key)).operation;
-  } catch {
-    return undefined;
-  }
 }
 
 export function createApp(

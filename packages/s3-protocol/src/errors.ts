@@ -103,6 +103,7 @@ export const ERROR_CATALOGUE = {
     status: 400,
     message: 'The XML you provided was not well-formed or did not validate against our published schema',
   },
+  MalformedPolicy: { status: 400, message: 'This policy contains invalid Json' },
   MalformedTrailerError: {
     status: 400,
     message:

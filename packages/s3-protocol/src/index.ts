@@ -11,6 +11,7 @@
 //   payload ........ verifyPayload(source, auth, headers, opts) → { body, result() }, stripAwsChunkedEncoding
 //   checksums ...... createHasher(alg), parseChecksumHeaders, checksumHeaderName, compositeChecksum, combineCrcs
 //   ACLs ........... checkAclHeaders (only owner-only ACLs pass: ACLs are disabled, as S3's default)
+//   policies ....... parseBucketPolicy (validated, compiled) → evaluatePolicy(policy, request)
 //   header text .... decodeHeaderText (UTF-8 or latin1 bytes → text), encodeHeaderText (RFC 2047)
 //   semantics ...... parseRange, evaluateReadConditionals / evaluateCopySourceConditionals /
 //                    evaluateWriteConditionals, md5Etag / multipartEtag, date formats,
@@ -134,9 +135,23 @@ export {
   type VerifyPayloadOptions,
   verifyPayload,
 } from './payload/verify-payload.ts';
+/** `parseRange(header, size)` → full | partial {start,end,contentRange}; unsatisfiable → InvalidRange 416. */
+/** Bucket policies: parsed and validated once (MalformedPolicy / NotImplemented), evaluated per request. */
+export {
+  type BucketPolicy,
+  MAX_BUCKET_POLICY_BYTES,
+  type PolicyStatement,
+  parseBucketPolicy,
+} from './policy/bucket-policy.ts';
+export {
+  evaluatePolicy,
+  type PolicyDecision,
+  type PolicyRequest,
+  policyIsPublic,
+  s3Arn,
+} from './policy/policy-eval.ts';
 /** Query-string parsing as S3 reads it (`+` is a space, `?uploads` and `?uploads=` both present). */
 export { parseQuery, parseQueryParams, type QueryParam, queryMapOf } from './query.ts';
-/** `parseRange(header, size)` → full | partial {start,end,contentRange}; unsatisfiable → InvalidRange 416. */
 export { parseRange, type RangeResult } from './range.ts';
 /** Typed readers for CompleteMultipartUpload, Delete, CreateBucketConfiguration and Tagging bodies. */
 export {

@@ -19,11 +19,16 @@ export function createAuthenticator(credentials: readonly Credential[], region: 
   return { region, lookupSecret: (id) => secrets.get(id) };
 }
 
+/**
+ * `allowAnonymous`: a request without credentials gets an anonymous AuthContext instead of
+ * AccessDenied (S3 requests: what it may do is then the bucket policy's call, s3/authorize.ts).
+ */
 export function authenticateRequest(
   a: Authenticator,
   method: string,
   target: RequestTarget,
   headers: Headers,
+  allowAnonymous = false,
 ): AuthContext {
   const req: AuthRequest = { method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers };
   if (target.virtualHostBucket !== undefined) req.virtualHostBucket = target.virtualHostBucket;
@@ -33,5 +38,6 @@ export function authenticateRequest(
     now: new Date(),
     maxSkewMs: MAX_SKEW_MS,
     maxPresignSeconds: MAX_PRESIGN_SECONDS,
+    allowAnonymous,
   });
 }

@@ -1,5 +1,6 @@
 // Bucket configuration reads through the SDK: "none set" where S3 says so, the fixed settings as
-// S3 renders them, the gateway's CORS policy, deletes of nothing, and writes still 501.
+// S3 renders them, the gateway's CORS policy, deletes of nothing, and writes still 501 (bucket
+// policies and tags are real: bucket-policy.test.ts, tagging.test.ts).
 import {
   DeleteBucketLifecycleCommand,
   DeleteBucketPolicyCommand,
@@ -19,7 +20,7 @@ import {
   GetBucketWebsiteCommand,
   GetObjectLockConfigurationCommand,
   GetPublicAccessBlockCommand,
-  PutBucketPolicyCommand,
+  PutBucketLifecycleConfigurationCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +48,7 @@ describe('bucket configuration reads', () => {
   it('answers "none set" with the 404 S3 gives for each configuration', async () => {
     const cases: Array<[Promise<unknown>, string]> = [
       [s3.send(new GetBucketPolicyCommand({ Bucket })), 'NoSuchBucketPolicy'],
+      [s3.send(new GetBucketPolicyStatusCommand({ Bucket })), 'NoSuchBucketPolicy'],
       [s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })), 'NoSuchLifecycleConfiguration'],
       [s3.send(new GetBucketTaggingCommand({ Bucket })), 'NoSuchTagSet'],
       [s3.send(new GetBucketWebsiteCommand({ Bucket })), 'NoSuchWebsiteConfiguration'],
@@ -71,7 +73,6 @@ describe('bucket configuration reads', () => {
     expect(notification.TopicConfigurations ?? []).toEqual([]);
     const ownership = await s3.send(new GetBucketOwnershipControlsCommand({ Bucket }));
     expect(ownership.OwnershipControls?.Rules?.[0]?.ObjectOwnership).toBe('BucketOwnerEnforced');
-    expect((await s3.send(new GetBucketPolicyStatusCommand({ Bucket }))).PolicyStatus?.IsPublic).toBe(false);
     const cors = await s3.send(new GetBucketCorsCommand({ Bucket }));
     expect(cors.CORSRules).toHaveLength(1);
     expect(cors.CORSRules?.[0]?.AllowedOrigins).toEqual(['http://localhost:5173']);
@@ -83,15 +84,17 @@ describe('bucket configuration reads', () => {
     await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
     await s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
     await s3.send(new DeleteBucketTaggingCommand({ Bucket }));
-    const policy = await s3ErrorOf(
+    const lifecycle = await s3ErrorOf(
       s3.send(
-        new PutBucketPolicyCommand({
+        new PutBucketLifecycleConfigurationCommand({
           Bucket,
-          Policy: JSON.stringify({ Version: '2012-10-17', Statement: [] }),
+          LifecycleConfiguration: {
+            Rules: [{ ID: 'expire', Status: 'Enabled', Filter: {}, Expiration: { Days: 1 } }],
+          },
         }),
       ),
     );
-    expect(policy.name).toBe('NotImplemented');
-    expect(policy.$metadata.httpStatusCode).toBe(501);
+    expect(lifecycle.name).toBe('NotImplemented');
+    expect(lifecycle.$metadata.httpStatusCode).toBe(501);
   });
 });

@@ -1,11 +1,12 @@
 // Bucket configuration reads, answered truthfully for a bucket the gateway cannot configure:
-// "none set" (the 404 S3 answers for a bucket without that configuration) for policy, lifecycle,
-// website, object lock, replication, public access block and default encryption; the
-// settings that are fixed here (no acceleration, the owner pays, no logging, no notifications,
-// bucket owner enforced, not public, the gateway-wide CORS policy) as S3 renders them. Deleting a
-// configuration that cannot exist succeeds (204), as S3 answers for one that was never set.
-// Setting any of them stays 501: accepting a policy or lifecycle rule that is never enforced
-// would be a lie. (Bucket tags are real and stored: tagging.ts.) Tools that read every bucket setting (Terraform's aws_s3_bucket, for one) work.
+// "none set" (the 404 S3 answers for a bucket without that configuration) for lifecycle, website,
+// object lock, replication, public access block and default encryption; the settings that are
+// fixed here (no acceleration, the owner pays, no logging, no notifications, bucket owner
+// enforced, the gateway-wide CORS policy) as S3 renders them. Deleting a configuration that
+// cannot exist succeeds (204), as S3 answers for one that was never set. Setting any of them
+// stays 501: accepting a lifecycle rule that is never enforced would be a lie. (Bucket tags and
+// policies are real, stored and enforced: tagging.ts, bucket-policy.ts.) Tools that read every
+// bucket setting (Terraform's aws_s3_bucket, for one) work.
 import { el, S3Error, type S3ErrorCode, type XmlElement } from '@blobcache/s3-protocol';
 import { CORS_ALLOWED_METHODS, CORS_EXPOSE_HEADERS, PREFLIGHT_MAX_AGE_SEC } from '../cors.ts';
 import type { BucketContext } from './context.ts';
@@ -17,12 +18,6 @@ type Answer = { notSet: S3ErrorCode } | { document: (ctx: BucketContext) => XmlE
 
 /** The configuration a bucket has, by subresource. */
 const READS: ReadonlyArray<{ param: string; operation: string; answer: Answer; deletable?: string }> = [
-  {
-    param: 'policy',
-    operation: 'GetBucketPolicy',
-    answer: { notSet: 'NoSuchBucketPolicy' },
-    deletable: 'DeleteBucketPolicy',
-  },
   {
     param: 'lifecycle',
     operation: 'GetBucketLifecycleConfiguration',
@@ -84,11 +79,6 @@ const READS: ReadonlyArray<{ param: string; operation: string; answer: Answer; d
     answer: {
       document: () => el('OwnershipControls', [el('Rule', [el('ObjectOwnership', 'BucketOwnerEnforced')])]),
     },
-  },
-  {
-    param: 'policyStatus',
-    operation: 'GetBucketPolicyStatus',
-    answer: { document: () => el('PolicyStatus', [el('IsPublic', 'false')]) },
   },
   { param: 'cors', operation: 'GetBucketCors', answer: { document: corsConfiguration } },
 ];

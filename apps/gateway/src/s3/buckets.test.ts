@@ -10,7 +10,6 @@ import {
   PutBucketCorsCommand,
   PutBucketEncryptionCommand,
   PutBucketLifecycleConfigurationCommand,
-  PutBucketPolicyCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
@@ -134,10 +133,6 @@ describe('bucket operations', () => {
   it('answers unimplemented subresources with 501 NotImplemented in S3 XML', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'sub' }));
     const calls = [
-      () =>
-        s3.send(
-          new PutBucketPolicyCommand({ Bucket: 'sub', Policy: '{"Version":"2012-10-17","Statement":[]}' }),
-        ),
       () =>
         s3.send(
           new PutBucketEncryptionCommand({

@@ -25,6 +25,11 @@ export type S3Context = {
   lookupSecret: (accessKeyId: string) => string | undefined;
   store: ObjectStore;
   logger: Logger;
+  /**
+   * Set when a bucket policy must also judge objects named in the body (DeleteObjects' keys):
+   * throws AccessDenied for an object the requester may not act on (s3/authorize.ts).
+   */
+  authorizeObject?: (action: string, key: string) => void;
 };
 
 /** A bucket-level or object-level context: the route guarantees these are present. */

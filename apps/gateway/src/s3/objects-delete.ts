@@ -44,6 +44,7 @@ async function deleteObjects(ctx: BucketContext): Promise<Response> {
     try {
       validateObjectKey(o.key);
       checkVersionId(o.versionId, o.key);
+      ctx.authorizeObject?.('s3:DeleteObject', o.key);
       await ctx.store.deleteObject(ctx.bucket, o.key);
       if (!request.quiet) {
         results.push(

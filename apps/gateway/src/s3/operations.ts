@@ -2,7 +2,9 @@
 // exporting an `S3Route[]` and list it here; route.ts picks the most specific match.
 import { aclRoutes } from './acl.ts';
 import { bucketConfigRoutes } from './bucket-config.ts';
+import { bucketPolicyRoutes } from './bucket-policy.ts';
 import { bucketRoutes } from './buckets.ts';
+import type { Headers, S3Context } from './context.ts';
 import { copyRoutes } from './copy.ts';
 import { copyPartRoutes } from './copy-part.ts';
 import { listRoutes } from './list.ts';
@@ -14,7 +16,8 @@ import { deleteObjectRoutes } from './objects-delete.ts';
 import { putObjectRoutes } from './objects-put.ts';
 import { readObjectRoutes } from './objects-read.ts';
 import { postObjectRoutes } from './post-object.ts';
-import type { S3Route } from './route.ts';
+import type { RequestTarget } from './request-target.ts';
+import { levelOf, matchRoute, type S3Route } from './route.ts';
 import { taggingRoutes } from './tagging.ts';
 
 export const S3_ROUTES: readonly S3Route[] = [
@@ -31,6 +34,18 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...taggingRoutes,
   ...aclRoutes,
   ...bucketConfigRoutes,
+  ...bucketPolicyRoutes,
   ...objectAttributesRoutes,
   ...postObjectRoutes,
 ];
+
+/** The operation a request names, from its method, target and headers alone; undefined if none. */
+export function operationAsked(method: string, target: RequestTarget, headers: Headers): string | undefined {
+  try {
+    // Routing reads only the method, the target and the headers (never auth or the store).
+    const ctx = { method, target, headers } as unknown as S3Context;
+    return matchRoute(S3_ROUTES, ctx, levelOf(target.bucket, target.key)).operation;
+  } catch {
+    return undefined;
+  }
+}

@@ -7,8 +7,10 @@ import type { AppDeps } from '../app.ts';
 import type { RequestState } from '../observability/request-state.ts';
 import type { ContinueDecision } from '../server.ts';
 import { authenticateRequest } from './authenticate.ts';
+import { authorize } from './authorize.ts';
 import { checkCapacity } from './capacity.ts';
 import { flattenHeaders } from './context.ts';
+import { operationAsked } from './operations.ts';
 import { isPostObjectForm } from './post-object.ts';
 import { parseRequestTarget, type RequestTarget } from './request-target.ts';
 import { errorParts } from './responses.ts';
@@ -25,11 +27,16 @@ export async function preflight(
     target = parseRequestTarget(req.url ?? '/', headers.host, deps.config.domain);
     if (target.bucket !== undefined) state.bucket = target.bucket;
     if (target.key !== undefined) state.key = target.key;
-    // A POST Object form is authenticated by the policy in its body (post-object.ts).
-    if (!isPostObjectForm(method, target, headers))
-      authenticateRequest(deps.authenticator, method, target, headers);
     // A mapped bucket (read-through cache) has no local record and no local budget: upstream decides.
     const mapped = deps.upstream?.maps(target.bucket) === true;
+    // A POST Object form is authenticated by the policy in its body (post-object.ts).
+    if (!isPostObjectForm(method, target, headers)) {
+      const auth = authenticateRequest(deps.authenticator, method, target, headers, true);
+      // The bucket policy's verdict, before the body is sent (the handler runs it again).
+      const operation = operationAsked(method, target, headers);
+      if (operation !== undefined)
+        await authorize(deps.store, { method, target, headers, auth, req }, operation, mapped);
+    }
     if (
       !mapped &&
       target.bucket !== undefined &&

@@ -243,13 +243,15 @@ export function decodePartList(bytes: Uint8Array): DataPart[] {
   return z.array(partSchema).parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
 }
 
-/** A bucket: when and for which region it was created, its tags, its versioning state. */
+/** A bucket: when and for which region it was created, its tags, versioning state and policy. */
 export type BucketRecord = {
   createdMs: number;
   region: string;
   tags?: Array<{ key: string; value: string }>;
   /** Set by PutBucketVersioning; versioning itself is never enabled (every object is `null`). */
   versioning?: 'Suspended';
+  /** The bucket policy document as PutBucketPolicy received it (validated then: s3/authorize.ts). */
+  policy?: string;
 };
 
 const bucketRecordSchema = z.object({
@@ -257,6 +259,7 @@ const bucketRecordSchema = z.object({
   region: z.string(),
   tags: tagsSchema.optional(),
   versioning: z.literal('Suspended').optional(),
+  policy: z.string().optional(),
 });
 
 export function encodeBucket(record: BucketRecord): Buffer {

@@ -1,0 +1,208 @@
+// Authorization after authentication: who may run this operation on this bucket or object.
+// blobcache has one account, so every configured credential is the bucket owner. Invariant:
+//   - an anonymous (unsigned) request runs only what its bucket's policy explicitly allows and
+//     nothing it denies; without a policy, or on a service-level or read-through (mapped) bucket,
+//     it is AccessDenied, as before policies existed;
+//   - a signed request runs anything except what the bucket's policy explicitly denies; the
+//     policy operations themselves stay open to the owner, so a policy that denies everything
+//     can still be read, replaced or deleted (S3 keeps them open to the account root too).
+// Every S3 operation the gateway routes has its IAM action in OPERATION_ACTIONS (a test checks
+// it): an operation missing there could slip past a Deny for `s3:*`.
+import type { IncomingMessage } from 'node:http';
+import {
+  type AuthContext,
+  type BucketPolicy,
+  evaluatePolicy,
+  type PolicyDecision,
+  parseBucketPolicy,
+  parseCopySource,
+  S3Error,
+  s3Arn,
+} from '@blobcache/s3-protocol';
+import type { BucketRecord } from '../store/object-head.ts';
+import type { ObjectStore } from '../store/object-store.ts';
+import type { Headers } from './context.ts';
+import type { RequestTarget } from './request-target.ts';
+
+/** The IAM action S3 checks for each operation (the route table's operation names). */
+export const OPERATION_ACTIONS: Readonly<Record<string, string>> = {
+  ListBuckets: 's3:ListAllMyBuckets',
+  CreateBucket: 's3:CreateBucket',
+  DeleteBucket: 's3:DeleteBucket',
+  HeadBucket: 's3:ListBucket',
+  ListObjects: 's3:ListBucket',
+  ListObjectsV2: 's3:ListBucket',
+  ListObjectVersions: 's3:ListBucketVersions',
+  ListMultipartUploads: 's3:ListBucketMultipartUploads',
+  GetBucketLocation: 's3:GetBucketLocation',
+  GetBucketVersioning: 's3:GetBucketVersioning',
+  PutBucketVersioning: 's3:PutBucketVersioning',
+  GetBucketTagging: 's3:GetBucketTagging',
+  PutBucketTagging: 's3:PutBucketTagging',
+  DeleteBucketTagging: 's3:PutBucketTagging',
+  GetBucketAcl: 's3:GetBucketAcl',
+  PutBucketAcl: 's3:PutBucketAcl',
+  GetBucketPolicy: 's3:GetBucketPolicy',
+  PutBucketPolicy: 's3:PutBucketPolicy',
+  DeleteBucketPolicy: 's3:DeleteBucketPolicy',
+  GetBucketPolicyStatus: 's3:GetBucketPolicyStatus',
+  GetBucketLifecycleConfiguration: 's3:GetLifecycleConfiguration',
+  DeleteBucketLifecycle: 's3:PutLifecycleConfiguration',
+  GetBucketWebsite: 's3:GetBucketWebsite',
+  DeleteBucketWebsite: 's3:DeleteBucketWebsite',
+  GetObjectLockConfiguration: 's3:GetBucketObjectLockConfiguration',
+  GetBucketReplication: 's3:GetReplicationConfiguration',
+  DeleteBucketReplication: 's3:PutReplicationConfiguration',
+  GetPublicAccessBlock: 's3:GetBucketPublicAccessBlock',
+  DeletePublicAccessBlock: 's3:PutBucketPublicAccessBlock',
+  GetBucketEncryption: 's3:GetEncryptionConfiguration',
+  DeleteBucketEncryption: 's3:PutEncryptionConfiguration',
+  GetBucketAccelerateConfiguration: 's3:GetAccelerateConfiguration',
+  GetBucketRequestPayment: 's3:GetBucketRequestPayment',
+  GetBucketLogging: 's3:GetBucketLogging',
+  GetBucketNotificationConfiguration: 's3:GetBucketNotification',
+  GetBucketOwnershipControls: 's3:GetBucketOwnershipControls',
+  GetBucketCors: 's3:GetBucketCORS',
+  DeleteObjects: 's3:DeleteObject',
+  PostObject: 's3:PutObject',
+  GetObject: 's3:GetObject',
+  HeadObject: 's3:GetObject',
+  GetObjectAttributes: 's3:GetObjectAttributes',
+  PutObject: 's3:PutObject',
+  CopyObject: 's3:PutObject',
+  CreateMultipartUpload: 's3:PutObject',
+  UploadPart: 's3:PutObject',
+  UploadPartCopy: 's3:PutObject',
+  CompleteMultipartUpload: 's3:PutObject',
+  AbortMultipartUpload: 's3:AbortMultipartUpload',
+  ListParts: 's3:ListMultipartUploadParts',
+  DeleteObject: 's3:DeleteObject',
+  GetObjectTagging: 's3:GetObjectTagging',
+  PutObjectTagging: 's3:PutObjectTagging',
+  DeleteObjectTagging: 's3:DeleteObjectTagging',
+  GetObjectAcl: 's3:GetObjectAcl',
+  PutObjectAcl: 's3:PutObjectAcl',
+};
+
+/** Operations the owner may always run, whatever the policy denies (a lock-out stays repairable). */
+const OWNER_ALWAYS: ReadonlySet<string> = new Set([
+  'GetBucketPolicy',
+  'PutBucketPolicy',
+  'DeleteBucketPolicy',
+]);
+/** Operations whose request names a second object to read (x-amz-copy-source). */
+const COPY_OPERATIONS: ReadonlySet<string> = new Set(['CopyObject', 'UploadPartCopy']);
+const LIST_OPERATIONS: ReadonlySet<string> = new Set(['ListObjects', 'ListObjectsV2', 'ListObjectVersions']);
+
+/** The request facts a policy decision reads. */
+export interface AuthorizationRequest {
+  method: string;
+  target: RequestTarget;
+  headers: Headers;
+  auth: AuthContext;
+  req: IncomingMessage;
+}
+
+/** Checks one more object of the request (DeleteObjects' keys); throws AccessDenied. */
+export type ObjectAuthorizer = (action: string, key: string) => void;
+
+// Compiled once per bucket record: a record is replaced, never changed, when its policy changes.
+const compiled = new WeakMap<BucketRecord, BucketPolicy>();
+
+function policyOf(bucket: string, record: BucketRecord | undefined): BucketPolicy | undefined {
+  if (record?.policy === undefined) return undefined;
+  let p = compiled.get(record);
+  if (p === undefined) {
+    p = parseBucketPolicy(record.policy, bucket);
+    compiled.set(record, p);
+  }
+  return p;
+}
+
+/** The condition keys blobcache knows for this request (policy-eval.ts: absent keys matter). */
+function conditionContext(r: AuthorizationRequest, operation: string): Map<string, string> {
+  const context = new Map<string, string>();
+  const address = r.req.socket.remoteAddress;
+  if (address !== undefined) context.set('aws:sourceip', address.replace(/^::ffff:(?=\d+\.)/, ''));
+  const encrypted = (r.req.socket as { encrypted?: boolean }).encrypted === true;
+  context.set('aws:securetransport', encrypted ? 'true' : 'false');
+  if (r.headers.referer !== undefined) context.set('aws:referer', r.headers.referer);
+  if (r.headers['user-agent'] !== undefined) context.set('aws:useragent', r.headers['user-agent']);
+  if (LIST_OPERATIONS.has(operation)) {
+    const q = r.target.query;
+    const prefix = q.get('prefix');
+    const delimiter = q.get('delimiter');
+    const maxKeys = q.get('max-keys');
+    if (prefix !== undefined) context.set('s3:prefix', prefix);
+    if (delimiter !== undefined) context.set('s3:delimiter', delimiter);
+    if (maxKeys !== undefined) context.set('s3:max-keys', maxKeys);
+  }
+  return context;
+}
+
+function denied(): S3Error {
+  return new S3Error('AccessDenied');
+}
+
+function permits(anonymous: boolean, decision: PolicyDecision): boolean {
+  return anonymous ? decision === 'allow' : decision !== 'deny';
+}
+
+/**
+ * Authorizes `operation` for the request; throws AccessDenied. Returns a per-object checker when
+ * the operation names more objects in its body (DeleteObjects), undefined otherwise.
+ */
+export async function authorize(
+  store: ObjectStore,
+  r: AuthorizationRequest,
+  operation: string,
+  mapped: boolean,
+): Promise<ObjectAuthorizer | undefined> {
+  const anonymous = r.auth.method === 'anonymous';
+  const bucket = r.target.bucket;
+  const action = OPERATION_ACTIONS[operation];
+  if (bucket === undefined || mapped || action === undefined) {
+    // No bucket policy can speak here: the owner may, the public may not.
+    if (anonymous) throw denied();
+    return undefined;
+  }
+  if (!anonymous && OWNER_ALWAYS.has(operation)) return undefined;
+  const policy = policyOf(bucket, await store.getBucket(bucket));
+  if (policy === undefined) {
+    if (anonymous) throw denied();
+    return undefined;
+  }
+  const context = conditionContext(r, operation);
+  const check = (p: BucketPolicy, act: string, resource: string): void => {
+    if (!permits(anonymous, evaluatePolicy(p, { action: act, resource, context }))) throw denied();
+  };
+  if (operation === 'DeleteObjects') {
+    // Each key is its own resource: DeleteObjects answers AccessDenied per key.
+    return (act, key) => check(policy, act, s3Arn(bucket, key));
+  }
+  check(policy, action, s3Arn(bucket, r.target.key));
+  if (COPY_OPERATIONS.has(operation)) await authorizeCopySource(store, r, anonymous, context);
+  return undefined;
+}
+
+/** The copy source is read: s3:GetObject on it, under its own bucket's policy. */
+async function authorizeCopySource(
+  store: ObjectStore,
+  r: AuthorizationRequest,
+  anonymous: boolean,
+  context: Map<string, string>,
+): Promise<void> {
+  const header = r.headers['x-amz-copy-source'];
+  if (header === undefined) return;
+  let source: { bucket: string; key: string };
+  try {
+    source = parseCopySource(header);
+  } catch {
+    return; // malformed: the handler refuses it before reading anything
+  }
+  const policy = policyOf(source.bucket, await store.getBucket(source.bucket));
+  const decision: PolicyDecision = policy
+    ? evaluatePolicy(policy, { action: 's3:GetObject', resource: s3Arn(source.bucket, source.key), context })
+    : 'none';
+  if (!permits(anonymous, decision)) throw denied();
+}
