@@ -148,6 +148,17 @@ function permits(anonymous: boolean, decision: PolicyDecision): boolean {
   return anonymous ? decision === 'allow' : decision !== 'deny';
 }
 
+/** The policy's verdict on one action on one resource: throws AccessDenied. */
+function check(
+  policy: BucketPolicy,
+  anonymous: boolean,
+  action: string,
+  resource: string,
+  context: ReadonlyMap<string, string>,
+): void {
+  if (!permits(anonymous, evaluatePolicy(policy, { action, resource, context }))) throw denied();
+}
+
 /**
  * Authorizes `operation` for the request; throws AccessDenied. Returns a per-object checker when
  * the operation names more objects in its body (DeleteObjects), undefined otherwise.
@@ -173,16 +184,34 @@ export async function authorize(
     return undefined;
   }
   const context = conditionContext(r, operation);
-  const check = (p: BucketPolicy, act: string, resource: string): void => {
-    if (!permits(anonymous, evaluatePolicy(p, { action: act, resource, context }))) throw denied();
-  };
   if (operation === 'DeleteObjects') {
     // Each key is its own resource: DeleteObjects answers AccessDenied per key.
-    return (act, key) => check(policy, act, s3Arn(bucket, key));
+    return (act, key) => check(policy, anonymous, act, s3Arn(bucket, key), context);
   }
-  check(policy, action, s3Arn(bucket, r.target.key));
+  check(policy, anonymous, action, s3Arn(bucket, r.target.key), context);
   if (COPY_OPERATIONS.has(operation)) await authorizeCopySource(store, r, anonymous, context);
   return undefined;
+}
+
+/**
+ * One object action decided once the request's body named the object (POST Object: the form
+ * holds the key, and an unsigned form is the anonymous public's). Throws AccessDenied.
+ */
+export async function authorizeObjectAction(
+  store: ObjectStore,
+  r: AuthorizationRequest & { bucket: string },
+  operation: string,
+  key: string,
+  anonymous: boolean,
+): Promise<void> {
+  const policy = policyOf(r.bucket, await store.getBucket(r.bucket));
+  if (policy === undefined) {
+    if (anonymous) throw denied();
+    return;
+  }
+  const action = OPERATION_ACTIONS[operation];
+  if (action === undefined) throw denied();
+  check(policy, anonymous, action, s3Arn(r.bucket, key), conditionContext(r, operation));
 }
 
 /** The copy source is read: s3:GetObject on it, under its own bucket's policy. */
@@ -201,8 +230,7 @@ async function authorizeCopySource(
     return; // malformed: the handler refuses it before reading anything
   }
   const policy = policyOf(source.bucket, await store.getBucket(source.bucket));
-  const decision: PolicyDecision = policy
-    ? evaluatePolicy(policy, { action: 's3:GetObject', resource: s3Arn(source.bucket, source.key), context })
-    : 'none';
-  if (!permits(anonymous, decision)) throw denied();
+  if (policy !== undefined)
+    check(policy, anonymous, 's3:GetObject', s3Arn(source.bucket, source.key), context);
+  else if (anonymous) throw denied();
 }

@@ -15,6 +15,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   minioClient,
@@ -29,6 +30,16 @@ const Bucket = 'policies';
 
 function policy(...statements: object[]): string {
   return JSON.stringify({ Version: '2012-10-17', Statement: statements });
+}
+
+/** A policy of one statement for everyone: `effect` of `action` on the bucket's objects matching `objects`. */
+function rule(effect: 'Allow' | 'Deny', action: string, objects: string): string {
+  return policy({
+    Effect: effect,
+    Principal: '*',
+    Action: action,
+    Resource: `arn:aws:s3:::${Bucket}/${objects}`,
+  });
 }
 
 const publicRead = {
@@ -131,14 +142,7 @@ describe('bucket policies', () => {
   });
 
   it('lets unsigned uploads in where allowed, and refuses others before their body', async () => {
-    await setPolicy(
-      policy({
-        Effect: 'Allow',
-        Principal: '*',
-        Action: 's3:PutObject',
-        Resource: `arn:aws:s3:::${Bucket}/drop/*`,
-      }),
-    );
+    await setPolicy(rule('Allow', 's3:PutObject', 'drop/*'));
     expect((await unsigned('PUT', `/${Bucket}/drop/note.txt`, 'dropped')).status).toBe(200);
     const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'drop/note.txt' }));
     expect(await got.Body?.transformToString()).toBe('dropped');
@@ -167,6 +171,38 @@ describe('bucket policies', () => {
       req.flushHeaders();
     });
     expect(outcome).toEqual({ status: 403, continued: false });
+    await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+  });
+
+  it('lets an unsigned browser form (POST Object without a policy) in only where the policy allows', async () => {
+    const post = (key: string) => {
+      const form = new FormData();
+      form.append('key', key);
+      form.append('file', new Blob(['from a form']), 'f.txt');
+      return fetch(`http://127.0.0.1:${gw.port}/${Bucket}`, { method: 'POST', body: form });
+    };
+    const refused = await post('drop/form.txt');
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain('<Code>AccessDenied</Code>');
+    await setPolicy(rule('Allow', 's3:PutObject', 'drop/*'));
+    expect((await post('drop/form.txt')).status).toBe(204);
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'drop/form.txt' }));
+    expect(await got.Body?.transformToString()).toBe('from a form');
+    expect((await post('outside.txt')).status).toBe(403);
+    await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+  });
+
+  it('binds a signed POST Object form by Deny on its key', async () => {
+    await setPolicy(rule('Deny', 's3:PutObject', 'locked/*'));
+    const send = async (key: string) => {
+      const presigned = await createPresignedPost(s3, { Bucket, Key: key });
+      const form = new FormData();
+      for (const [name, value] of Object.entries(presigned.fields)) form.append(name, value);
+      form.append('file', new Blob(['signed form']), 'f.txt');
+      return fetch(presigned.url, { method: 'POST', body: form });
+    };
+    expect((await send('locked/a.txt')).status).toBe(403);
+    expect((await send('open/a.txt')).status).toBe(204);
     await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
   });
 

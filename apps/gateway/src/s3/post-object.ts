@@ -1,18 +1,23 @@
 // POST Object: browser-based uploads with an HTML form (what `createPresignedPost` and boto3's
 // `generate_presigned_post` produce). The form authenticates itself: a signed policy bounds the
 // key, the fields and the file size (s3-protocol verifyPostPolicy), so the request itself carries
-// no signature. Invariants: nothing is stored before the policy verified; the file streams into
+// no signature. A form without a policy is the anonymous public's, let in only where the bucket
+// policy allows s3:PutObject on its key (authorize.ts), as S3 does; a signed form's key is still
+// subject to the bucket policy's Deny. Invariants: nothing is stored before the policy verified
+// and the bucket policy agreed; the file streams into
 // the store like a PutObject body (never buffered whole) and a file outside the policy's
 // content-length-range is refused without a trace; 2xx only after the head commit (durable).
 import {
   checkAclHeaders,
   el,
+  type PostPolicyGrant,
   parseTagging,
   S3Error,
   toBase64,
   validateObjectKey,
   verifyPostPolicy,
 } from '@blobcache/s3-protocol';
+import { authorizeObjectAction } from './authorize.ts';
 import { checkCapacity } from './capacity.ts';
 import type { BucketContext } from './context.ts';
 import { digestOf, hashersFor, hashing } from './copy-source.ts';
@@ -80,7 +85,11 @@ async function postObject(ctx: BucketContext): Promise<Response> {
   const fields = new Map(form.fields);
   // The bucket a policy names is the one in the URL.
   fields.set('bucket', ctx.bucket);
-  const grant = verifyPostPolicy(fields, ctx.lookupSecret, { region: ctx.config.region, now: new Date() });
+  // A form without a policy is the anonymous public's: only a bucket policy can let it in.
+  const signed = fields.has('policy');
+  const grant: PostPolicyGrant = signed
+    ? verifyPostPolicy(fields, ctx.lookupSecret, { region: ctx.config.region, now: new Date() })
+    : { accessKeyId: '' };
   ctx.auth = { ...ctx.auth, accessKeyId: grant.accessKeyId };
   const keyField = fields.get('key');
   if (keyField === undefined) {
@@ -91,6 +100,7 @@ async function postObject(ctx: BucketContext): Promise<Response> {
   const key = keyField.replaceAll(FILENAME_VARIABLE, form.filename ?? '');
   validateObjectKey(key);
   ctx.state.key = key;
+  await authorizeObjectAction(ctx.store, ctx, 'PostObject', key, !signed);
   const headers = headersOf(form);
   rejectUnsupportedWriteHeaders({ ...ctx, headers, key });
   if (fields.has('acl')) checkAclHeaders({ 'x-amz-acl': fields.get('acl') }, 'object');
