@@ -124,6 +124,21 @@ describe.each(['durable', 'cache'] as const)('slab recycling (%s mode)', (durabi
     });
   });
 
+  it('recycles the empty memtable an oversize value rotates away', async () => {
+    await withTempDir(async (dir) => {
+      const e = await BlobEngine.open(dir, { ...small, readCacheBytes: 0 });
+      const big = randomBytes(100 * KiB); // larger than a memtable: a segment of its own
+      await e.put('big', big);
+      // the empty 64 KiB slab went to the pool and came back for the memtable after the big one
+      expect(e.stats().slabsReused).toBe(1);
+      await e.put('small', Buffer.from('x'));
+      await e.flush();
+      expect((await e.get('big'))?.equals(big)).toBe(true);
+      expect((await e.get('small'))?.toString()).toBe('x');
+      await e.close();
+    });
+  });
+
   it.each(['memtable', 'read cache'] as const)(
     'a view() callback that awaits sees its bytes unchanged while its slab would be recycled (%s)',
     async (where) => {
