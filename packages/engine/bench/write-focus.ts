@@ -5,6 +5,7 @@
 //     first round new memtables can reuse flushed slabs (slabpool.ts); a fresh engine per round
 //     (the default) allocates every slab cold.
 //   maxIdleSlabs=N: the engine option (0 turns slab recycling off, for before/after runs).
+//   readCacheBytes=N: the engine option (the gateway's engines use 32 MiB), overrides steady's.
 // Prints one line per round: throughput, main-thread busy share and CPU (each round writes the
 // same total, 128 MiB for 64KiB and 1MiB), WAL puts per fdatasync, slabs reused.
 
@@ -29,12 +30,14 @@ const rounds = Number(process.argv[4] ?? 3);
 const flags = process.argv.slice(5);
 const steady = flags.includes('steady');
 const idleFlag = flags.find((f) => f.startsWith('maxIdleSlabs='));
+const cacheFlag = flags.find((f) => f.startsWith('readCacheBytes='));
 /** The engine's default memtable size (the steady read cache holds two of them). */
 const MEMTABLE_BYTES = 32 * 1024 * KiB;
 const engineOptions = {
   durability: mode,
   ...(steady ? { readCacheBytes: 2 * MEMTABLE_BYTES } : {}),
   ...(idleFlag ? { maxIdleSlabs: Number(idleFlag.split('=')[1]) } : {}),
+  ...(cacheFlag ? { readCacheBytes: Number(cacheFlag.split('=')[1]) } : {}),
 } as const;
 const [bytes, count] = CASES[label] ?? CASES['64KiB']!;
 const w = makeWorkload(label, bytes, count, 4242);
