@@ -1,5 +1,7 @@
-// CORS for browser clients (presigned URLs, the JS SDK running in a page), one policy for the
-// whole gateway as MinIO has it; S3 configures it per bucket (PutBucketCors, which stays 501 here).
+// CORS for browser clients (presigned URLs, the JS SDK running in a page). A bucket with its own
+// CORS configuration (PutBucketCors) is answered by its rules, as S3 does: the first rule that
+// matches the origin, the method and (for a preflight) every requested header decides. Any other
+// bucket falls back to one policy for the whole gateway, as MinIO has it (BLOBCACHE_CORS_ORIGINS).
 // Invariants:
 // - A preflight (OPTIONS with Origin) is answered here, without authentication (browsers never
 //   sign it), and never reaches the S3 handlers.
@@ -8,7 +10,7 @@
 //   the browser refuses it, as it would from S3 without a matching rule.
 // - Allowing an origin grants nothing by itself: every S3 request is still authenticated.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { S3Error } from '@blobcache/s3-protocol';
+import { type CorsRule, matchCorsRule, S3Error } from '@blobcache/s3-protocol';
 import { errorParts } from './s3/responses.ts';
 import type { ServerHandlers } from './server.ts';
 
@@ -17,6 +19,7 @@ export type CorsOrigins = '*' | readonly string[];
 
 export const CORS_ALLOWED_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'POST', 'DELETE', 'HEAD']);
 const ALLOW_METHODS_VALUE = [...CORS_ALLOWED_METHODS].join(', ');
+const PREFLIGHT_VARY = 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method';
 /** How long a browser may reuse a preflight answer. */
 export const PREFLIGHT_MAX_AGE_SEC = 600;
 /**
@@ -100,13 +103,10 @@ export class CorsPolicy {
    * (400 without Origin or Access-Control-Request-Method, 403 AccessForbidden when not allowed).
    */
   preflight(req: IncomingMessage): { headers: Record<string, string> } | S3Error {
-    const origin = req.headers.origin;
-    const method = req.headers['access-control-request-method'];
-    if (origin === undefined)
-      return new S3Error('BadRequest', 'Insufficient information. Origin request header needed.');
-    if (method === undefined) {
-      return new S3Error('BadRequest', 'Invalid Access-Control-Request-Method: null');
-    }
+    const invalid = preflightProblem(req);
+    if (invalid) return invalid;
+    const origin = req.headers.origin!;
+    const method = req.headers['access-control-request-method']!;
     if (!this.allows(origin) || !CORS_ALLOWED_METHODS.has(method.toUpperCase())) {
       return new S3Error('AccessForbidden', undefined, {
         extra: { Method: method, ResourceType: 'OBJECT' },
@@ -118,7 +118,7 @@ export class CorsPolicy {
       'access-control-allow-methods': ALLOW_METHODS_VALUE,
       'access-control-expose-headers': EXPOSE_HEADERS,
       'access-control-max-age': String(PREFLIGHT_MAX_AGE_SEC),
-      vary: 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method',
+      vary: PREFLIGHT_VARY,
     };
     // Any request header may be sent (the signature, not CORS, decides what is accepted).
     const requested = req.headers['access-control-request-headers'];
@@ -127,14 +127,88 @@ export class CorsPolicy {
   }
 }
 
-/** The server's CORS hooks for `policy`; a refused preflight is answered as an S3 XML error. */
-export function corsHandlers(policy: CorsPolicy): NonNullable<ServerHandlers['cors']> {
+/** The CORS rules of the bucket a request addresses, if it has its own (undefined: the gateway's). */
+export type BucketCorsRules = (req: IncomingMessage) => readonly CorsRule[] | undefined;
+
+/** The headers a matched bucket rule answers with (the preflight adds Allow-Headers). */
+function ruleHeaders(rules: readonly CorsRule[], origin: string, method: string, requested: string[]) {
+  const match = matchCorsRule(rules, origin, method, requested);
+  if (match === undefined) return undefined;
+  const headers: Record<string, string> = {
+    'access-control-allow-origin': match.allowOrigin,
+    'access-control-allow-methods': match.rule.allowedMethods.join(', '),
+    vary: PREFLIGHT_VARY,
+  };
+  // A wildcard origin is answered `*`, which browsers never combine with credentials.
+  if (match.allowOrigin !== '*') headers['access-control-allow-credentials'] = 'true';
+  if (match.rule.exposeHeaders.length > 0)
+    headers['access-control-expose-headers'] = match.rule.exposeHeaders.join(', ');
+  if (match.rule.maxAgeSeconds !== undefined)
+    headers['access-control-max-age'] = String(match.rule.maxAgeSeconds);
+  return headers;
+}
+
+/** Access-Control-Request-Headers as the lower-cased names S3 matches against AllowedHeader. */
+function requestedHeaders(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+}
+
+/**
+ * The server's CORS hooks: a bucket's own rules when it has them, else `policy`; a refused
+ * preflight is answered as an S3 XML error.
+ */
+export function corsHandlers(
+  policy: CorsPolicy,
+  bucketRules: BucketCorsRules = () => undefined,
+): NonNullable<ServerHandlers['cors']> {
   return {
-    decorate: (req, res) => policy.decorate(req, res),
+    decorate: (req, res) => {
+      const rules = bucketRules(req);
+      if (rules === undefined) {
+        policy.decorate(req, res);
+        return;
+      }
+      const origin = req.headers.origin;
+      if (origin === undefined) return;
+      const headers = ruleHeaders(rules, origin, (req.method ?? 'GET').toUpperCase(), []);
+      if (headers === undefined) return;
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    },
     preflight: (req, state) => {
-      const answer = policy.preflight(req);
+      const rules = bucketRules(req);
+      const answer = rules === undefined ? policy.preflight(req) : preflightByRules(req, rules);
       if (answer instanceof S3Error) return errorParts(answer, state, 'OPTIONS', req.url?.split('?')[0]);
       return { status: 200, headers: answer.headers, body: '' };
     },
   };
+}
+
+function preflightByRules(
+  req: IncomingMessage,
+  rules: readonly CorsRule[],
+): { headers: Record<string, string> } | S3Error {
+  const invalid = preflightProblem(req);
+  if (invalid) return invalid;
+  const origin = req.headers.origin!;
+  const method = req.headers['access-control-request-method']!;
+  const requestedValue = req.headers['access-control-request-headers'];
+  const headers = ruleHeaders(rules, origin, method, requestedHeaders(requestedValue));
+  if (headers === undefined)
+    return new S3Error('AccessForbidden', undefined, { extra: { Method: method, ResourceType: 'OBJECT' } });
+  if (requestedValue !== undefined && requestedValue.trim() !== '')
+    headers['access-control-allow-headers'] = requestedValue;
+  return { headers };
+}
+
+/** A preflight S3 cannot even evaluate: no Origin, or no Access-Control-Request-Method (400). */
+function preflightProblem(req: IncomingMessage): S3Error | undefined {
+  if (req.headers.origin === undefined)
+    return new S3Error('BadRequest', 'Insufficient information. Origin request header needed.');
+  if (req.headers['access-control-request-method'] === undefined)
+    return new S3Error('BadRequest', 'Invalid Access-Control-Request-Method: null');
+  return undefined;
 }

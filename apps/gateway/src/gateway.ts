@@ -18,6 +18,7 @@ import { GatewayMetrics } from './observability/metrics.ts';
 import { gatewayReadiness } from './observability/readiness.ts';
 import { registerUpstreamCallMetrics } from './observability/upstream-liveness.ts';
 import { createAuthenticator } from './s3/authenticate.ts';
+import { bucketCorsRules } from './s3/bucket-cors.ts';
 import { preflight } from './s3/preflight.ts';
 import { errorParts } from './s3/responses.ts';
 import { createGatewayServer, listen } from './server.ts';
@@ -99,7 +100,7 @@ export async function startGateway(
     s3,
     preflight: (req, state) => preflight(appDeps, req, state),
     internalError: (state) => errorParts(new S3Error('InternalError'), state, 'GET', undefined),
-    cors: corsHandlers(new CorsPolicy(config.corsOrigins)),
+    cors: corsHandlers(new CorsPolicy(config.corsOrigins), bucketCorsRules(store, config.domain)),
   });
   const inFlight = trackInFlight(server, logger);
   let address: Awaited<ReturnType<typeof listen>>;

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCopyDirective, parseCopySource, parseCopySourceRange } from './copy.ts';
-import { S3Error } from './errors.ts';
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof S3Error) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
+import { s3ErrorCode } from './testing/error-code.ts';
 
 describe('parseCopySource', () => {
   it('decodes bucket, key and versionId once, keeping + literal', () => {
@@ -27,11 +17,11 @@ describe('parseCopySource', () => {
   it('rejects sources without a bucket or key', () => {
     for (const bad of ['bkt', '/bkt/', '/', '', '/bkt?versionId=1', 'bkt/k?other=1']) {
       expect(
-        code(() => parseCopySource(bad)),
+        s3ErrorCode(() => parseCopySource(bad)),
         bad,
       ).toBe('InvalidArgument');
     }
-    expect(code(() => parseCopySource('Bad_Bucket/k'))).toBe('InvalidBucketName');
+    expect(s3ErrorCode(() => parseCopySource('Bad_Bucket/k'))).toBe('InvalidBucketName');
   });
 });
 
@@ -40,10 +30,10 @@ describe('parseCopySourceRange', () => {
     expect(parseCopySourceRange('bytes=0-9', 10)).toEqual({ start: 0, end: 9 });
   });
   it('rejects malformed and out-of-range values', () => {
-    expect(code(() => parseCopySourceRange('bytes=5-', 10))).toBe('InvalidArgument');
-    expect(code(() => parseCopySourceRange('bytes=5-4', 10))).toBe('InvalidArgument');
-    expect(code(() => parseCopySourceRange('0-4', 10))).toBe('InvalidArgument');
-    expect(code(() => parseCopySourceRange('bytes=0-10', 10))).toBe('InvalidRange');
+    expect(s3ErrorCode(() => parseCopySourceRange('bytes=5-', 10))).toBe('InvalidArgument');
+    expect(s3ErrorCode(() => parseCopySourceRange('bytes=5-4', 10))).toBe('InvalidArgument');
+    expect(s3ErrorCode(() => parseCopySourceRange('0-4', 10))).toBe('InvalidArgument');
+    expect(s3ErrorCode(() => parseCopySourceRange('bytes=0-10', 10))).toBe('InvalidRange');
   });
 });
 
@@ -51,6 +41,8 @@ describe('parseCopyDirective', () => {
   it('defaults to COPY and validates', () => {
     expect(parseCopyDirective(undefined, 'x-amz-metadata-directive')).toBe('COPY');
     expect(parseCopyDirective('replace', 'x-amz-metadata-directive')).toBe('REPLACE');
-    expect(code(() => parseCopyDirective('MERGE', 'x-amz-metadata-directive'))).toBe('InvalidArgument');
+    expect(s3ErrorCode(() => parseCopyDirective('MERGE', 'x-amz-metadata-directive'))).toBe(
+      'InvalidArgument',
+    );
   });
 });

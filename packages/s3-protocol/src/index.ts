@@ -73,6 +73,17 @@ export {
 } from './conditionals.ts';
 /** CopyObject / UploadPartCopy headers: x-amz-copy-source, -range, metadata/tagging directives. */
 export { type CopySource, parseCopyDirective, parseCopySource, parseCopySourceRange } from './copy.ts';
+/** `parseRange(header, size)` → full | partial {start,end,contentRange}; unsatisfiable → InvalidRange 416. */
+/** Bucket CORS configurations: PutBucketCors bodies parsed as S3 does, rendered back, matched per request. */
+export {
+  CORS_METHODS,
+  type CorsMatch,
+  type CorsRule,
+  corsConfigurationXml,
+  MAX_CORS_RULES,
+  matchCorsRule,
+  parseCorsConfiguration,
+} from './cors-config.ts';
 /** Wire date formats: IMF-fixdate headers, ISO-8601 XML, amz basic `20130524T000000Z`. */
 export {
   formatAmzDate,
@@ -135,7 +146,6 @@ export {
   type VerifyPayloadOptions,
   verifyPayload,
 } from './payload/verify-payload.ts';
-/** `parseRange(header, size)` → full | partial {start,end,contentRange}; unsatisfiable → InvalidRange 416. */
 /** Bucket policies: parsed and validated once (MalformedPolicy / NotImplemented), evaluated per request. */
 export {
   type BucketPolicy,

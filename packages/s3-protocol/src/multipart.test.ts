@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { S3Error } from './errors.ts';
 import {
   MIN_PART_BYTES,
   parseMaxCount,
@@ -7,16 +6,7 @@ import {
   resolveCompletedParts,
   type UploadedPart,
 } from './multipart.ts';
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof S3Error) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
+import { s3ErrorCode } from './testing/error-code.ts';
 
 describe('multipart parameters', () => {
   it('parses part numbers 1..10000', () => {
@@ -24,7 +14,7 @@ describe('multipart parameters', () => {
     expect(parsePartNumber('10000')).toBe(10000);
     for (const bad of [undefined, '', '0', '10001', '-1', '1.5', 'x', '00000000001']) {
       expect(
-        code(() => parsePartNumber(bad)),
+        s3ErrorCode(() => parsePartNumber(bad)),
         String(bad),
       ).toBe('InvalidArgument');
     }
@@ -34,7 +24,7 @@ describe('multipart parameters', () => {
     expect(parseMaxCount(undefined, 'max-parts')).toBe(1000);
     expect(parseMaxCount('0', 'max-parts')).toBe(0);
     expect(parseMaxCount('99999', 'max-uploads')).toBe(1000);
-    expect(code(() => parseMaxCount('-3', 'max-parts'))).toBe('InvalidArgument');
+    expect(s3ErrorCode(() => parseMaxCount('-3', 'max-parts'))).toBe('InvalidArgument');
   });
 });
 
@@ -58,13 +48,19 @@ describe('resolveCompletedParts', () => {
   });
 
   it('rejects missing parts, wrong ETags and checksums, small non-last parts', () => {
-    expect(code(() => resolveCompletedParts([{ partNumber: 4, etag: 'e4' }], uploaded))).toBe('InvalidPart');
-    expect(code(() => resolveCompletedParts([{ partNumber: 2, etag: 'zz' }], uploaded))).toBe('InvalidPart');
+    expect(s3ErrorCode(() => resolveCompletedParts([{ partNumber: 4, etag: 'e4' }], uploaded))).toBe(
+      'InvalidPart',
+    );
+    expect(s3ErrorCode(() => resolveCompletedParts([{ partNumber: 2, etag: 'zz' }], uploaded))).toBe(
+      'InvalidPart',
+    );
     expect(
-      code(() => resolveCompletedParts([{ partNumber: 1, etag: 'e1', checksumCRC32: 'BBBBBB==' }], uploaded)),
+      s3ErrorCode(() =>
+        resolveCompletedParts([{ partNumber: 1, etag: 'e1', checksumCRC32: 'BBBBBB==' }], uploaded),
+      ),
     ).toBe('InvalidPart');
     expect(
-      code(() =>
+      s3ErrorCode(() =>
         resolveCompletedParts(
           [
             { partNumber: 3, etag: 'e3' },
@@ -75,7 +71,7 @@ describe('resolveCompletedParts', () => {
       ),
     ).toBe('EntityTooSmall');
     expect(
-      code(() =>
+      s3ErrorCode(() =>
         resolveCompletedParts(
           [
             { partNumber: 3, etag: 'e3' },

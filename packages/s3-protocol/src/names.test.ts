@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { S3Error } from './errors.ts';
 import { bucketNameProblem, parseS3Path, validateBucketName, validateObjectKey } from './names.ts';
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof S3Error) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
+import { s3ErrorCode } from './testing/error-code.ts';
 
 describe('bucket names', () => {
   it('accepts valid names', () => {
@@ -46,7 +36,7 @@ describe('bucket names', () => {
       '',
     ]) {
       expect(
-        code(() => validateBucketName(n)),
+        s3ErrorCode(() => validateBucketName(n)),
         n,
       ).toBe('InvalidBucketName');
     }
@@ -70,19 +60,19 @@ describe('object keys', () => {
       'é'.repeat(512),
     ]) {
       expect(
-        code(() => validateObjectKey(k)),
+        s3ErrorCode(() => validateObjectKey(k)),
         k,
       ).toBe('ok');
     }
-    expect(code(() => validateObjectKey('k'.repeat(1024)))).toBe('ok');
+    expect(s3ErrorCode(() => validateObjectKey('k'.repeat(1024)))).toBe('ok');
   });
 
   it('rejects empty, too long and invalid UTF-8 keys', () => {
-    expect(code(() => validateObjectKey(''))).toBe('InvalidArgument');
-    expect(code(() => validateObjectKey('k'.repeat(1025)))).toBe('KeyTooLongError');
-    expect(code(() => validateObjectKey('é'.repeat(513)))).toBe('KeyTooLongError');
-    expect(code(() => validateObjectKey('a\ud800b'))).toBe('InvalidArgument');
-    expect(code(() => validateObjectKey('\udc00'))).toBe('InvalidArgument');
+    expect(s3ErrorCode(() => validateObjectKey(''))).toBe('InvalidArgument');
+    expect(s3ErrorCode(() => validateObjectKey('k'.repeat(1025)))).toBe('KeyTooLongError');
+    expect(s3ErrorCode(() => validateObjectKey('é'.repeat(513)))).toBe('KeyTooLongError');
+    expect(s3ErrorCode(() => validateObjectKey('a\ud800b'))).toBe('InvalidArgument');
+    expect(s3ErrorCode(() => validateObjectKey('\udc00'))).toBe('InvalidArgument');
   });
 });
 
@@ -104,6 +94,6 @@ describe('parseS3Path', () => {
   });
 
   it('rejects invalid UTF-8 after decoding', () => {
-    expect(code(() => parseS3Path('/bkt/%FF'))).toBe('InvalidArgument');
+    expect(s3ErrorCode(() => parseS3Path('/bkt/%FF'))).toBe('InvalidArgument');
   });
 });

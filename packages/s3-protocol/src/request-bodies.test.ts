@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { S3Error } from './errors.ts';
 import {
   parseCompleteMultipartUpload,
   parseCreateBucketConfiguration,
@@ -8,16 +7,7 @@ import {
   parseTaggingHeader,
   parseVersioningConfiguration,
 } from './request-bodies.ts';
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof S3Error) return e.code;
-    throw e;
-  }
-  return 'none';
-}
+import { s3ErrorCode } from './testing/error-code.ts';
 
 describe('parseCompleteMultipartUpload', () => {
   it('reads parts with and without namespace, quotes and checksums', () => {
@@ -37,31 +27,33 @@ describe('parseCompleteMultipartUpload', () => {
   });
 
   it('rejects bad shapes with S3 codes', () => {
-    expect(code(() => parseCompleteMultipartUpload('<CompleteMultipartUpload/>'))).toBe('MalformedXML');
-    expect(code(() => parseCompleteMultipartUpload('<Other/>'))).toBe('MalformedXML');
+    expect(s3ErrorCode(() => parseCompleteMultipartUpload('<CompleteMultipartUpload/>'))).toBe(
+      'MalformedXML',
+    );
+    expect(s3ErrorCode(() => parseCompleteMultipartUpload('<Other/>'))).toBe('MalformedXML');
     expect(
-      code(() =>
+      s3ErrorCode(() =>
         parseCompleteMultipartUpload(
           '<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>',
         ),
       ),
     ).toBe('MalformedXML');
     expect(
-      code(() =>
+      s3ErrorCode(() =>
         parseCompleteMultipartUpload(
           '<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>a</ETag></Part><Part><PartNumber>1</PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>',
         ),
       ),
     ).toBe('InvalidPartOrder');
     expect(
-      code(() =>
+      s3ErrorCode(() =>
         parseCompleteMultipartUpload(
           '<CompleteMultipartUpload><Part><PartNumber>10001</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>',
         ),
       ),
     ).toBe('InvalidArgument');
     expect(
-      code(() =>
+      s3ErrorCode(() =>
         parseCompleteMultipartUpload(
           '<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>',
         ),
@@ -82,10 +74,10 @@ describe('parseDeleteObjects', () => {
   });
 
   it('requires 1..1000 objects', () => {
-    expect(code(() => parseDeleteObjects('<Delete></Delete>'))).toBe('MalformedXML');
+    expect(s3ErrorCode(() => parseDeleteObjects('<Delete></Delete>'))).toBe('MalformedXML');
     const many = `<Delete>${'<Object><Key>k</Key></Object>'.repeat(1001)}</Delete>`;
-    expect(code(() => parseDeleteObjects(many))).toBe('MalformedXML');
-    expect(code(() => parseDeleteObjects('<Delete><Object/></Delete>'))).toBe('MalformedXML');
+    expect(s3ErrorCode(() => parseDeleteObjects(many))).toBe('MalformedXML');
+    expect(s3ErrorCode(() => parseDeleteObjects('<Delete><Object/></Delete>'))).toBe('MalformedXML');
   });
 });
 
@@ -97,7 +89,7 @@ describe('parseCreateBucketConfiguration', () => {
         '<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>',
       ),
     ).toEqual({ locationConstraint: 'eu-west-1' });
-    expect(code(() => parseCreateBucketConfiguration('<Foo/>'))).toBe('MalformedXML');
+    expect(s3ErrorCode(() => parseCreateBucketConfiguration('<Foo/>'))).toBe('MalformedXML');
   });
 });
 
@@ -112,17 +104,17 @@ describe('parseTagging', () => {
       { key: 'b', value: '' },
     ]);
     expect(
-      code(() =>
+      s3ErrorCode(() =>
         parseTagging(
           '<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>a</Key><Value>2</Value></Tag></TagSet></Tagging>',
         ),
       ),
     ).toBe('InvalidTag');
     const eleven = `<Tagging><TagSet>${Array.from({ length: 11 }, (_, i) => `<Tag><Key>k${i}</Key><Value>v</Value></Tag>`).join('')}</TagSet></Tagging>`;
-    expect(code(() => parseTagging(eleven))).toBe('InvalidTag');
+    expect(s3ErrorCode(() => parseTagging(eleven))).toBe('InvalidTag');
     expect(parseTagging(eleven, { maxTags: 50 })).toHaveLength(11);
     const reserved = '<Tagging><TagSet><Tag><Key>aws:x</Key><Value>1</Value></Tag></TagSet></Tagging>';
-    expect(code(() => parseTagging(reserved))).toBe('InvalidTag');
+    expect(s3ErrorCode(() => parseTagging(reserved))).toBe('InvalidTag');
   });
 });
 
@@ -135,11 +127,11 @@ describe('parseTaggingHeader', () => {
       { key: 'sp', value: 'x y' },
     ]);
     expect(parseTaggingHeader('')).toEqual([]);
-    expect(code(() => parseTaggingHeader('a=1&a=2'))).toBe('InvalidTag');
-    expect(code(() => parseTaggingHeader(`k=${'v'.repeat(257)}`))).toBe('InvalidTag');
-    expect(code(() => parseTaggingHeader(Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&')))).toBe(
-      'InvalidTag',
-    );
+    expect(s3ErrorCode(() => parseTaggingHeader('a=1&a=2'))).toBe('InvalidTag');
+    expect(s3ErrorCode(() => parseTaggingHeader(`k=${'v'.repeat(257)}`))).toBe('InvalidTag');
+    expect(
+      s3ErrorCode(() => parseTaggingHeader(Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&'))),
+    ).toBe('InvalidTag');
   });
 });
 
@@ -155,8 +147,10 @@ describe('parseVersioningConfiguration', () => {
         '<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>',
       ),
     ).toEqual({ status: 'Enabled', mfaDelete: 'Disabled' });
-    expect(code(() => parseVersioningConfiguration('<VersioningConfiguration/>'))).toBe('MalformedXML');
-    expect(code(() => parseVersioningConfiguration('<Other><Status>Enabled</Status></Other>'))).toBe(
+    expect(s3ErrorCode(() => parseVersioningConfiguration('<VersioningConfiguration/>'))).toBe(
+      'MalformedXML',
+    );
+    expect(s3ErrorCode(() => parseVersioningConfiguration('<Other><Status>Enabled</Status></Other>'))).toBe(
       'MalformedXML',
     );
   });

@@ -63,6 +63,8 @@ export const OPERATION_ACTIONS: Readonly<Record<string, string>> = {
   GetBucketNotificationConfiguration: 's3:GetBucketNotification',
   GetBucketOwnershipControls: 's3:GetBucketOwnershipControls',
   GetBucketCors: 's3:GetBucketCORS',
+  PutBucketCors: 's3:PutBucketCORS',
+  DeleteBucketCors: 's3:PutBucketCORS',
   DeleteObjects: 's3:DeleteObject',
   PostObject: 's3:PutObject',
   GetObject: 's3:GetObject',

@@ -2,13 +2,12 @@
 // "none set" (the 404 S3 answers for a bucket without that configuration) for lifecycle, website,
 // object lock, replication, public access block and default encryption; the settings that are
 // fixed here (no acceleration, the owner pays, no logging, no notifications, bucket owner
-// enforced, the gateway-wide CORS policy) as S3 renders them. Deleting a configuration that
-// cannot exist succeeds (204), as S3 answers for one that was never set. Setting any of them
-// stays 501: accepting a lifecycle rule that is never enforced would be a lie. (Bucket tags and
-// policies are real, stored and enforced: tagging.ts, bucket-policy.ts.) Tools that read every
-// bucket setting (Terraform's aws_s3_bucket, for one) work.
+// enforced) as S3 renders them. Deleting a configuration that cannot exist succeeds (204), as S3
+// answers for one that was never set. Setting any of them stays 501: accepting a lifecycle rule
+// that is never enforced would be a lie. (Bucket tags, policies and CORS rules are real, stored
+// and enforced: tagging.ts, bucket-policy.ts, bucket-cors.ts.) Tools that read every bucket
+// setting (Terraform's aws_s3_bucket, for one) work.
 import { el, S3Error, type S3ErrorCode, type XmlElement } from '@blobcache/s3-protocol';
-import { CORS_ALLOWED_METHODS, CORS_EXPOSE_HEADERS, PREFLIGHT_MAX_AGE_SEC } from '../cors.ts';
 import type { BucketContext } from './context.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
@@ -80,23 +79,7 @@ const READS: ReadonlyArray<{ param: string; operation: string; answer: Answer; d
       document: () => el('OwnershipControls', [el('Rule', [el('ObjectOwnership', 'BucketOwnerEnforced')])]),
     },
   },
-  { param: 'cors', operation: 'GetBucketCors', answer: { document: corsConfiguration } },
 ];
-
-/** The gateway-wide CORS policy (cors.ts) as the bucket's CORS configuration. */
-function corsConfiguration(ctx: BucketContext): XmlElement | S3ErrorCode {
-  const origins = ctx.config.corsOrigins;
-  if (origins !== '*' && origins.length === 0) return 'NoSuchCORSConfiguration';
-  return el('CORSConfiguration', [
-    el('CORSRule', [
-      ...(origins === '*' ? ['*'] : origins).map((o) => el('AllowedOrigin', o)),
-      ...[...CORS_ALLOWED_METHODS].map((m) => el('AllowedMethod', m)),
-      el('AllowedHeader', '*'),
-      ...CORS_EXPOSE_HEADERS.map((h) => el('ExposeHeader', h)),
-      el('MaxAgeSeconds', PREFLIGHT_MAX_AGE_SEC),
-    ]),
-  ]);
-}
 
 async function read(ctx: BucketContext, answer: Answer): Promise<Response> {
   await requireBucket(ctx);

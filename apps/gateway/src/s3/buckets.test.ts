@@ -7,7 +7,6 @@ import {
   GetBucketVersioningCommand,
   HeadBucketCommand,
   ListBucketsCommand,
-  PutBucketCorsCommand,
   PutBucketEncryptionCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
@@ -149,7 +148,6 @@ describe('bucket operations', () => {
             LifecycleConfiguration: { Rules: [] },
           }),
         ),
-      () => s3.send(new PutBucketCorsCommand({ Bucket: 'sub', CORSConfiguration: { CORSRules: [] } })),
       () => s3.send(new GetBucketAnalyticsConfigurationCommand({ Bucket: 'sub', Id: 'a' })),
       () => s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: 'sub', Id: 'i' })),
     ];

@@ -2,6 +2,7 @@
 // exporting an `S3Route[]` and list it here; route.ts picks the most specific match.
 import { aclRoutes } from './acl.ts';
 import { bucketConfigRoutes } from './bucket-config.ts';
+import { bucketCorsRoutes } from './bucket-cors.ts';
 import { bucketPolicyRoutes } from './bucket-policy.ts';
 import { bucketRoutes } from './buckets.ts';
 import type { Headers, S3Context } from './context.ts';
@@ -35,6 +36,7 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...aclRoutes,
   ...bucketConfigRoutes,
   ...bucketPolicyRoutes,
+  ...bucketCorsRoutes,
   ...objectAttributesRoutes,
   ...postObjectRoutes,
 ];

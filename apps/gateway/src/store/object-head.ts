@@ -5,6 +5,7 @@
 // Encoding: the head JSON, then — for an inline object only — one `\n` and the raw bytes.
 // JSON.stringify never emits a raw newline, so the first 0x0A byte always ends the JSON.
 import assert from 'node:assert/strict';
+import type { CorsRule } from '@blobcache/s3-protocol';
 import { z } from 'zod';
 
 export const checksumAlgorithms = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const;
@@ -243,7 +244,7 @@ export function decodePartList(bytes: Uint8Array): DataPart[] {
   return z.array(partSchema).parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
 }
 
-/** A bucket: when and for which region it was created, its tags, versioning state and policy. */
+/** A bucket: when and for which region it was created, its tags, versioning state, policy and CORS rules. */
 export type BucketRecord = {
   createdMs: number;
   region: string;
@@ -252,6 +253,8 @@ export type BucketRecord = {
   versioning?: 'Suspended';
   /** The bucket policy document as PutBucketPolicy received it (validated then: s3/authorize.ts). */
   policy?: string;
+  /** The bucket's own CORS rules (PutBucketCors); absent: the gateway-wide policy (cors.ts). */
+  cors?: CorsRule[];
 };
 
 const bucketRecordSchema = z.object({
@@ -260,6 +263,18 @@ const bucketRecordSchema = z.object({
   tags: tagsSchema.optional(),
   versioning: z.literal('Suspended').optional(),
   policy: z.string().optional(),
+  cors: z
+    .array(
+      z.object({
+        id: z.string().optional(),
+        allowedOrigins: z.array(z.string()),
+        allowedMethods: z.array(z.string()),
+        allowedHeaders: z.array(z.string()),
+        exposeHeaders: z.array(z.string()),
+        maxAgeSeconds: z.number().int().optional(),
+      }),
+    )
+    .optional(),
 });
 
 export function encodeBucket(record: BucketRecord): Buffer {

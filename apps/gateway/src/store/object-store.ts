@@ -144,6 +144,14 @@ export class ObjectStore {
     return bytes ? decodeBucket(bytes) : undefined;
   }
 
+  /**
+   * The bucket record when every record is in memory (after loadBuckets, i.e. always once the
+   * gateway serves), without a promise: for per-request decisions made before routing (CORS).
+   */
+  cachedBucket(name: string): BucketRecord | undefined {
+    return this.#buckets?.get(name);
+  }
+
   /** Loads every bucket record into memory; from then on getBucket reads no engine value. */
   async loadBuckets(): Promise<void> {
     const all = new Map<string, BucketRecord>();

@@ -2,8 +2,9 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Error } from '../errors.ts';
+import type { S3Error } from '../errors.ts';
 import { type CapturedRequest, type CaptureServer, startCaptureServer } from '../testing/capture-server.ts';
+import { s3ErrorCode } from '../testing/error-code.ts';
 import { authenticate } from './authenticate.ts';
 import type { AuthOptions, AuthRequest } from './types.ts';
 
@@ -18,15 +19,6 @@ function opts(extra: Partial<AuthOptions> = {}): AuthOptions {
 }
 function toReq(c: CapturedRequest): AuthRequest {
   return { method: c.method, rawPath: c.rawPath, rawQuery: c.rawQuery, headers: c.headers };
-}
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof S3Error) return e.code;
-    throw e;
-  }
-  return 'ok';
 }
 
 // botocore (the library aws-cli and boto3 use) is the reference SigV2 signer here.
@@ -66,32 +58,34 @@ describe('SigV2 with botocore', () => {
 
   it('rejects tampered, skewed and unknown-key SigV2 requests', () => {
     const good = toReq(server.requests.find((r) => r.method === 'PUT')!);
-    expect(codeOf(() => authenticate({ ...good, rawPath: `${good.rawPath}x` }, lookup, opts()))).toBe(
+    expect(s3ErrorCode(() => authenticate({ ...good, rawPath: `${good.rawPath}x` }, lookup, opts()))).toBe(
       'SignatureDoesNotMatch',
     );
     expect(
-      codeOf(() =>
+      s3ErrorCode(() =>
         authenticate({ ...good, headers: { ...good.headers, 'x-amz-meta-color': 'red' } }, lookup, opts()),
       ),
     ).toBe('SignatureDoesNotMatch');
     expect(
-      codeOf(() =>
+      s3ErrorCode(() =>
         authenticate({ ...good, headers: { ...good.headers, 'content-type': 'x/y' } }, lookup, opts()),
       ),
     ).toBe('SignatureDoesNotMatch');
     // Unsigned query parameters are not part of SigV2's resource; sub-resources are.
-    expect(codeOf(() => authenticate({ ...good, rawQuery: 'foo=bar' }, lookup, opts()))).toBe('ok');
-    expect(codeOf(() => authenticate({ ...good, rawQuery: 'acl' }, lookup, opts()))).toBe(
+    expect(s3ErrorCode(() => authenticate({ ...good, rawQuery: 'foo=bar' }, lookup, opts()))).toBe('ok');
+    expect(s3ErrorCode(() => authenticate({ ...good, rawQuery: 'acl' }, lookup, opts()))).toBe(
       'SignatureDoesNotMatch',
     );
-    expect(codeOf(() => authenticate(good, () => undefined, opts()))).toBe('InvalidAccessKeyId');
-    expect(codeOf(() => authenticate(good, lookup, opts({ now: new Date(Date.now() + 20 * 60_000) })))).toBe(
-      'RequestTimeTooSkewed',
-    );
-    const { date: _d, ...noDate } = good.headers;
-    expect(codeOf(() => authenticate({ ...good, headers: noDate }, lookup, opts()))).toBe('AccessDenied');
+    expect(s3ErrorCode(() => authenticate(good, () => undefined, opts()))).toBe('InvalidAccessKeyId');
     expect(
-      codeOf(() =>
+      s3ErrorCode(() => authenticate(good, lookup, opts({ now: new Date(Date.now() + 20 * 60_000) }))),
+    ).toBe('RequestTimeTooSkewed');
+    const { date: _d, ...noDate } = good.headers;
+    expect(s3ErrorCode(() => authenticate({ ...good, headers: noDate }, lookup, opts()))).toBe(
+      'AccessDenied',
+    );
+    expect(
+      s3ErrorCode(() =>
         authenticate({ ...good, headers: { ...good.headers, authorization: 'AWS nocolon' } }, lookup, opts()),
       ),
     ).toBe('InvalidArgument');
@@ -119,7 +113,7 @@ describe('SigV2 with botocore', () => {
         expect((e as S3Error).code).toBe('AccessDenied');
         expect((e as S3Error).message).toBe('Request has expired');
       }
-      expect(codeOf(() => authenticate({ ...req, method: 'DELETE' }, lookup, opts()))).toBe(
+      expect(s3ErrorCode(() => authenticate({ ...req, method: 'DELETE' }, lookup, opts()))).toBe(
         'SignatureDoesNotMatch',
       );
     }
@@ -153,7 +147,7 @@ describe('SigV2 virtual-hosted requests signed by botocore', () => {
       expect(ctx.method, `${r.method} ${r.rawPath}?${r.rawQuery}`).toBe('sigv2-header');
       // Without the bucket the resource differs, so the signature must not verify.
       const { virtualHostBucket: _b, ...pathStyle } = req;
-      expect(codeOf(() => authenticate(pathStyle, lookup, opts()))).toBe('SignatureDoesNotMatch');
+      expect(s3ErrorCode(() => authenticate(pathStyle, lookup, opts()))).toBe('SignatureDoesNotMatch');
     }
   });
 });

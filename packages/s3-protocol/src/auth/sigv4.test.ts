@@ -11,8 +11,9 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Error } from '../errors.ts';
+import type { S3Error } from '../errors.ts';
 import { type CapturedRequest, type CaptureServer, startCaptureServer } from '../testing/capture-server.ts';
+import { s3ErrorCode } from '../testing/error-code.ts';
 import { authenticate } from './authenticate.ts';
 import { canonicalQueryString, canonicalUriCandidates } from './canonical.ts';
 import type { AuthOptions, AuthRequest } from './types.ts';
@@ -45,16 +46,6 @@ function toReq(c: CapturedRequest): AuthRequest {
 
 function opts(extra: Partial<AuthOptions> = {}): AuthOptions {
   return { region: 'us-east-1', now: new Date(), ...extra };
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof S3Error) return e.code;
-    throw e;
-  }
-  return 'ok';
 }
 
 function reply(c: CapturedRequest): { status: number; headers?: Record<string, string>; body?: string } {
@@ -176,18 +167,18 @@ describe('SigV4 with @aws-sdk/client-s3 (real requests captured on loopback)', (
   it('rejects tampering, wrong keys, skew, region and unsigned x-amz headers with S3 codes', async () => {
     const c = await capture(() => client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'k', Body: 'x' })));
     const good = toReq(c);
-    expect(codeOf(() => authenticate(good, lookup, opts()))).toBe('ok');
-    expect(codeOf(() => authenticate({ ...good, rawPath: '/bkt/K' }, lookup, opts()))).toBe(
+    expect(s3ErrorCode(() => authenticate(good, lookup, opts()))).toBe('ok');
+    expect(s3ErrorCode(() => authenticate({ ...good, rawPath: '/bkt/K' }, lookup, opts()))).toBe(
       'SignatureDoesNotMatch',
     );
-    expect(codeOf(() => authenticate({ ...good, rawQuery: 'x-id=GetObject' }, lookup, opts()))).toBe(
+    expect(s3ErrorCode(() => authenticate({ ...good, rawQuery: 'x-id=GetObject' }, lookup, opts()))).toBe(
       'SignatureDoesNotMatch',
     );
-    expect(codeOf(() => authenticate({ ...good, method: 'POST' }, lookup, opts()))).toBe(
+    expect(s3ErrorCode(() => authenticate({ ...good, method: 'POST' }, lookup, opts()))).toBe(
       'SignatureDoesNotMatch',
     );
     expect(
-      codeOf(() =>
+      s3ErrorCode(() =>
         authenticate(
           { ...good, headers: { ...good.headers, 'x-amz-content-sha256': 'a'.repeat(64) } },
           lookup,
@@ -195,25 +186,25 @@ describe('SigV4 with @aws-sdk/client-s3 (real requests captured on loopback)', (
         ),
       ),
     ).toBe('SignatureDoesNotMatch');
-    expect(codeOf(() => authenticate(good, () => 'wrong-secret', opts()))).toBe('SignatureDoesNotMatch');
-    expect(codeOf(() => authenticate(good, () => undefined, opts()))).toBe('InvalidAccessKeyId');
-    expect(codeOf(() => authenticate(good, lookup, opts({ now: new Date(Date.now() + 16 * 60_000) })))).toBe(
-      'RequestTimeTooSkewed',
-    );
-    expect(codeOf(() => authenticate(good, lookup, opts({ now: new Date(Date.now() - 16 * 60_000) })))).toBe(
-      'RequestTimeTooSkewed',
-    );
-    expect(codeOf(() => authenticate(good, lookup, opts({ region: 'eu-west-1' })))).toBe(
+    expect(s3ErrorCode(() => authenticate(good, () => 'wrong-secret', opts()))).toBe('SignatureDoesNotMatch');
+    expect(s3ErrorCode(() => authenticate(good, () => undefined, opts()))).toBe('InvalidAccessKeyId');
+    expect(
+      s3ErrorCode(() => authenticate(good, lookup, opts({ now: new Date(Date.now() + 16 * 60_000) }))),
+    ).toBe('RequestTimeTooSkewed');
+    expect(
+      s3ErrorCode(() => authenticate(good, lookup, opts({ now: new Date(Date.now() - 16 * 60_000) }))),
+    ).toBe('RequestTimeTooSkewed');
+    expect(s3ErrorCode(() => authenticate(good, lookup, opts({ region: 'eu-west-1' })))).toBe(
       'AuthorizationHeaderMalformed',
     );
-    expect(codeOf(() => authenticate(good, lookup, opts({ region: undefined })))).toBe('ok');
+    expect(s3ErrorCode(() => authenticate(good, lookup, opts({ region: undefined })))).toBe('ok');
     expect(
-      codeOf(() =>
+      s3ErrorCode(() =>
         authenticate({ ...good, headers: { ...good.headers, 'x-amz-meta-evil': '1' } }, lookup, opts()),
       ),
     ).toBe('AccessDenied');
     expect(
-      codeOf(() =>
+      s3ErrorCode(() =>
         authenticate(
           { ...good, headers: { ...good.headers, 'x-amz-meta-evil': '1' } },
           lookup,
@@ -222,9 +213,11 @@ describe('SigV4 with @aws-sdk/client-s3 (real requests captured on loopback)', (
       ),
     ).toBe('ok');
     const { 'x-amz-content-sha256': _dropped, ...noSha } = good.headers;
-    expect(codeOf(() => authenticate({ ...good, headers: noSha }, lookup, opts()))).toBe('InvalidRequest');
+    expect(s3ErrorCode(() => authenticate({ ...good, headers: noSha }, lookup, opts()))).toBe(
+      'InvalidRequest',
+    );
     expect(
-      codeOf(() =>
+      s3ErrorCode(() =>
         authenticate(
           { ...good, headers: { ...good.headers, 'x-amz-content-sha256': 'nope' } },
           lookup,
@@ -233,7 +226,7 @@ describe('SigV4 with @aws-sdk/client-s3 (real requests captured on loopback)', (
       ),
     ).toBe('InvalidArgument');
     expect(
-      codeOf(() =>
+      s3ErrorCode(() =>
         authenticate(
           { ...good, headers: { ...good.headers, authorization: 'AWS4-HMAC-SHA256 junk' } },
           lookup,
@@ -242,15 +235,17 @@ describe('SigV4 with @aws-sdk/client-s3 (real requests captured on loopback)', (
       ),
     ).toBe('AuthorizationHeaderMalformed');
     expect(
-      codeOf(() =>
+      s3ErrorCode(() =>
         authenticate({ ...good, headers: { ...good.headers, authorization: 'Bearer x' } }, lookup, opts()),
       ),
     ).toBe('InvalidArgument');
     expect(
-      codeOf(() => authenticate({ ...good, rawQuery: 'X-Amz-Algorithm=AWS4-HMAC-SHA256' }, lookup, opts())),
+      s3ErrorCode(() =>
+        authenticate({ ...good, rawQuery: 'X-Amz-Algorithm=AWS4-HMAC-SHA256' }, lookup, opts()),
+      ),
     ).toBe('InvalidArgument');
     const { authorization: _a, ...anon } = good.headers;
-    expect(codeOf(() => authenticate({ ...good, headers: anon }, lookup, opts()))).toBe('AccessDenied');
+    expect(s3ErrorCode(() => authenticate({ ...good, headers: anon }, lookup, opts()))).toBe('AccessDenied');
     expect(authenticate({ ...good, headers: anon }, lookup, opts({ allowAnonymous: true })).method).toBe(
       'anonymous',
     );
@@ -337,7 +332,7 @@ describe('SigV4 presigned URLs from @aws-sdk/s3-request-presigner', () => {
     });
     const c = await captureRaw(url, 'GET');
     const req = toReq(c);
-    expect(codeOf(() => authenticate(req, lookup, opts()))).toBe('ok');
+    expect(s3ErrorCode(() => authenticate(req, lookup, opts()))).toBe('ok');
     try {
       authenticate(req, lookup, opts({ now: new Date(Date.now() + 120_000) }));
       expect.unreachable();
@@ -345,17 +340,17 @@ describe('SigV4 presigned URLs from @aws-sdk/s3-request-presigner', () => {
       expect((e as S3Error).code).toBe('AccessDenied');
       expect((e as S3Error).message).toBe('Request has expired');
     }
-    expect(codeOf(() => authenticate(req, lookup, opts({ now: new Date(Date.now() - 30 * 60_000) })))).toBe(
-      'AccessDenied',
-    );
-    expect(codeOf(() => authenticate({ ...req, rawPath: '/bkt/other' }, lookup, opts()))).toBe(
-      'SignatureDoesNotMatch',
-    );
-    expect(codeOf(() => authenticate({ ...req, rawQuery: `${req.rawQuery}&extra=1` }, lookup, opts()))).toBe(
+    expect(
+      s3ErrorCode(() => authenticate(req, lookup, opts({ now: new Date(Date.now() - 30 * 60_000) }))),
+    ).toBe('AccessDenied');
+    expect(s3ErrorCode(() => authenticate({ ...req, rawPath: '/bkt/other' }, lookup, opts()))).toBe(
       'SignatureDoesNotMatch',
     );
     expect(
-      codeOf(() =>
+      s3ErrorCode(() => authenticate({ ...req, rawQuery: `${req.rawQuery}&extra=1` }, lookup, opts())),
+    ).toBe('SignatureDoesNotMatch');
+    expect(
+      s3ErrorCode(() =>
         authenticate(
           { ...req, rawQuery: req.rawQuery.replace('X-Amz-Expires=60', 'X-Amz-Expires=604801') },
           lookup,
@@ -364,11 +359,11 @@ describe('SigV4 presigned URLs from @aws-sdk/s3-request-presigner', () => {
       ),
     ).toBe('AuthorizationQueryParametersError');
     expect(
-      codeOf(() =>
+      s3ErrorCode(() =>
         authenticate({ ...req, rawQuery: req.rawQuery.replace(/X-Amz-Date=[^&]*&?/, '') }, lookup, opts()),
       ),
     ).toBe('AuthorizationQueryParametersError');
-    expect(codeOf(() => authenticate(req, () => undefined, opts()))).toBe('InvalidAccessKeyId');
+    expect(s3ErrorCode(() => authenticate(req, () => undefined, opts()))).toBe('InvalidAccessKeyId');
   });
 
   it('compares the signature in either case, and refuses any other 64-character text', async () => {
@@ -379,16 +374,16 @@ describe('SigV4 presigned URLs from @aws-sdk/s3-request-presigner', () => {
       ...req,
       rawQuery: req.rawQuery.replace(`X-Amz-Signature=${sig}`, `X-Amz-Signature=${v}`),
     });
-    expect(codeOf(() => authenticate(withSig(sig.toUpperCase()), lookup, opts()))).toBe('ok');
+    expect(s3ErrorCode(() => authenticate(withSig(sig.toUpperCase()), lookup, opts()))).toBe('ok');
     const flip = (i: number, ch: string): string => sig.slice(0, i) + ch + sig.slice(i + 1);
     for (const i of [0, 31, 63]) {
       const other = sig[i] === '0' ? '1' : '0';
-      expect(codeOf(() => authenticate(withSig(flip(i, other)), lookup, opts()))).toBe(
+      expect(s3ErrorCode(() => authenticate(withSig(flip(i, other)), lookup, opts()))).toBe(
         'SignatureDoesNotMatch',
       );
       // Non-hex characters: 'g' and the characters next to 'a'/'A' in ASCII.
       for (const bad of ['g', 'G', '@', '`'])
-        expect(codeOf(() => authenticate(withSig(flip(i, bad)), lookup, opts()))).toBe(
+        expect(s3ErrorCode(() => authenticate(withSig(flip(i, bad)), lookup, opts()))).toBe(
           'SignatureDoesNotMatch',
         );
     }
@@ -396,11 +391,13 @@ describe('SigV4 presigned URLs from @aws-sdk/s3-request-presigner', () => {
     // percent-encoded): a compare that folds case by setting that bit would take it for the digit.
     const digitAt = [...sig].findIndex((ch) => ch >= '0' && ch <= '9');
     const control = `%${(sig.charCodeAt(digitAt) - 0x20).toString(16).padStart(2, '0')}`;
-    expect(codeOf(() => authenticate(withSig(flip(digitAt, control)), lookup, opts()))).toBe(
+    expect(s3ErrorCode(() => authenticate(withSig(flip(digitAt, control)), lookup, opts()))).toBe(
       'SignatureDoesNotMatch',
     );
-    expect(codeOf(() => authenticate(withSig(sig.slice(1)), lookup, opts()))).toBe('SignatureDoesNotMatch');
-    expect(codeOf(() => authenticate(withSig(`${sig}0`), lookup, opts()))).toBe('SignatureDoesNotMatch');
+    expect(s3ErrorCode(() => authenticate(withSig(sig.slice(1)), lookup, opts()))).toBe(
+      'SignatureDoesNotMatch',
+    );
+    expect(s3ErrorCode(() => authenticate(withSig(`${sig}0`), lookup, opts()))).toBe('SignatureDoesNotMatch');
   });
 });
 
@@ -501,7 +498,7 @@ describe('AWS documentation examples', () => {
     };
     expect(authenticate(req, docLookup, { region: 'us-east-1', now }).method).toBe('sigv4-query');
     expect(
-      codeOf(() =>
+      s3ErrorCode(() =>
         authenticate(req, docLookup, { region: 'us-east-1', now: new Date(Date.UTC(2013, 4, 25, 0, 0, 1)) }),
       ),
     ).toBe('AccessDenied');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Crc32, Crc32c, Crc64NvmeJs } from '@aws-sdk/checksums/crc';
 import { describe, expect, it } from 'vitest';
-import { S3Error } from '../errors.ts';
+import { s3ErrorCode } from '../testing/error-code.ts';
 import { crc32c } from './crc32c.ts';
 import {
   CHECKSUM_ALGORITHMS,
@@ -116,16 +116,6 @@ describe('composite checksums', () => {
 });
 
 describe('checksum headers', () => {
-  function code(fn: () => unknown): string {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof S3Error) return e.code;
-      throw e;
-    }
-    return 'ok';
-  }
-
   it('reads a header value or a trailer announcement', () => {
     expect(parseChecksumHeaders({})).toBeUndefined();
     expect(
@@ -145,31 +135,33 @@ describe('checksum headers', () => {
   });
 
   it('rejects inconsistent or malformed declarations with InvalidRequest', () => {
-    expect(code(() => parseChecksumHeaders({ 'x-amz-checksum-crc32': 'nope' }))).toBe('InvalidRequest');
-    expect(code(() => parseChecksumHeaders({ 'x-amz-checksum-crc32': 'AAAAAAAAAAA=' }))).toBe(
+    expect(s3ErrorCode(() => parseChecksumHeaders({ 'x-amz-checksum-crc32': 'nope' }))).toBe(
+      'InvalidRequest',
+    );
+    expect(s3ErrorCode(() => parseChecksumHeaders({ 'x-amz-checksum-crc32': 'AAAAAAAAAAA=' }))).toBe(
       'InvalidRequest',
     );
     expect(
-      code(() =>
+      s3ErrorCode(() =>
         parseChecksumHeaders({ 'x-amz-checksum-crc32': 'AAAAAA==', 'x-amz-checksum-crc32c': 'AAAAAA==' }),
       ),
     ).toBe('InvalidRequest');
     expect(
-      code(() =>
+      s3ErrorCode(() =>
         parseChecksumHeaders({ 'x-amz-checksum-crc32': 'AAAAAA==', 'x-amz-trailer': 'x-amz-checksum-crc32' }),
       ),
     ).toBe('InvalidRequest');
-    expect(code(() => parseChecksumHeaders({ 'x-amz-trailer': 'x-amz-checksum-md5' }))).toBe(
+    expect(s3ErrorCode(() => parseChecksumHeaders({ 'x-amz-trailer': 'x-amz-checksum-md5' }))).toBe(
       'InvalidRequest',
     );
-    expect(code(() => parseChecksumHeaders({ 'x-amz-sdk-checksum-algorithm': 'CRC32' }))).toBe(
+    expect(s3ErrorCode(() => parseChecksumHeaders({ 'x-amz-sdk-checksum-algorithm': 'CRC32' }))).toBe(
       'InvalidRequest',
     );
     expect(
-      code(() =>
+      s3ErrorCode(() =>
         parseChecksumHeaders({ 'x-amz-checksum-crc32': 'AAAAAA==', 'x-amz-sdk-checksum-algorithm': 'SHA1' }),
       ),
     ).toBe('InvalidRequest');
-    expect(code(() => parseChecksumType('BOTH'))).toBe('InvalidRequest');
+    expect(s3ErrorCode(() => parseChecksumType('BOTH'))).toBe('InvalidRequest');
   });
 });

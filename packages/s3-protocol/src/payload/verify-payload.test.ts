@@ -14,6 +14,7 @@ import { hashBytes, toBase64 } from '../checksums/hashers.ts';
 import { S3Error } from '../errors.ts';
 import { encodeAwsChunked, pieces } from '../testing/aws-chunked-encoder.ts';
 import { type CaptureServer, startCaptureServer } from '../testing/capture-server.ts';
+import { s3ErrorCode } from '../testing/error-code.ts';
 import { stripAwsChunkedEncoding, type VerifiedPayload, verifyPayload } from './verify-payload.ts';
 
 async function drain(v: VerifiedPayload): Promise<Buffer> {
@@ -30,16 +31,6 @@ async function failure(v: VerifiedPayload): Promise<S3Error> {
     throw e;
   }
   throw new Error('expected the body to fail verification');
-}
-
-function syncCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof S3Error) return e.code;
-    throw e;
-  }
-  return 'ok';
 }
 
 const unsigned: AuthContext = { method: 'sigv4-header', accessKeyId: 'a', payloadMode: 'UNSIGNED-PAYLOAD' };
@@ -82,7 +73,7 @@ describe('plain bodies', () => {
   });
 
   it('checks Content-MD5: malformed → InvalidDigest before reading, mismatch → BadDigest', async () => {
-    expect(syncCode(() => verifyPayload(pieces(data, [10]), unsigned, { 'content-md5': 'zzz' }))).toBe(
+    expect(s3ErrorCode(() => verifyPayload(pieces(data, [10]), unsigned, { 'content-md5': 'zzz' }))).toBe(
       'InvalidDigest',
     );
     const good = toBase64(hashBytes('MD5', data));
@@ -125,7 +116,7 @@ describe('plain bodies', () => {
       (await failure(verifyPayload(pieces(data, [500]), unsigned, {}, { maxPayloadBytes: 5000 }))).code,
     ).toBe('EntityTooLarge');
     expect(
-      syncCode(() =>
+      s3ErrorCode(() =>
         verifyPayload(
           pieces(data, [500]),
           unsigned,
@@ -378,7 +369,7 @@ describe('signed streaming with trailers (encoder written from the AWS docs)', (
 
   it('rejects header-level contradictions before reading', () => {
     expect(
-      syncCode(() =>
+      s3ErrorCode(() =>
         verifyPayload(
           pieces(data, [1]),
           { ...ctx, payloadMode: 'SIGNED', declaredSha256: '0'.repeat(64) },
@@ -387,12 +378,14 @@ describe('signed streaming with trailers (encoder written from the AWS docs)', (
       ),
     ).toBe('InvalidRequest');
     expect(
-      syncCode(() =>
+      s3ErrorCode(() =>
         verifyPayload(pieces(data, [1]), { ...unsigned, payloadMode: 'STREAMING-SIGNED' }, headers),
       ),
     ).toBe('InvalidRequest');
     expect(
-      syncCode(() => verifyPayload(pieces(data, [1]), unsigned, { 'x-amz-trailer': 'x-amz-checksum-crc32' })),
+      s3ErrorCode(() =>
+        verifyPayload(pieces(data, [1]), unsigned, { 'x-amz-trailer': 'x-amz-checksum-crc32' }),
+      ),
     ).toBe('InvalidRequest');
   });
 });
