@@ -15,11 +15,22 @@ export const HEAD_CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
  * The engine's cache of recently flushed memtables (reads of fresh chunks skip the segment read
- * and CRC). Kept small: the engine's default (up to 256 MiB) would alone take the gateway past its
- * 300 MiB peak-RSS budget for a 1 GiB upload + download, and the OS page cache already holds
- * recently written segments.
+ * and CRC), for the read-through cache's engine. Kept small: the engine's default (up to 256 MiB)
+ * would alone take the gateway past its 300 MiB peak-RSS budget for a 1 GiB upload + download,
+ * and the OS page cache already holds recently written segments.
  */
 export const ENGINE_READ_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The durable store's engine keeps no read cache: its flushed memtable slabs go straight back to
+ * the engine's pool of idle slabs (maxIdleSlabs, 2 by default) for the next memtables, which then
+ * take no page faults. Measured on the bench's 1 GiB upload + download (apps/gateway/bench, memory
+ * case): a 32 MiB read cache and no pool peaked at 268-271 MiB RSS and uploaded at 143-145 MiB/s;
+ * the 32 MiB cache plus the pool at 293-296 MiB (too close to the 300 MiB budget); no cache plus
+ * the pool at 260-266 MiB and 164-193 MiB/s. 64 MiB GETs did not change (1.7-1.8 GiB/s either
+ * way): small objects are inline in their heads, and large reads are never mostly this fresh.
+ */
+const STORE_READ_CACHE_BYTES = 0;
 
 export type OpenStoreOptions = {
   dataDir: string;
@@ -37,7 +48,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<ObjectStore> {
     maxBytes: opts.maxBytes,
     onFull: 'reject',
     maxInlineValueBytes: MAX_INLINE_HEAD_BYTES,
-    readCacheBytes: ENGINE_READ_CACHE_BYTES,
+    readCacheBytes: STORE_READ_CACHE_BYTES,
     logger: opts.logger.child({ component: 'engine' }),
     ...(opts.progressLogIntervalMs === undefined
       ? {}
