@@ -320,6 +320,55 @@ describe.concurrent('aws-cli against the gateway', () => {
     expect(await curl(url, out)).toBe(403);
   });
 
+  it('s3api bucket settings Terraform modules put: public access block, CORS, ownership controls', async () => {
+    await aws.run(['s3api', 'create-bucket', '--bucket', 'cli-settings']);
+    const bucket = ['--bucket', 'cli-settings'];
+    await aws.run([
+      's3api',
+      'put-public-access-block',
+      ...bucket,
+      '--public-access-block-configuration',
+      'BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true',
+    ]);
+    const block = JSON.parse(await aws.run(['s3api', 'get-public-access-block', ...bucket]));
+    expect(block.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      IgnorePublicAcls: true,
+      BlockPublicPolicy: true,
+      RestrictPublicBuckets: true,
+    });
+    const rules = [
+      { AllowedOrigins: ['https://app.test'], AllowedMethods: ['GET', 'PUT'], MaxAgeSeconds: 60 },
+    ];
+    await aws.run([
+      's3api',
+      'put-bucket-cors',
+      ...bucket,
+      '--cors-configuration',
+      JSON.stringify({ CORSRules: rules }),
+    ]);
+    expect(JSON.parse(await aws.run(['s3api', 'get-bucket-cors', ...bucket])).CORSRules).toEqual(rules);
+    await aws.run([
+      's3api',
+      'put-bucket-ownership-controls',
+      ...bucket,
+      '--ownership-controls',
+      'Rules=[{ObjectOwnership=BucketOwnerEnforced}]',
+    ]);
+    const publicPolicy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::cli-settings/*' },
+      ],
+    });
+    await expect(
+      aws.run(['s3api', 'put-bucket-policy', ...bucket, '--policy', publicPolicy]),
+    ).rejects.toThrow(/AccessDenied/);
+    await aws.run(['s3api', 'delete-bucket-cors', ...bucket]);
+    await aws.run(['s3api', 'delete-public-access-block', ...bucket]);
+    await aws.run(['s3api', 'put-bucket-policy', ...bucket, '--policy', publicPolicy]);
+  });
+
   it('s3api multipart: create-multipart-upload, upload-part, list-parts, complete-multipart-upload', async () => {
     await aws.run(['s3api', 'create-bucket', '--bucket', 'cli-mpu']);
     const part1 = join(work, 'part1');

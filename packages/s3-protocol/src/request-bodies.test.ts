@@ -3,11 +3,15 @@ import {
   parseCompleteMultipartUpload,
   parseCreateBucketConfiguration,
   parseDeleteObjects,
+  parseOwnershipControls,
+  parsePublicAccessBlock,
   parseTagging,
   parseTaggingHeader,
   parseVersioningConfiguration,
+  publicAccessBlockXml,
 } from './request-bodies.ts';
 import { s3ErrorCode } from './testing/error-code.ts';
+import { renderXmlDocument } from './xml.ts';
 
 describe('parseCompleteMultipartUpload', () => {
   it('reads parts with and without namespace, quotes and checksums', () => {
@@ -153,5 +157,45 @@ describe('parseVersioningConfiguration', () => {
     expect(s3ErrorCode(() => parseVersioningConfiguration('<Other><Status>Enabled</Status></Other>'))).toBe(
       'MalformedXML',
     );
+  });
+});
+
+describe('parsePublicAccessBlock', () => {
+  it('reads the four settings, false when absent, and renders them back', () => {
+    const block = parsePublicAccessBlock(
+      '<PublicAccessBlockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><BlockPublicAcls>true</BlockPublicAcls><RestrictPublicBuckets>TRUE</RestrictPublicBuckets></PublicAccessBlockConfiguration>',
+    );
+    expect(block).toEqual({
+      blockPublicAcls: true,
+      ignorePublicAcls: false,
+      blockPublicPolicy: false,
+      restrictPublicBuckets: true,
+    });
+    expect(parsePublicAccessBlock(renderXmlDocument(publicAccessBlockXml(block)))).toEqual(block);
+  });
+
+  it('refuses other values and other documents', () => {
+    const bad = [
+      '<PublicAccessBlockConfiguration><BlockPublicAcls>yes</BlockPublicAcls></PublicAccessBlockConfiguration>',
+      '<Tagging/>',
+    ];
+    for (const body of bad) expect(s3ErrorCode(() => parsePublicAccessBlock(body))).toBe('MalformedXML');
+  });
+});
+
+describe('parseOwnershipControls', () => {
+  it('reads the one rule, and refuses anything else', () => {
+    const doc = (rules: string) => `<OwnershipControls>${rules}</OwnershipControls>`;
+    expect(parseOwnershipControls(doc('<Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule>'))).toBe(
+      'ObjectWriter',
+    );
+    for (const body of [
+      doc(''),
+      doc('<Rule><ObjectOwnership>Nobody</ObjectOwnership></Rule>'),
+      doc(
+        '<Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule><Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule>',
+      ),
+    ])
+      expect(s3ErrorCode(() => parseOwnershipControls(body))).toBe('MalformedXML');
   });
 });

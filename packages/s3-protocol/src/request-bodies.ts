@@ -3,6 +3,7 @@
 // ascending order); anything else is an S3Error with the code S3 uses.
 
 import { S3Error } from './errors.ts';
+import { el, type XmlElement } from './xml.ts';
 import {
   childElements,
   childText,
@@ -214,4 +215,64 @@ export function parseVersioningConfiguration(body: string | Uint8Array): Version
   if (mfa !== undefined && mfa !== 'Enabled' && mfa !== 'Disabled')
     throw malformed('MfaDelete must be Enabled or Disabled');
   return mfa === undefined ? { status } : { status, mfaDelete: mfa };
+}
+
+/** A PutPublicAccessBlock body: each setting false when absent, as S3 reads it. */
+export interface PublicAccessBlock {
+  blockPublicAcls: boolean;
+  ignorePublicAcls: boolean;
+  blockPublicPolicy: boolean;
+  restrictPublicBuckets: boolean;
+}
+
+const PUBLIC_ACCESS_FIELDS = [
+  ['BlockPublicAcls', 'blockPublicAcls'],
+  ['IgnorePublicAcls', 'ignorePublicAcls'],
+  ['BlockPublicPolicy', 'blockPublicPolicy'],
+  ['RestrictPublicBuckets', 'restrictPublicBuckets'],
+] as const;
+
+/** Parse `<PublicAccessBlockConfiguration>` with its four optional true/false settings. */
+export function parsePublicAccessBlock(body: string | Uint8Array): PublicAccessBlock {
+  const root = parseXml(body);
+  expectRoot(root, 'PublicAccessBlockConfiguration');
+  const out: PublicAccessBlock = {
+    blockPublicAcls: false,
+    ignorePublicAcls: false,
+    blockPublicPolicy: false,
+    restrictPublicBuckets: false,
+  };
+  for (const [element, field] of PUBLIC_ACCESS_FIELDS) {
+    const text = childText(root, element)?.trim().toLowerCase();
+    if (text === undefined) continue;
+    if (text !== 'true' && text !== 'false') throw malformed(`${element} must be true or false`);
+    out[field] = text === 'true';
+  }
+  return out;
+}
+
+/** The `<PublicAccessBlockConfiguration>` document GetPublicAccessBlock answers. */
+export function publicAccessBlockXml(block: PublicAccessBlock): XmlElement {
+  return el(
+    'PublicAccessBlockConfiguration',
+    PUBLIC_ACCESS_FIELDS.map(([element, field]) => el(element, String(block[field]))),
+  );
+}
+
+export const OBJECT_OWNERSHIP_VALUES: ReadonlySet<string> = new Set([
+  'BucketOwnerEnforced',
+  'BucketOwnerPreferred',
+  'ObjectWriter',
+]);
+
+/** Parse `<OwnershipControls><Rule><ObjectOwnership>`: the one rule's setting. */
+export function parseOwnershipControls(body: string | Uint8Array): string {
+  const root = parseXml(body);
+  expectRoot(root, 'OwnershipControls');
+  const rules = childElements(root, 'Rule');
+  if (rules.length !== 1) throw malformed('OwnershipControls needs exactly one Rule');
+  const ownership = childText(rules[0]!, 'ObjectOwnership')?.trim();
+  if (ownership === undefined || !OBJECT_OWNERSHIP_VALUES.has(ownership))
+    throw malformed('ObjectOwnership must be BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter');
+  return ownership;
 }

@@ -16,6 +16,7 @@ import {
   type PolicyDecision,
   parseBucketPolicy,
   parseCopySource,
+  policyIsPublic,
   S3Error,
   s3Arn,
 } from '@blobcache/s3-protocol';
@@ -54,6 +55,7 @@ export const OPERATION_ACTIONS: Readonly<Record<string, string>> = {
   GetBucketReplication: 's3:GetReplicationConfiguration',
   DeleteBucketReplication: 's3:PutReplicationConfiguration',
   GetPublicAccessBlock: 's3:GetBucketPublicAccessBlock',
+  PutPublicAccessBlock: 's3:PutBucketPublicAccessBlock',
   DeletePublicAccessBlock: 's3:PutBucketPublicAccessBlock',
   GetBucketEncryption: 's3:GetEncryptionConfiguration',
   DeleteBucketEncryption: 's3:PutEncryptionConfiguration',
@@ -62,6 +64,7 @@ export const OPERATION_ACTIONS: Readonly<Record<string, string>> = {
   GetBucketLogging: 's3:GetBucketLogging',
   GetBucketNotificationConfiguration: 's3:GetBucketNotification',
   GetBucketOwnershipControls: 's3:GetBucketOwnershipControls',
+  PutBucketOwnershipControls: 's3:PutBucketOwnershipControls',
   GetBucketCors: 's3:GetBucketCORS',
   PutBucketCors: 's3:PutBucketCORS',
   DeleteBucketCors: 's3:PutBucketCORS',
@@ -119,6 +122,21 @@ function policyOf(bucket: string, record: BucketRecord | undefined): BucketPolic
     compiled.set(record, p);
   }
   return p;
+}
+
+/**
+ * The policy that speaks for this requester: none for the anonymous public while the bucket's
+ * RestrictPublicBuckets holds a public policy back (public-access.ts).
+ */
+function policyFor(
+  bucket: string,
+  record: BucketRecord | undefined,
+  anonymous: boolean,
+): BucketPolicy | undefined {
+  const policy = policyOf(bucket, record);
+  if (policy && anonymous && record?.publicAccessBlock?.restrictPublicBuckets && policyIsPublic(policy))
+    return undefined;
+  return policy;
 }
 
 /** The condition keys blobcache knows for this request (policy-eval.ts: absent keys matter). */
@@ -180,7 +198,7 @@ export async function authorize(
     return undefined;
   }
   if (!anonymous && OWNER_ALWAYS.has(operation)) return undefined;
-  const policy = policyOf(bucket, await store.getBucket(bucket));
+  const policy = policyFor(bucket, await store.getBucket(bucket), anonymous);
   if (policy === undefined) {
     if (anonymous) throw denied();
     return undefined;
@@ -206,7 +224,7 @@ export async function authorizeObjectAction(
   key: string,
   anonymous: boolean,
 ): Promise<void> {
-  const policy = policyOf(r.bucket, await store.getBucket(r.bucket));
+  const policy = policyFor(r.bucket, await store.getBucket(r.bucket), anonymous);
   if (policy === undefined) {
     if (anonymous) throw denied();
     return;
@@ -231,7 +249,7 @@ async function authorizeCopySource(
   } catch {
     return; // malformed: the handler refuses it before reading anything
   }
-  const policy = policyOf(source.bucket, await store.getBucket(source.bucket));
+  const policy = policyFor(source.bucket, await store.getBucket(source.bucket), anonymous);
   if (policy !== undefined)
     check(policy, anonymous, 's3:GetObject', s3Arn(source.bucket, source.key), context);
   else if (anonymous) throw denied();

@@ -14,11 +14,17 @@ function noPolicy(ctx: BucketContext): S3Error {
 }
 
 async function putBucketPolicy(ctx: BucketContext): Promise<Response> {
-  await requireBucket(ctx);
+  const record = await requireBucket(ctx);
   // Read up to the generic limit, so a document over S3's 20 KB is MalformedPolicy (as S3
   // answers), not the generic body-size error.
   const text = (await readVerifiedSmallBody(ctx, MAX_CONFIG_BODY_BYTES)).toString('utf8');
-  parseBucketPolicy(text, ctx.bucket);
+  const policy = parseBucketPolicy(text, ctx.bucket);
+  if (record.publicAccessBlock?.blockPublicPolicy && policyIsPublic(policy)) {
+    throw new S3Error(
+      'AccessDenied',
+      `public policies are blocked by the BlockPublicPolicy setting of bucket ${ctx.bucket}`,
+    );
+  }
   if (!(await ctx.store.updateBucket(ctx.bucket, (record) => ({ ...record, policy: text }))))
     throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });
   return emptyResponse(204);

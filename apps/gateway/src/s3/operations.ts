@@ -17,6 +17,7 @@ import { deleteObjectRoutes } from './objects-delete.ts';
 import { putObjectRoutes } from './objects-put.ts';
 import { readObjectRoutes } from './objects-read.ts';
 import { postObjectRoutes } from './post-object.ts';
+import { publicAccessRoutes } from './public-access.ts';
 import type { RequestTarget } from './request-target.ts';
 import { levelOf, matchRoute, type S3Route } from './route.ts';
 import { taggingRoutes } from './tagging.ts';
@@ -37,6 +38,7 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...bucketConfigRoutes,
   ...bucketPolicyRoutes,
   ...bucketCorsRoutes,
+  ...publicAccessRoutes,
   ...objectAttributesRoutes,
   ...postObjectRoutes,
 ];

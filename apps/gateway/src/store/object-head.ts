@@ -5,7 +5,7 @@
 // Encoding: the head JSON, then — for an inline object only — one `\n` and the raw bytes.
 // JSON.stringify never emits a raw newline, so the first 0x0A byte always ends the JSON.
 import assert from 'node:assert/strict';
-import type { CorsRule } from '@blobcache/s3-protocol';
+import type { CorsRule, PublicAccessBlock } from '@blobcache/s3-protocol';
 import { z } from 'zod';
 
 export const checksumAlgorithms = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const;
@@ -255,6 +255,8 @@ export type BucketRecord = {
   policy?: string;
   /** The bucket's own CORS rules (PutBucketCors); absent: the gateway-wide policy (cors.ts). */
   cors?: CorsRule[];
+  /** PutPublicAccessBlock's settings (s3/public-access.ts); absent: none set. */
+  publicAccessBlock?: PublicAccessBlock;
 };
 
 const bucketRecordSchema = z.object({
@@ -274,6 +276,14 @@ const bucketRecordSchema = z.object({
         maxAgeSeconds: z.number().int().optional(),
       }),
     )
+    .optional(),
+  publicAccessBlock: z
+    .object({
+      blockPublicAcls: z.boolean(),
+      ignorePublicAcls: z.boolean(),
+      blockPublicPolicy: z.boolean(),
+      restrictPublicBuckets: z.boolean(),
+    })
     .optional(),
 });
 

@@ -164,6 +164,7 @@ describe('evaluatePolicy', () => {
       });
     const list = (context: Record<string, string>) => request('s3:ListBucket', undefined, context);
     const equals = parseBucketPolicy(listUnder('StringEquals', 'pub/'), BUCKET);
+    expect(policyIsPublic(equals)).toBe(true); // anyone can ask for that prefix
     expect(evaluatePolicy(equals, list({ 's3:prefix': 'pub/' }))).toBe('allow');
     expect(evaluatePolicy(equals, list({ 's3:prefix': 'pubx/' }))).toBe('none');
     expect(evaluatePolicy(equals, list({}))).toBe('none'); // absent: a positive operator is false

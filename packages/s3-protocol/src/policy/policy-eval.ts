@@ -60,7 +60,13 @@ export function evaluatePolicy(policy: BucketPolicy, r: PolicyRequest): PolicyDe
   return allowed ? 'allow' : 'none';
 }
 
-/** S3's "is this bucket public": some Allow statement applies to everyone without a condition. */
+/**
+ * S3's "is this policy public": some Allow statement lets everyone in without pinning the caller
+ * to fixed source addresses. Of the condition keys evaluated here only `aws:SourceIp` under
+ * IpAddress restricts who may call; a prefix, referer or user-agent condition is met by anyone.
+ */
 export function policyIsPublic(policy: BucketPolicy): boolean {
-  return policy.statements.some((s) => s.effect === 'Allow' && s.conditions.length === 0);
+  return policy.statements.some(
+    (s) => s.effect === 'Allow' && !s.conditions.some((c) => c.kind === 'ip' && !c.negated && !c.ifExists),
+  );
 }
