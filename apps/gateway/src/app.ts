@@ -38,6 +38,8 @@ export type AppDeps = {
   upstream?: UpstreamLayer | undefined;
   /** `/_blobcache/` endpoints other than health: metrics, ready, purge (observability/admin-endpoints.ts). */
   admin?: AdminHandler | undefined;
+  /** Carries out bucket lifecycle rules; nudged when a rule is put. */
+  lifecycle?: { nudge(): void } | undefined;
 };
 
 /** Until its form's policy is verified, a POST Object request is nobody's (post-object.ts). */
@@ -83,6 +85,7 @@ export function createS3Handler(deps: AppDeps): S3Handler {
         lookupSecret: deps.authenticator.lookupSecret,
         store: deps.store,
         logger: deps.logger,
+        lifecycle: deps.lifecycle,
         bucket: target.bucket,
         key: target.key,
       };

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseCorsOrigins } from './cors.ts';
-import { upstreamConfigFields } from './upstream/config-fields.ts';
+import { durationMs, upstreamConfigFields } from './upstream/config-fields.ts';
 
 /** A configured access key pair. Secrets may contain `/`, `+`, `=`, and `:`. */
 export type Credential = { accessKeyId: string; secretAccessKey: string };
@@ -206,6 +206,17 @@ export const configSchema = z.object({
         flag: '--shutdown-grace-ms',
         description:
           'On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to this many milliseconds, then cut them; the store is then flushed and closed (exit 0). A second signal cuts in-flight requests at once and still closes the store cleanly.',
+      }),
+    ),
+  lifecycleIntervalMs: durationMs
+    .refine((ms) => ms >= 1000 && ms <= 86_400_000, { message: 'must be between 1s and 24h' })
+    .default(600_000)
+    .meta(
+      meta({
+        env: 'BLOBCACHE_LIFECYCLE_INTERVAL',
+        flag: '--lifecycle-interval',
+        description:
+          'How often bucket lifecycle rules (expiration, aborting incomplete multipart uploads) are carried out, as S3 does once a day; also right after start and after a rule is put. `30s`, `10m`, `1h`.',
       }),
     ),
   // Read-through cache ("upstream mode"); absent endpoint = store mode.

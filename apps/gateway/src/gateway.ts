@@ -23,6 +23,7 @@ import { preflight } from './s3/preflight.ts';
 import { errorParts } from './s3/responses.ts';
 import { createGatewayServer, listen } from './server.ts';
 import { trackInFlight } from './shutdown.ts';
+import { LifecycleSweeper } from './store/lifecycle-sweep.ts';
 import { openStore } from './store/open-store.ts';
 import { registerCacheCounters } from './upstream/counters.ts';
 import { openUpstreamLayer } from './upstream/upstream-layer.ts';
@@ -62,6 +63,11 @@ export async function startGateway(
     throw err;
   }
   let ready = false;
+  const lifecycle = new LifecycleSweeper(
+    store,
+    logger.child({ component: 'lifecycle' }),
+    config.lifecycleIntervalMs,
+  );
   const authenticator = createAuthenticator(credentials, config.region);
   const engines: Array<{ role: EngineRole; engine: EngineStatsSource }> = [
     { role: 'store', engine: store.engine },
@@ -81,6 +87,7 @@ export async function startGateway(
     logger,
     authenticator,
     upstream,
+    lifecycle,
     readiness: () => {
       if (!ready) return { ready: false, reason: 'not accepting requests' };
       // A degraded engine still serves reads but refuses every write: not healthy.
@@ -112,6 +119,7 @@ export async function startGateway(
     throw err;
   }
   ready = true;
+  lifecycle.start();
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   // Printed at every level: a `--port 0` gateway reports its port only here.
@@ -133,6 +141,7 @@ export async function startGateway(
         ready = false;
         const graceMs = how.graceMs ?? opts.shutdownGraceMs ?? config.shutdownGraceMs;
         await inFlight.drain(graceMs).done;
+        await lifecycle.stop();
         await store.close();
         await upstream?.close();
         logger.info('blobcache stopped');

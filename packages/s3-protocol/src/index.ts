@@ -109,6 +109,17 @@ export {
 export { etagsMatch, md5Etag, multipartEtag, normalizeEtag, parseEtagList, quoteEtag } from './etag.ts';
 /** Non-ASCII header text (user metadata): read as node:http hands it over, answered RFC 2047-encoded. */
 export { decodeHeaderText, encodeHeaderText } from './header-text.ts';
+/** Bucket lifecycle rules: PutBucketLifecycleConfiguration bodies parsed as S3 does, and when actions fall due. */
+export {
+  abortDueAtMs,
+  expiresAtMs,
+  type LifecycleFilter,
+  type LifecycleRule,
+  lifecycleFilterMatches,
+  MAX_LIFECYCLE_RULES,
+  nextMidnightUtc,
+  parseLifecycleConfiguration,
+} from './lifecycle.ts';
 /** encoding-type=url listing values (S3/botocore compatible), and encoding-type / max-keys validation. */
 export { encodeListingValue, parseEncodingType, parseMaxKeys } from './listing.ts';
 /** Multipart rules: part-number and page-size parameters, CompleteMultipartUpload part matching (InvalidPart, EntityTooSmall). */

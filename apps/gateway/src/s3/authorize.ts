@@ -48,6 +48,7 @@ export const OPERATION_ACTIONS: Readonly<Record<string, string>> = {
   DeleteBucketPolicy: 's3:DeleteBucketPolicy',
   GetBucketPolicyStatus: 's3:GetBucketPolicyStatus',
   GetBucketLifecycleConfiguration: 's3:GetLifecycleConfiguration',
+  PutBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
   DeleteBucketLifecycle: 's3:PutLifecycleConfiguration',
   GetBucketWebsite: 's3:GetBucketWebsite',
   DeleteBucketWebsite: 's3:DeleteBucketWebsite',

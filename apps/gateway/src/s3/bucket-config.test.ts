@@ -20,7 +20,7 @@ import {
   GetBucketWebsiteCommand,
   GetObjectLockConfigurationCommand,
   GetPublicAccessBlockCommand,
-  PutBucketLifecycleConfigurationCommand,
+  PutBucketWebsiteCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,17 +84,15 @@ describe('bucket configuration reads', () => {
     await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
     await s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
     await s3.send(new DeleteBucketTaggingCommand({ Bucket }));
-    const lifecycle = await s3ErrorOf(
+    const website = await s3ErrorOf(
       s3.send(
-        new PutBucketLifecycleConfigurationCommand({
+        new PutBucketWebsiteCommand({
           Bucket,
-          LifecycleConfiguration: {
-            Rules: [{ ID: 'expire', Status: 'Enabled', Filter: {}, Expiration: { Days: 1 } }],
-          },
+          WebsiteConfiguration: { IndexDocument: { Suffix: 'index.html' } },
         }),
       ),
     );
-    expect(lifecycle.name).toBe('NotImplemented');
-    expect(lifecycle.$metadata.httpStatusCode).toBe(501);
+    expect(website.name).toBe('NotImplemented');
+    expect(website.$metadata.httpStatusCode).toBe(501);
   });
 });

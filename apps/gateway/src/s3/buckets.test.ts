@@ -8,7 +8,6 @@ import {
   HeadBucketCommand,
   ListBucketsCommand,
   PutBucketEncryptionCommand,
-  PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
@@ -139,13 +138,6 @@ describe('bucket operations', () => {
             ServerSideEncryptionConfiguration: {
               Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
             },
-          }),
-        ),
-      () =>
-        s3.send(
-          new PutBucketLifecycleConfigurationCommand({
-            Bucket: 'sub',
-            LifecycleConfiguration: { Rules: [] },
           }),
         ),
       () => s3.send(new GetBucketAnalyticsConfigurationCommand({ Bucket: 'sub', Id: 'a' })),

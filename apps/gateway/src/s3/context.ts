@@ -30,6 +30,8 @@ export type S3Context = {
    * throws AccessDenied for an object the requester may not act on (s3/authorize.ts).
    */
   authorizeObject?: (action: string, key: string) => void;
+  /** The lifecycle sweeper, to act on a rule just put (store/lifecycle-sweep.ts). */
+  lifecycle?: { nudge(): void } | undefined;
 };
 
 /** A bucket-level or object-level context: the route guarantees these are present. */

@@ -3,6 +3,7 @@
 import { aclRoutes } from './acl.ts';
 import { bucketConfigRoutes } from './bucket-config.ts';
 import { bucketCorsRoutes } from './bucket-cors.ts';
+import { bucketLifecycleRoutes } from './bucket-lifecycle.ts';
 import { bucketPolicyRoutes } from './bucket-policy.ts';
 import { bucketRoutes } from './buckets.ts';
 import type { Headers, S3Context } from './context.ts';
@@ -38,6 +39,7 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...bucketConfigRoutes,
   ...bucketPolicyRoutes,
   ...bucketCorsRoutes,
+  ...bucketLifecycleRoutes,
   ...publicAccessRoutes,
   ...objectAttributesRoutes,
   ...postObjectRoutes,

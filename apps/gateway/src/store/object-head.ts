@@ -257,6 +257,8 @@ export type BucketRecord = {
   cors?: CorsRule[];
   /** PutPublicAccessBlock's settings (s3/public-access.ts); absent: none set. */
   publicAccessBlock?: PublicAccessBlock;
+  /** The LifecycleConfiguration document as put (validated then; carried out by lifecycle-sweep.ts). */
+  lifecycle?: string;
 };
 
 const bucketRecordSchema = z.object({
@@ -285,6 +287,7 @@ const bucketRecordSchema = z.object({
       restrictPublicBuckets: z.boolean(),
     })
     .optional(),
+  lifecycle: z.string().optional(),
 });
 
 export function encodeBucket(record: BucketRecord): Buffer {

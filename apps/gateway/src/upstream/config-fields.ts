@@ -17,7 +17,8 @@ export function parseDurationMs(text: string): number {
   return ms;
 }
 
-const durationMs = z.union([
+/** A duration setting: milliseconds, or text parseDurationMs reads. */
+export const durationMs = z.union([
   z.number().int().nonnegative(),
   z.string().transform((s, ctx) => {
     try {
