@@ -42,6 +42,7 @@ export const CORS_EXPOSE_HEADERS: readonly string[] = [
   'x-amz-id-2',
   'x-amz-version-id',
   'x-amz-delete-marker',
+  'x-amz-expiration',
   'x-amz-mp-parts-count',
   'x-amz-checksum-crc32',
   'x-amz-checksum-crc32c',

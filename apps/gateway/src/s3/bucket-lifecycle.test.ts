@@ -3,6 +3,7 @@
 import {
   DeleteBucketLifecycleCommand,
   GetBucketLifecycleConfigurationCommand,
+  GetObjectCommand,
   HeadObjectCommand,
   type LifecycleRule,
   PutBucketLifecycleConfigurationCommand,
@@ -81,6 +82,28 @@ describe('bucket lifecycle rules', () => {
     );
     expect(midday.name).toBe('InvalidArgument');
     expect(midday.$metadata.httpStatusCode).toBe(400);
+  });
+
+  it('names the expiration of an object a rule selects on PUT, HEAD and GET (x-amz-expiration)', async () => {
+    await putRules([
+      { ID: 'logs rule', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Expiration: { Days: 2 } },
+    ]);
+    const put = await s3.send(new PutObjectCommand({ Bucket, Key: 'logs/today', Body: 'x' }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'logs/today' }));
+    const expected = head.Expiration ?? '';
+    // Two days after creation, rounded up to a midnight UTC (Last-Modified is whole seconds here).
+    const m = /^expiry-date="([^"]+)", rule-id="logs%20rule"$/.exec(expected);
+    const dueMs = Date.parse(m?.[1] ?? '');
+    const createdMs = head.LastModified!.getTime();
+    expect(dueMs % 86_400_000).toBe(0);
+    expect(dueMs).toBeGreaterThanOrEqual(createdMs + 2 * 86_400_000);
+    expect(dueMs).toBeLessThanOrEqual(createdMs + 3 * 86_400_000);
+    expect(put.Expiration).toBe(expected);
+    expect((await s3.send(new GetObjectCommand({ Bucket, Key: 'logs/today' }))).Expiration).toBe(expected);
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'other/today', Body: 'x' }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket, Key: 'other/today' }))).Expiration).toBeUndefined();
+    await s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket, Key: 'logs/today' }))).Expiration).toBeUndefined();
   });
 
   it('expires objects a rule already finds due, right after the rule is put', async () => {

@@ -14,6 +14,7 @@ import {
 } from '@blobcache/s3-protocol';
 import type { ObjectHead } from '../store/object-head.ts';
 import type { CommitCheck } from '../store/object-store.ts';
+import { expirationHeader } from './bucket-lifecycle.ts';
 import { checkCapacity } from './capacity.ts';
 import type { ObjectContext } from './context.ts';
 import { objectVersion, readStandardHeaders } from './object-headers.ts';
@@ -104,6 +105,8 @@ async function putObject(ctx: ObjectContext): Promise<Response> {
       check,
     );
     const headers: Record<string, string> = { etag: `"${head.etag}"` };
+    const expiration = expirationHeader(ctx.store.cachedBucket(ctx.bucket), ctx.key, head);
+    if (expiration !== undefined) headers['x-amz-expiration'] = expiration;
     if (digests.declared) {
       headers[`x-amz-checksum-${digests.checksum.algorithm.toLowerCase()}`] = digests.checksum.value;
       headers['x-amz-checksum-type'] = 'FULL_OBJECT';

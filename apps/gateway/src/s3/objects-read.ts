@@ -12,6 +12,7 @@ import {
   validateObjectKey,
 } from '@blobcache/s3-protocol';
 import type { ObjectHead } from '../store/object-head.ts';
+import { expirationHeader } from './bucket-lifecycle.ts';
 import type { ObjectContext } from './context.ts';
 import { checkVersionId, sendObjectBytes } from './object-body.ts';
 import { objectVersion, renderStandardHeaders } from './object-headers.ts';
@@ -27,6 +28,8 @@ function objectHeaders(ctx: ObjectContext, head: ObjectHead, whole: boolean): Re
     'accept-ranges': 'bytes',
   };
   if (head.partCount !== undefined) out['x-amz-mp-parts-count'] = String(head.partCount);
+  const expiration = expirationHeader(ctx.store.cachedBucket(ctx.bucket), ctx.key, head);
+  if (expiration !== undefined) out['x-amz-expiration'] = expiration;
   renderStandardHeaders(head, ctx.target.query, out);
   if (whole && ctx.headers['x-amz-checksum-mode']?.toUpperCase() === 'ENABLED') {
     for (const [alg, value] of Object.entries(head.checksums))
