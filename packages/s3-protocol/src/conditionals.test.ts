@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   evaluateCopySourceConditionals,
+  evaluateDeleteConditionals,
   evaluateReadConditionals,
   evaluateWriteConditionals,
 } from './conditionals.ts';
 import { S3Error } from './errors.ts';
+import { s3ErrorCode } from './testing/error-code.ts';
 
 const obj = { etag: '"abc"', lastModified: new Date(Date.UTC(2020, 0, 1, 12, 0, 0, 500)) };
 const before = 'Wed, 01 Jan 2020 11:00:00 GMT';
@@ -108,5 +110,38 @@ describe('write conditionals', () => {
       expect((e as S3Error).code).toBe('NoSuchKey');
       expect((e as S3Error).extra).toEqual({ Key: 'photos/cat.jpg' });
     }
+  });
+});
+
+describe('evaluateDeleteConditionals', () => {
+  const current = { etag: 'abc', lastModified: new Date('2026-01-02T03:04:05.678Z'), size: 42 };
+  /** `missing` true: the object does not exist. */
+  const code = (headers: Record<string, string>, missing = false) =>
+    s3ErrorCode(() => evaluateDeleteConditionals(headers, missing ? undefined : current, 'k'));
+
+  it('deletes when every condition holds', () => {
+    expect(code({})).toBe('ok');
+    expect(code({ 'if-match': '"abc"' })).toBe('ok');
+    expect(code({ 'if-match': '*' })).toBe('ok');
+    expect(code({ 'x-amz-if-match-last-modified-time': 'Fri, 02 Jan 2026 03:04:05 GMT' })).toBe('ok');
+    expect(
+      code({ 'x-amz-if-match-last-modified-time': '2026-01-02T03:04:05Z', 'x-amz-if-match-size': '42' }),
+    ).toBe('ok');
+  });
+
+  it('refuses a mismatch with 412, a malformed value with 400', () => {
+    expect(code({ 'if-match': '"other"' })).toBe('PreconditionFailed');
+    expect(code({ 'x-amz-if-match-last-modified-time': 'Fri, 02 Jan 2026 03:04:06 GMT' })).toBe(
+      'PreconditionFailed',
+    );
+    expect(code({ 'x-amz-if-match-size': '41' })).toBe('PreconditionFailed');
+    expect(code({ 'x-amz-if-match-size': 'big' })).toBe('InvalidArgument');
+    expect(code({ 'x-amz-if-match-last-modified-time': 'yesterday' })).toBe('InvalidArgument');
+  });
+
+  it('answers NoSuchKey for If-Match on a missing object; the other conditions let it pass', () => {
+    expect(code({ 'if-match': '"abc"' }, true)).toBe('NoSuchKey');
+    expect(code({ 'x-amz-if-match-size': '1' }, true)).toBe('ok');
+    expect(code({ 'x-amz-if-match-last-modified-time': '2026-01-02T03:04:05Z' }, true)).toBe('ok');
   });
 });

@@ -122,3 +122,51 @@ export function evaluateWriteConditionals(
     if (!listMatches(ifMatch, current.etag)) throw precondition('If-Match');
   }
 }
+
+/** The state a conditional delete compares: the version's ETag and Last-Modified, and its size. */
+export interface DeletedVersion extends ObjectVersion {
+  size: number;
+}
+
+/**
+ * DeleteObject's conditions (and a DeleteObjects entry's, passed as the same header names):
+ * `If-Match` (a missing object is NoSuchKey, as for a conditional write), and
+ * `x-amz-if-match-last-modified-time` / `x-amz-if-match-size`, which a missing object satisfies
+ * (S3 answers 204 then). A mismatch is 412 PreconditionFailed; a malformed value 400.
+ */
+export function evaluateDeleteConditionals(
+  headers: Headers,
+  current: DeletedVersion | undefined,
+  key?: string,
+): void {
+  const ifMatch = headers['if-match'];
+  if (ifMatch !== undefined) {
+    if (!current) throw new S3Error('NoSuchKey', undefined, key === undefined ? {} : { extra: { Key: key } });
+    if (!listMatches(ifMatch, current.etag)) throw precondition('If-Match');
+  }
+  const lastModified = headers['x-amz-if-match-last-modified-time'];
+  if (lastModified !== undefined) {
+    const when = parseHttpDate(lastModified) ?? parseIsoDate(lastModified);
+    if (when === undefined)
+      throw new S3Error('InvalidArgument', 'x-amz-if-match-last-modified-time is not a date', {
+        extra: { ArgumentName: 'x-amz-if-match-last-modified-time', ArgumentValue: lastModified },
+      });
+    if (current && seconds(current.lastModified) !== seconds(when))
+      throw precondition('x-amz-if-match-last-modified-time');
+  }
+  const size = headers['x-amz-if-match-size'];
+  if (size !== undefined) {
+    if (!/^\d{1,16}$/.test(size.trim()))
+      throw new S3Error('InvalidArgument', 'x-amz-if-match-size is not a size', {
+        extra: { ArgumentName: 'x-amz-if-match-size', ArgumentValue: size },
+      });
+    if (current && current.size !== Number(size.trim())) throw precondition('x-amz-if-match-size');
+  }
+}
+
+/** An ISO 8601 timestamp (the form DeleteObjects bodies and some SDKs send), or undefined. */
+function parseIsoDate(text: string): Date | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(text.trim())) return undefined;
+  const d = new Date(text.trim());
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}

@@ -66,7 +66,9 @@ export {
 } from './checksums/headers.ts';
 /** Conditional headers: reads (412/304), copy-source (412), writes (If-None-Match: *, If-Match). */
 export {
+  type DeletedVersion,
   evaluateCopySourceConditionals,
+  evaluateDeleteConditionals,
   evaluateReadConditionals,
   evaluateWriteConditionals,
   type ObjectVersion,

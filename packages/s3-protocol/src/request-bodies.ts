@@ -91,6 +91,10 @@ export function parseCompleteMultipartUpload(
 export interface DeleteObjectEntry {
   key: string;
   versionId?: string;
+  /** Conditional delete of this entry: ETag (If-Match), LastModifiedTime and Size, as sent. */
+  etag?: string;
+  lastModifiedTime?: string;
+  size?: string;
 }
 
 /** A parsed DeleteObjects body. */
@@ -116,8 +120,16 @@ export function parseDeleteObjects(
   for (const o of childElements(root, 'Object')) {
     const key = childText(o, 'Key');
     if (key === undefined) throw malformed('Object without Key');
+    const entry: DeleteObjectEntry = { key };
     const versionId = childText(o, 'VersionId');
-    objects.push(versionId === undefined ? { key } : { key, versionId: versionId.trim() });
+    if (versionId !== undefined) entry.versionId = versionId.trim();
+    const etag = childText(o, 'ETag');
+    if (etag !== undefined) entry.etag = etag.trim();
+    const lastModifiedTime = childText(o, 'LastModifiedTime');
+    if (lastModifiedTime !== undefined) entry.lastModifiedTime = lastModifiedTime.trim();
+    const size = childText(o, 'Size');
+    if (size !== undefined) entry.size = size.trim();
+    objects.push(entry);
   }
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS)
     throw malformed('Delete must name 1 to 1000 objects');

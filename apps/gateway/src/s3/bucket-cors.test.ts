@@ -8,17 +8,10 @@ import {
   GetObjectCommand,
   PutBucketCorsCommand,
   PutObjectCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  rawRequest,
-  s3ErrorOf,
-  startGatewayWithClient,
-  stopGatewayWithClient,
-  type TestGateway,
-} from '../testing/harness.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { rawRequest, s3ErrorOf, useGatewayWithClient } from '../testing/harness.ts';
 
 const Bucket = 'site';
 const Other = 'plain';
@@ -37,20 +30,15 @@ const RULES: CORSRule[] = [
 ];
 
 describe('per-bucket CORS (PutBucketCors)', () => {
-  let gw: TestGateway;
-  let s3: S3Client;
+  const suite = useGatewayWithClient({ bucket: Bucket, config: { corsOrigins: 'http://localhost:5173' } });
   const options = (headers: Record<string, string>, path = `/${Bucket}/index.html`) =>
-    rawRequest(gw.port, { method: 'OPTIONS', path, headers });
+    rawRequest(suite.gw.port, { method: 'OPTIONS', path, headers });
 
   beforeAll(async () => {
     // The gateway-wide policy allows one other origin only, so which one answered is visible.
-    ({ gw, s3 } = await startGatewayWithClient({
-      bucket: Bucket,
-      config: { corsOrigins: 'http://localhost:5173' },
-    }));
-    await s3.send(new CreateBucketCommand({ Bucket: Other }));
-    await s3.send(new PutObjectCommand({ Bucket, Key: 'index.html', Body: '<h1>hi</h1>' }));
-    await s3.send(
+    await suite.s3.send(new CreateBucketCommand({ Bucket: Other }));
+    await suite.s3.send(new PutObjectCommand({ Bucket, Key: 'index.html', Body: '<h1>hi</h1>' }));
+    await suite.s3.send(
       new PutBucketCorsCommand({
         Bucket,
         CORSConfiguration: {
@@ -59,12 +47,11 @@ describe('per-bucket CORS (PutBucketCors)', () => {
       }),
     );
   });
-  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('reads back the rules as put; another bucket still reports the gateway-wide policy', async () => {
-    const got = await s3.send(new GetBucketCorsCommand({ Bucket }));
+    const got = await suite.s3.send(new GetBucketCorsCommand({ Bucket }));
     expect(got.CORSRules).toEqual(RULES);
-    const other = await s3.send(new GetBucketCorsCommand({ Bucket: Other }));
+    const other = await suite.s3.send(new GetBucketCorsCommand({ Bucket: Other }));
     expect(other.CORSRules?.[0]?.AllowedOrigins).toEqual(['http://localhost:5173']);
   });
 
@@ -119,13 +106,13 @@ describe('per-bucket CORS (PutBucketCors)', () => {
   });
 
   it('decorates actual requests from a matching origin only', async () => {
-    const url = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket, Key: 'index.html' })));
+    const url = new URL(await getSignedUrl(suite.s3, new GetObjectCommand({ Bucket, Key: 'index.html' })));
     const path = `${url.pathname}${url.search}`;
-    const matched = await rawRequest(gw.port, { method: 'GET', path, headers: { origin: APP } });
+    const matched = await rawRequest(suite.gw.port, { method: 'GET', path, headers: { origin: APP } });
     expect(matched.status).toBe(200);
     expect(matched.headers['access-control-allow-origin']).toBe(APP);
     expect(matched.headers['access-control-expose-headers']).toBe('ETag, x-amz-meta-owner');
-    const unmatched = await rawRequest(gw.port, {
+    const unmatched = await rawRequest(suite.gw.port, {
       method: 'GET',
       path,
       headers: { origin: 'http://localhost:5173' },
@@ -136,7 +123,7 @@ describe('per-bucket CORS (PutBucketCors)', () => {
 
   it('refuses invalid rules as S3 does, and DeleteBucketCors returns the bucket to the gateway policy', async () => {
     const bad = await s3ErrorOf(
-      s3.send(
+      suite.s3.send(
         new PutBucketCorsCommand({
           Bucket: Other,
           CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PATCH'] }] },
@@ -146,7 +133,7 @@ describe('per-bucket CORS (PutBucketCors)', () => {
     expect(bad.name).toBe('InvalidRequest');
     expect(bad.$metadata.httpStatusCode).toBe(400);
 
-    await s3.send(new DeleteBucketCorsCommand({ Bucket }));
+    await suite.s3.send(new DeleteBucketCorsCommand({ Bucket }));
     const after = await options({ origin: 'http://localhost:5173', 'access-control-request-method': 'GET' });
     expect(after.status).toBe(200);
     expect(after.headers['access-control-allow-origin']).toBe('http://localhost:5173');

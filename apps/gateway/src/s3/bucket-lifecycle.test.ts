@@ -8,25 +8,18 @@ import {
   type LifecycleRule,
   PutBucketLifecycleConfigurationCommand,
   PutObjectCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  s3ErrorOf,
-  startGatewayWithClient,
-  stopGatewayWithClient,
-  type TestGateway,
-} from '../testing/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { s3ErrorOf, useGatewayWithClient } from '../testing/harness.ts';
 
 const Bucket = 'aging';
 const WAIT_MS = 10_000;
 
 describe('bucket lifecycle rules', () => {
-  let gw: TestGateway;
-  let s3: S3Client;
+  const suite = useGatewayWithClient({ bucket: Bucket });
   const exists = async (Key: string): Promise<boolean> => {
     try {
-      await s3.send(new HeadObjectCommand({ Bucket, Key }));
+      await suite.s3.send(new HeadObjectCommand({ Bucket, Key }));
       return true;
     } catch (err) {
       if ((err as { name?: string }).name === 'NotFound') return false;
@@ -35,12 +28,7 @@ describe('bucket lifecycle rules', () => {
   };
 
   const putRules = (Rules: LifecycleRule[]) =>
-    s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules } }));
-
-  beforeAll(async () => {
-    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
-  });
-  afterAll(() => stopGatewayWithClient(gw, s3));
+    suite.s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules } }));
 
   it('stores rules, reads them back, deletes them', async () => {
     const Rules = [
@@ -53,10 +41,10 @@ describe('bucket lifecycle rules', () => {
       },
     ];
     await putRules(Rules);
-    const got = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }));
+    const got = await suite.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }));
     expect(got.Rules).toEqual(Rules);
-    await s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
-    const none = await s3ErrorOf(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })));
+    await suite.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+    const none = await s3ErrorOf(suite.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })));
     expect(none.name).toBe('NoSuchLifecycleConfiguration');
   });
 
@@ -88,8 +76,8 @@ describe('bucket lifecycle rules', () => {
     await putRules([
       { ID: 'logs rule', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Expiration: { Days: 2 } },
     ]);
-    const put = await s3.send(new PutObjectCommand({ Bucket, Key: 'logs/today', Body: 'x' }));
-    const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'logs/today' }));
+    const put = await suite.s3.send(new PutObjectCommand({ Bucket, Key: 'logs/today', Body: 'x' }));
+    const head = await suite.s3.send(new HeadObjectCommand({ Bucket, Key: 'logs/today' }));
     const expected = head.Expiration ?? '';
     // Two days after creation, rounded up to a midnight UTC (Last-Modified is whole seconds here).
     const m = /^expiry-date="([^"]+)", rule-id="logs%20rule"$/.exec(expected);
@@ -99,16 +87,22 @@ describe('bucket lifecycle rules', () => {
     expect(dueMs).toBeGreaterThanOrEqual(createdMs + 2 * 86_400_000);
     expect(dueMs).toBeLessThanOrEqual(createdMs + 3 * 86_400_000);
     expect(put.Expiration).toBe(expected);
-    expect((await s3.send(new GetObjectCommand({ Bucket, Key: 'logs/today' }))).Expiration).toBe(expected);
-    await s3.send(new PutObjectCommand({ Bucket, Key: 'other/today', Body: 'x' }));
-    expect((await s3.send(new HeadObjectCommand({ Bucket, Key: 'other/today' }))).Expiration).toBeUndefined();
-    await s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
-    expect((await s3.send(new HeadObjectCommand({ Bucket, Key: 'logs/today' }))).Expiration).toBeUndefined();
+    expect((await suite.s3.send(new GetObjectCommand({ Bucket, Key: 'logs/today' }))).Expiration).toBe(
+      expected,
+    );
+    await suite.s3.send(new PutObjectCommand({ Bucket, Key: 'other/today', Body: 'x' }));
+    expect(
+      (await suite.s3.send(new HeadObjectCommand({ Bucket, Key: 'other/today' }))).Expiration,
+    ).toBeUndefined();
+    await suite.s3.send(new DeleteBucketLifecycleCommand({ Bucket }));
+    expect(
+      (await suite.s3.send(new HeadObjectCommand({ Bucket, Key: 'logs/today' }))).Expiration,
+    ).toBeUndefined();
   });
 
   it('expires objects a rule already finds due, right after the rule is put', async () => {
     for (const Key of ['tmp/a', 'tmp/b', 'kept/c'])
-      await s3.send(new PutObjectCommand({ Bucket, Key, Body: Key }));
+      await suite.s3.send(new PutObjectCommand({ Bucket, Key, Body: Key }));
     await putRules([
       {
         ID: 'past',

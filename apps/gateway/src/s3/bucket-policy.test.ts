@@ -13,17 +13,16 @@ import {
   GetObjectCommand,
   PutBucketPolicyCommand,
   PutObjectCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   minioClient,
   rawRequest,
   s3ErrorOf,
   startGatewayWithClient,
   stopGatewayWithClient,
-  type TestGateway,
+  useGatewayWithClient,
 } from '../testing/harness.ts';
 
 const Bucket = 'policies';
@@ -51,30 +50,29 @@ const publicRead = {
 };
 
 describe('bucket policies', () => {
-  let gw: TestGateway;
-  let s3: S3Client;
+  const suite = useGatewayWithClient({ bucket: Bucket });
   const unsigned = (method: string, path: string, body?: string) =>
-    rawRequest(gw.port, {
+    rawRequest(suite.gw.port, {
       method,
       path,
       ...(body === undefined ? {} : { body, headers: { 'content-length': Buffer.byteLength(body) } }),
     });
-  const setPolicy = (text: string) => s3.send(new PutBucketPolicyCommand({ Bucket, Policy: text }));
+  const setPolicy = (text: string) => suite.s3.send(new PutBucketPolicyCommand({ Bucket, Policy: text }));
 
   beforeAll(async () => {
-    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
     for (const Key of ['public/cat.jpg', 'private/diary.txt', 'keep/a', 'tmp/b'])
-      await s3.send(new PutObjectCommand({ Bucket, Key, Body: `body of ${Key}` }));
+      await suite.s3.send(new PutObjectCommand({ Bucket, Key, Body: `body of ${Key}` }));
   });
-  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('keeps the document as put; reads, status and delete follow it', async () => {
     const text = policy(publicRead);
     await setPolicy(text);
-    expect((await s3.send(new GetBucketPolicyCommand({ Bucket }))).Policy).toBe(text);
-    expect((await s3.send(new GetBucketPolicyStatusCommand({ Bucket }))).PolicyStatus?.IsPublic).toBe(true);
-    await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
-    expect((await s3ErrorOf(s3.send(new GetBucketPolicyCommand({ Bucket })))).name).toBe(
+    expect((await suite.s3.send(new GetBucketPolicyCommand({ Bucket }))).Policy).toBe(text);
+    expect((await suite.s3.send(new GetBucketPolicyStatusCommand({ Bucket }))).PolicyStatus?.IsPublic).toBe(
+      true,
+    );
+    await suite.s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+    expect((await s3ErrorOf(suite.s3.send(new GetBucketPolicyCommand({ Bucket })))).name).toBe(
       'NoSuchBucketPolicy',
     );
   });
@@ -92,7 +90,7 @@ describe('bucket policies', () => {
     );
     expect(account.name).toBe('NotImplemented');
     expect(account.$metadata.httpStatusCode).toBe(501);
-    expect((await s3ErrorOf(s3.send(new GetBucketPolicyCommand({ Bucket })))).name).toBe(
+    expect((await s3ErrorOf(suite.s3.send(new GetBucketPolicyCommand({ Bucket })))).name).toBe(
       'NoSuchBucketPolicy',
     );
   });
@@ -115,12 +113,12 @@ describe('bucket policies', () => {
     expect((await unsigned('GET', '/')).status).toBe(403);
     // A missing object the public may read answers NoSuchKey, as S3 does with s3:GetObject.
     expect((await unsigned('GET', `/${Bucket}/public/none.jpg`)).status).toBe(404);
-    await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+    await suite.s3.send(new DeleteBucketPolicyCommand({ Bucket }));
     expect((await unsigned('GET', `/${Bucket}/public/cat.jpg`)).status).toBe(403);
   });
 
   it('evaluates listing conditions (the minio client policy for a readable prefix)', async () => {
-    await minioClient(gw).setBucketPolicy(
+    await minioClient(suite.gw).setBucketPolicy(
       Bucket,
       policy(
         {
@@ -138,13 +136,13 @@ describe('bucket policies', () => {
     expect(listed.body.toString()).toContain('<Key>public/cat.jpg</Key>');
     expect((await unsigned('GET', `/${Bucket}?list-type=2&prefix=private%2F`)).status).toBe(403);
     expect((await unsigned('GET', `/${Bucket}?list-type=2`)).status).toBe(403);
-    await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+    await suite.s3.send(new DeleteBucketPolicyCommand({ Bucket }));
   });
 
   it('lets unsigned uploads in where allowed, and refuses others before their body', async () => {
     await setPolicy(rule('Allow', 's3:PutObject', 'drop/*'));
     expect((await unsigned('PUT', `/${Bucket}/drop/note.txt`, 'dropped')).status).toBe(200);
-    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'drop/note.txt' }));
+    const got = await suite.s3.send(new GetObjectCommand({ Bucket, Key: 'drop/note.txt' }));
     expect(await got.Body?.transformToString()).toBe('dropped');
 
     // Expect: 100-continue outside drop/: the 403 comes instead of 100 Continue.
@@ -153,7 +151,7 @@ describe('bucket policies', () => {
       const req = httpRequest(
         {
           host: '127.0.0.1',
-          port: gw.port,
+          port: suite.gw.port,
           method: 'PUT',
           path: `/${Bucket}/elsewhere.txt`,
           headers: { expect: '100-continue', 'content-length': 5 },
@@ -171,7 +169,7 @@ describe('bucket policies', () => {
       req.flushHeaders();
     });
     expect(outcome).toEqual({ status: 403, continued: false });
-    await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+    await suite.s3.send(new DeleteBucketPolicyCommand({ Bucket }));
   });
 
   it('lets an unsigned browser form (POST Object without a policy) in only where the policy allows', async () => {
@@ -179,23 +177,23 @@ describe('bucket policies', () => {
       const form = new FormData();
       form.append('key', key);
       form.append('file', new Blob(['from a form']), 'f.txt');
-      return fetch(`http://127.0.0.1:${gw.port}/${Bucket}`, { method: 'POST', body: form });
+      return fetch(`http://127.0.0.1:${suite.gw.port}/${Bucket}`, { method: 'POST', body: form });
     };
     const refused = await post('drop/form.txt');
     expect(refused.status).toBe(403);
     expect(await refused.text()).toContain('<Code>AccessDenied</Code>');
     await setPolicy(rule('Allow', 's3:PutObject', 'drop/*'));
     expect((await post('drop/form.txt')).status).toBe(204);
-    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'drop/form.txt' }));
+    const got = await suite.s3.send(new GetObjectCommand({ Bucket, Key: 'drop/form.txt' }));
     expect(await got.Body?.transformToString()).toBe('from a form');
     expect((await post('outside.txt')).status).toBe(403);
-    await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+    await suite.s3.send(new DeleteBucketPolicyCommand({ Bucket }));
   });
 
   it('binds a signed POST Object form by Deny on its key', async () => {
     await setPolicy(rule('Deny', 's3:PutObject', 'locked/*'));
     const send = async (key: string) => {
-      const presigned = await createPresignedPost(s3, { Bucket, Key: key });
+      const presigned = await createPresignedPost(suite.s3, { Bucket, Key: key });
       const form = new FormData();
       for (const [name, value] of Object.entries(presigned.fields)) form.append(name, value);
       form.append('file', new Blob(['signed form']), 'f.txt');
@@ -203,7 +201,7 @@ describe('bucket policies', () => {
     };
     expect((await send('locked/a.txt')).status).toBe(403);
     expect((await send('open/a.txt')).status).toBe(204);
-    await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+    await suite.s3.send(new DeleteBucketPolicyCommand({ Bucket }));
   });
 
   it('binds the owner by Deny, per key in DeleteObjects and on a copy source, but never locks the policy', async () => {
@@ -224,29 +222,29 @@ describe('bucket policies', () => {
         { Effect: 'Deny', Principal: '*', Action: 's3:*Policy', Resource: `arn:aws:s3:::${Bucket}` },
       ),
     );
-    const read = await s3ErrorOf(s3.send(new GetObjectCommand({ Bucket, Key: 'private/diary.txt' })));
+    const read = await s3ErrorOf(suite.s3.send(new GetObjectCommand({ Bucket, Key: 'private/diary.txt' })));
     expect(read.name).toBe('AccessDenied');
     expect(read.$metadata.httpStatusCode).toBe(403);
     const copy = await s3ErrorOf(
-      s3.send(
+      suite.s3.send(
         new CopyObjectCommand({ Bucket, Key: 'public/leak.txt', CopySource: `${Bucket}/private/diary.txt` }),
       ),
     );
     expect(copy.name).toBe('AccessDenied');
 
-    const result = await s3.send(
+    const result = await suite.s3.send(
       new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'keep/a' }, { Key: 'tmp/b' }] } }),
     );
     expect(result.Deleted?.map((d) => d.Key)).toEqual(['tmp/b']);
     expect(result.Errors?.map((e) => [e.Key, e.Code])).toEqual([['keep/a', 'AccessDenied']]);
     expect(
-      await (await s3.send(new GetObjectCommand({ Bucket, Key: 'keep/a' }))).Body?.transformToString(),
+      await (await suite.s3.send(new GetObjectCommand({ Bucket, Key: 'keep/a' }))).Body?.transformToString(),
     ).toBe('body of keep/a');
 
     // Denied "s3:*Policy" still leaves the owner able to read and remove the policy.
-    expect((await s3.send(new GetBucketPolicyCommand({ Bucket }))).Policy).toContain('Deny');
-    await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
-    const diary = await s3.send(new GetObjectCommand({ Bucket, Key: 'private/diary.txt' }));
+    expect((await suite.s3.send(new GetBucketPolicyCommand({ Bucket }))).Policy).toContain('Deny');
+    await suite.s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+    const diary = await suite.s3.send(new GetObjectCommand({ Bucket, Key: 'private/diary.txt' }));
     expect(await diary.Body?.transformToString()).toBe('body of private/diary.txt');
   });
 });

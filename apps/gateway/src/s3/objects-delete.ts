@@ -1,8 +1,13 @@
 // DeleteObject and DeleteObjects. Deleting a missing key succeeds (204 / <Deleted>), as in S3.
+// Conditional deletes (If-Match, x-amz-if-match-last-modified-time, x-amz-if-match-size; a
+// DeleteObjects entry's ETag, LastModifiedTime, Size) are judged under the key's lock, so a
+// version written meanwhile is never deleted on the strength of the old one's ETag.
 // DeleteObjects requires an integrity header (Content-MD5 or an x-amz-checksum-*), which is
 // verified against the body before anything is deleted.
 import {
+  type DeleteObjectEntry,
   el,
+  evaluateDeleteConditionals,
   MAX_DELETE_KEYS,
   parseDeleteObjects,
   S3Error,
@@ -10,11 +15,25 @@ import {
   validateObjectKey,
   type XmlChild,
 } from '@blobcache/s3-protocol';
-import type { BucketContext, ObjectContext } from './context.ts';
+import type { CommitCheck } from '../store/object-store.ts';
+import type { BucketContext, Headers, ObjectContext } from './context.ts';
+import { objectVersion } from './object-headers.ts';
 import { readVerifiedSmallBody } from './payload.ts';
 import { requireBucket } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
+
+/** The conditional delete headers (evaluateDeleteConditionals). */
+const CONDITION_HEADERS = ['if-match', 'x-amz-if-match-last-modified-time', 'x-amz-if-match-size'] as const;
+
+/** A DeleteObjects entry's ETag / LastModifiedTime / Size, as the headers a DeleteObject would send. */
+function entryConditions(o: DeleteObjectEntry): Headers {
+  const out: Record<string, string> = {};
+  if (o.etag !== undefined) out['if-match'] = o.etag;
+  if (o.lastModifiedTime !== undefined) out['x-amz-if-match-last-modified-time'] = o.lastModifiedTime;
+  if (o.size !== undefined) out['x-amz-if-match-size'] = o.size;
+  return out;
+}
 
 /** 1000 keys of up to 1 KiB each, XML-escaped, fit comfortably. */
 export const MAX_DELETE_BODY_BYTES = 4 * 1024 * 1024;
@@ -25,12 +44,19 @@ function checkVersionId(versionId: string | undefined, key: string): void {
   }
 }
 
+/** The delete's conditions, judged under the key lock against the version being deleted. */
+function deleteCheck(conditions: Headers, key: string): CommitCheck | undefined {
+  if (!CONDITION_HEADERS.some((h) => conditions[h] !== undefined)) return undefined;
+  return (current) =>
+    evaluateDeleteConditionals(conditions, current && { ...objectVersion(current), size: current.size }, key);
+}
+
 async function deleteObject(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
   await requireBucket(ctx);
   const versionId = ctx.target.query.get('versionId');
   checkVersionId(versionId, ctx.key);
-  await ctx.store.deleteObject(ctx.bucket, ctx.key);
+  await ctx.store.deleteObject(ctx.bucket, ctx.key, deleteCheck(ctx.headers, ctx.key));
   return emptyResponse(204, versionId === undefined ? {} : { 'x-amz-version-id': versionId });
 }
 
@@ -45,7 +71,7 @@ async function deleteObjects(ctx: BucketContext): Promise<Response> {
       validateObjectKey(o.key);
       checkVersionId(o.versionId, o.key);
       ctx.authorizeObject?.('s3:DeleteObject', o.key);
-      await ctx.store.deleteObject(ctx.bucket, o.key);
+      await ctx.store.deleteObject(ctx.bucket, o.key, deleteCheck(entryConditions(o), o.key));
       if (!request.quiet) {
         results.push(
           el('Deleted', [

@@ -7,16 +7,9 @@ import {
   PutBucketPolicyCommand,
   PutObjectCommand,
   PutPublicAccessBlockCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  rawRequest,
-  s3ErrorOf,
-  startGatewayWithClient,
-  stopGatewayWithClient,
-  type TestGateway,
-} from '../testing/harness.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { rawRequest, s3ErrorOf, useGatewayWithClient } from '../testing/harness.ts';
 
 const Bucket = 'guarded';
 const PUBLIC_READ = JSON.stringify({
@@ -33,69 +26,68 @@ const ALL_BLOCKED = {
 };
 
 describe('Block Public Access and Object Ownership', () => {
-  let gw: TestGateway;
-  let s3: S3Client;
-  const anonymousGet = () => rawRequest(gw.port, { method: 'GET', path: `/${Bucket}/doc.txt` });
+  const suite = useGatewayWithClient({ bucket: Bucket });
+  const anonymousGet = () => rawRequest(suite.gw.port, { method: 'GET', path: `/${Bucket}/doc.txt` });
   const setBlock = (settings: Partial<typeof ALL_BLOCKED>) =>
-    s3.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: settings }));
+    suite.s3.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: settings }));
 
   beforeAll(async () => {
-    ({ gw, s3 } = await startGatewayWithClient({ bucket: Bucket }));
-    await s3.send(new PutObjectCommand({ Bucket, Key: 'doc.txt', Body: 'doc' }));
+    await suite.s3.send(new PutObjectCommand({ Bucket, Key: 'doc.txt', Body: 'doc' }));
   });
-  afterAll(() => stopGatewayWithClient(gw, s3));
 
   it('stores the settings (absent ones false) and deletes them', async () => {
-    expect((await s3ErrorOf(s3.send(new GetPublicAccessBlockCommand({ Bucket })))).name).toBe(
+    expect((await s3ErrorOf(suite.s3.send(new GetPublicAccessBlockCommand({ Bucket })))).name).toBe(
       'NoSuchPublicAccessBlockConfiguration',
     );
     await setBlock({ BlockPublicPolicy: true });
-    const got = await s3.send(new GetPublicAccessBlockCommand({ Bucket }));
+    const got = await suite.s3.send(new GetPublicAccessBlockCommand({ Bucket }));
     expect(got.PublicAccessBlockConfiguration).toEqual({
       BlockPublicAcls: false,
       IgnorePublicAcls: false,
       BlockPublicPolicy: true,
       RestrictPublicBuckets: false,
     });
-    await s3.send(new DeletePublicAccessBlockCommand({ Bucket }));
-    expect((await s3ErrorOf(s3.send(new GetPublicAccessBlockCommand({ Bucket })))).name).toBe(
+    await suite.s3.send(new DeletePublicAccessBlockCommand({ Bucket }));
+    expect((await s3ErrorOf(suite.s3.send(new GetPublicAccessBlockCommand({ Bucket })))).name).toBe(
       'NoSuchPublicAccessBlockConfiguration',
     );
   });
 
   it('BlockPublicPolicy refuses a public policy but not one pinned to source addresses', async () => {
     await setBlock({ BlockPublicPolicy: true });
-    const refused = await s3ErrorOf(s3.send(new PutBucketPolicyCommand({ Bucket, Policy: PUBLIC_READ })));
+    const refused = await s3ErrorOf(
+      suite.s3.send(new PutBucketPolicyCommand({ Bucket, Policy: PUBLIC_READ })),
+    );
     expect(refused.name).toBe('AccessDenied');
     expect(refused.$metadata.httpStatusCode).toBe(403);
     const pinned = JSON.parse(PUBLIC_READ);
     pinned.Statement[0].Condition = { IpAddress: { 'aws:SourceIp': '127.0.0.0/8' } };
-    await s3.send(new PutBucketPolicyCommand({ Bucket, Policy: JSON.stringify(pinned) }));
+    await suite.s3.send(new PutBucketPolicyCommand({ Bucket, Policy: JSON.stringify(pinned) }));
     expect((await anonymousGet()).status).toBe(200);
-    await s3.send(new DeletePublicAccessBlockCommand({ Bucket }));
+    await suite.s3.send(new DeletePublicAccessBlockCommand({ Bucket }));
   });
 
   it('RestrictPublicBuckets takes a public policy away from the anonymous public while it is set', async () => {
-    await s3.send(new PutBucketPolicyCommand({ Bucket, Policy: PUBLIC_READ }));
+    await suite.s3.send(new PutBucketPolicyCommand({ Bucket, Policy: PUBLIC_READ }));
     expect((await anonymousGet()).status).toBe(200);
     await setBlock(ALL_BLOCKED);
     expect((await anonymousGet()).status).toBe(403);
     // The owner is not the public.
-    const owner = await s3.send(new PutObjectCommand({ Bucket, Key: 'doc2.txt', Body: 'x' }));
+    const owner = await suite.s3.send(new PutObjectCommand({ Bucket, Key: 'doc2.txt', Body: 'x' }));
     expect(owner.ETag).toBeTruthy();
-    await s3.send(new DeletePublicAccessBlockCommand({ Bucket }));
+    await suite.s3.send(new DeletePublicAccessBlockCommand({ Bucket }));
     expect((await anonymousGet()).status).toBe(200);
   });
 
   it('accepts BucketOwnerEnforced ownership, the only mode without ACLs; others are 501', async () => {
-    await s3.send(
+    await suite.s3.send(
       new PutBucketOwnershipControlsCommand({
         Bucket,
         OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
       }),
     );
     const other = await s3ErrorOf(
-      s3.send(
+      suite.s3.send(
         new PutBucketOwnershipControlsCommand({
           Bucket,
           OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] },

@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { signV4 } from '@blobcache/s3-protocol/testing';
 import { Client as MinioClient } from 'minio';
+import { afterAll, beforeAll } from 'vitest';
 import { DEV_CREDENTIAL, type GatewayConfigInput } from '../config.ts';
 import type { RunningGateway } from '../gateway.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -61,6 +62,33 @@ export async function startGatewayWithClient(
   const s3 = s3Client(gw);
   if (opts.bucket !== undefined) await s3.send(new CreateBucketCommand({ Bucket: opts.bucket }));
   return { gw, s3 };
+}
+
+/**
+ * A suite's gateway and SDK client: started in `beforeAll` (with `bucket` created when given) and
+ * stopped in `afterAll`. Read `gw` / `s3` inside tests (they are set once the suite starts).
+ */
+export function useGatewayWithClient(opts: { bucket?: string; config?: Partial<GatewayConfigInput> } = {}): {
+  readonly gw: TestGateway;
+  readonly s3: S3Client;
+} {
+  let started: { gw: TestGateway; s3: S3Client } | undefined;
+  beforeAll(async () => {
+    started = await startGatewayWithClient(opts);
+  });
+  afterAll(() => stopGatewayWithClient(started?.gw, started?.s3));
+  const need = (): { gw: TestGateway; s3: S3Client } => {
+    if (!started) throw new Error('useGatewayWithClient: read gw / s3 inside tests, after beforeAll');
+    return started;
+  };
+  return {
+    get gw() {
+      return need().gw;
+    },
+    get s3() {
+      return need().s3;
+    },
+  };
 }
 
 /** Stops what startGatewayWithClient started (either is undefined when its start failed). */

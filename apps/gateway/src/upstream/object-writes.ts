@@ -238,6 +238,26 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
   });
 }
 
+/** A conditional delete's values, checked before they go upstream (the upstream judges its object). */
+type DeleteConditions = { etag?: string; lastModified?: Date; size?: number };
+
+function deleteConditions(ifMatch?: string, lastModified?: string, size?: string): DeleteConditions {
+  const out: DeleteConditions = {};
+  if (ifMatch !== undefined) out.etag = ifMatch;
+  if (lastModified !== undefined) {
+    const when = new Date(lastModified);
+    if (Number.isNaN(when.getTime()))
+      throw new S3Error('InvalidArgument', 'x-amz-if-match-last-modified-time is not a date');
+    out.lastModified = when;
+  }
+  if (size !== undefined) {
+    if (!/^\d{1,16}$/.test(size.trim()))
+      throw new S3Error('InvalidArgument', 'x-amz-if-match-size is not a size');
+    out.size = Number(size.trim());
+  }
+  return out;
+}
+
 export async function deleteObjectThrough(
   up: UpstreamCache,
   ctx: ObjectContext,
@@ -245,11 +265,23 @@ export async function deleteObjectThrough(
 ): Promise<Response> {
   validateObjectKey(ctx.key);
   const versionId = ctx.target.query.get('versionId');
+  const c = deleteConditions(
+    ctx.headers['if-match'],
+    ctx.headers['x-amz-if-match-last-modified-time'],
+    ctx.headers['x-amz-if-match-size'],
+  );
   return fenced(up, ub, [ctx.key], async () => {
     up.counters.inc('upstreamRequests');
     try {
       const out = await up.client.send(
-        new DeleteObjectCommand({ Bucket: ub, Key: ctx.key, ...(versionId ? { VersionId: versionId } : {}) }),
+        new DeleteObjectCommand({
+          Bucket: ub,
+          Key: ctx.key,
+          ...(versionId ? { VersionId: versionId } : {}),
+          ...(c.etag !== undefined ? { IfMatch: c.etag } : {}),
+          ...(c.lastModified !== undefined ? { IfMatchLastModifiedTime: c.lastModified } : {}),
+          ...(c.size !== undefined ? { IfMatchSize: c.size } : {}),
+        }),
       );
       up.counters.inc('writeThrough');
       const headers: Record<string, string> = {};
@@ -271,6 +303,18 @@ export async function deleteObjectsThrough(
   const request = parseDeleteObjects(raw);
   if (request.objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML');
   const keys = request.objects.map((o) => o.key);
+  // Conditions go upstream with the entries (the upstream judges its own objects); malformed
+  // ones are refused here, before anything is sent.
+  const objects = request.objects.map((o) => {
+    const c = deleteConditions(o.etag, o.lastModifiedTime, o.size);
+    return {
+      Key: o.key,
+      ...(o.versionId !== undefined ? { VersionId: o.versionId } : {}),
+      ...(c.etag !== undefined ? { ETag: c.etag } : {}),
+      ...(c.lastModified !== undefined ? { LastModifiedTime: c.lastModified } : {}),
+      ...(c.size !== undefined ? { Size: c.size } : {}),
+    };
+  });
   return fenced(up, ub, keys, async () => {
     up.counters.inc('upstreamRequests');
     let out: DeleteObjectsCommandOutput;
@@ -280,10 +324,7 @@ export async function deleteObjectsThrough(
           Bucket: ub,
           Delete: {
             Quiet: request.quiet,
-            Objects: request.objects.map((o) => ({
-              Key: o.key,
-              ...(o.versionId !== undefined ? { VersionId: o.versionId } : {}),
-            })),
+            Objects: objects,
           },
         }),
       );

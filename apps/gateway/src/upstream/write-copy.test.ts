@@ -344,4 +344,16 @@ describe('write-through PUT leaves a cached copy', { timeout: 60_000 }, () => {
       await g.stop();
     }
   });
+
+  it('conditional deletes carry their conditions upstream (the upstream judges its own objects)', async () => {
+    const key = 'wt/conditional';
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x' }));
+    const before = proxy.seen.length;
+    await client.send(
+      new DeleteObjectCommand({ Bucket: BUCKET, Key: key, IfMatch: '"abc"', IfMatchSize: 1 }),
+    );
+    const sent = proxy.seen.slice(before).find((r) => r.method === 'DELETE' && r.path === objectPath(key));
+    expect(sent?.headers['if-match']).toBe('"abc"');
+    expect(sent?.headers['x-amz-if-match-size']).toBe('1');
+  });
 });
