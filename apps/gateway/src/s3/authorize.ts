@@ -59,6 +59,7 @@ export const OPERATION_ACTIONS: Readonly<Record<string, string>> = {
   PutPublicAccessBlock: 's3:PutBucketPublicAccessBlock',
   DeletePublicAccessBlock: 's3:PutBucketPublicAccessBlock',
   GetBucketEncryption: 's3:GetEncryptionConfiguration',
+  PutBucketEncryption: 's3:PutEncryptionConfiguration',
   DeleteBucketEncryption: 's3:PutEncryptionConfiguration',
   GetBucketAccelerateConfiguration: 's3:GetAccelerateConfiguration',
   GetBucketRequestPayment: 's3:GetBucketRequestPayment',

@@ -1,12 +1,12 @@
 // Bucket configuration reads, answered truthfully for a bucket the gateway cannot configure:
 // "none set" (the 404 S3 answers for a bucket without that configuration) for website, object
-// lock, replication and default encryption; the settings that are fixed here (no acceleration,
-// the owner pays, no logging, no notifications) as S3 renders them. Deleting a configuration that
-// cannot exist succeeds (204), as S3 answers for one that was never set. Setting any of them
-// stays 501: accepting a setting that is never enforced would be a lie. (Bucket tags, policies,
-// CORS rules, lifecycle rules, Block Public Access and Object Ownership are real: tagging.ts,
-// bucket-policy.ts, bucket-cors.ts, bucket-lifecycle.ts, public-access.ts.) Tools that read every
-// bucket setting (Terraform's aws_s3_bucket) work.
+// lock and replication; the settings that are fixed here (no acceleration, the owner pays, no
+// logging, no notifications) as S3 renders them. Deleting a configuration that cannot exist
+// succeeds (204), as S3 answers for one that was never set. Setting any of them stays 501:
+// accepting a setting that is never enforced would be a lie. (Bucket tags, policies, CORS rules,
+// lifecycle rules, default encryption, Block Public Access and Object Ownership are real:
+// tagging.ts, bucket-policy.ts, bucket-cors.ts, bucket-lifecycle.ts, encryption.ts,
+// public-access.ts.) Tools that read every bucket setting (Terraform's aws_s3_bucket) work.
 import { el, S3Error, type S3ErrorCode, type XmlElement } from '@blobcache/s3-protocol';
 import type { BucketContext } from './context.ts';
 import { requireBucket } from './require-bucket.ts';
@@ -33,12 +33,6 @@ const READS: ReadonlyArray<{ param: string; operation: string; answer: Answer; d
     operation: 'GetBucketReplication',
     answer: { notSet: 'ReplicationConfigurationNotFoundError' },
     deletable: 'DeleteBucketReplication',
-  },
-  {
-    param: 'encryption',
-    operation: 'GetBucketEncryption',
-    answer: { notSet: 'ServerSideEncryptionConfigurationNotFoundError' },
-    deletable: 'DeleteBucketEncryption',
   },
   {
     param: 'accelerate',

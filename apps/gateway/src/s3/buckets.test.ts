@@ -7,8 +7,8 @@ import {
   GetBucketVersioningCommand,
   HeadBucketCommand,
   ListBucketsCommand,
-  PutBucketEncryptionCommand,
   PutBucketVersioningCommand,
+  PutBucketWebsiteCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -133,11 +133,9 @@ describe('bucket operations', () => {
     const calls = [
       () =>
         s3.send(
-          new PutBucketEncryptionCommand({
+          new PutBucketWebsiteCommand({
             Bucket: 'sub',
-            ServerSideEncryptionConfiguration: {
-              Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-            },
+            WebsiteConfiguration: { IndexDocument: { Suffix: 'index.html' } },
           }),
         ),
       () => s3.send(new GetBucketAnalyticsConfigurationCommand({ Bucket: 'sub', Id: 'a' })),

@@ -20,6 +20,7 @@ import {
 import type { ObjectHead } from '../store/object-head.ts';
 import type { ObjectContext } from './context.ts';
 import { digestOf, hashersFor, hashing, MAX_COPY_SOURCE_BYTES, openCopySource } from './copy-source.ts';
+import { requestedSse, sseResponseHeaders } from './encryption.ts';
 import { readStandardHeaders, type StandardHeaders } from './object-headers.ts';
 import { rejectUnsupportedWriteHeaders, writePrecondition } from './objects-put.ts';
 import { requireBucket } from './require-bucket.ts';
@@ -57,7 +58,8 @@ function sourceHeaders(head: ObjectHead): StandardHeaders {
 
 async function copyObject(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
-  await requireBucket(ctx);
+  // The destination's encryption comes from this request or its bucket, never from the source.
+  const sse = requestedSse(ctx.headers, await requireBucket(ctx));
   rejectUnsupportedWriteHeaders(ctx);
   const directive = metadataDirective(ctx);
   const requested = requestedChecksumAlgorithm(ctx);
@@ -88,7 +90,7 @@ async function copyObject(ctx: ObjectContext): Promise<Response> {
     const algorithm: ChecksumAlgorithm =
       requested ?? (Object.keys(head.checksums)[0] as ChecksumAlgorithm | undefined) ?? 'CRC64NVME';
     const hashers = hashersFor(['MD5', algorithm]);
-    const pending = await ctx.store.beginWrite(ctx.bucket, ctx.key);
+    const pending = await ctx.store.beginWrite(ctx.bucket, ctx.key, { sse });
     let committed: ObjectHead;
     try {
       await pending.write(hashing(obj.read(0, head.size), [...hashers.values()]), head.size);
@@ -117,6 +119,8 @@ async function copyObject(ctx: ObjectContext): Promise<Response> {
         el('ChecksumType', 'FULL_OBJECT'),
         el(checksumXmlName(algorithm), value),
       ]),
+      200,
+      sseResponseHeaders(committed),
     );
   } finally {
     obj.release();

@@ -30,6 +30,7 @@ import type { PartRecord, UploadRecord } from '../store/multipart-records.ts';
 import { NoSuchUploadError, type RequestedPart, type StoredPart } from '../store/multipart-store.ts';
 import { checkCapacity } from './capacity.ts';
 import type { ObjectContext } from './context.ts';
+import { requestedSse, sseResponseHeaders } from './encryption.ts';
 import {
   integerParam,
   MAX_PART_BYTES,
@@ -66,8 +67,9 @@ function checksumHeaders(upload: UploadRecord): Record<string, string> {
 
 async function createMultipartUpload(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
-  await requireBucket(ctx);
+  const bucket = await requireBucket(ctx);
   rejectUnsupportedWriteHeaders(ctx);
+  const sse = requestedSse(ctx.headers, bucket);
   const fields = readStandardHeaders(ctx.headers);
   const algorithmHeader = ctx.headers['x-amz-checksum-algorithm'];
   const algorithm = algorithmHeader === undefined ? undefined : parseChecksumAlgorithm(algorithmHeader);
@@ -94,6 +96,7 @@ async function createMultipartUpload(ctx: ObjectContext): Promise<Response> {
   };
   if (algorithm) record.checksumAlgorithm = algorithm;
   if (type) record.checksumType = type;
+  if (sse) record.sse = 'AES256';
   const uploadId = await uploadsOf(ctx).create(ctx.bucket, record);
   return xmlResponse(
     el('InitiateMultipartUploadResult', [
@@ -102,7 +105,7 @@ async function createMultipartUpload(ctx: ObjectContext): Promise<Response> {
       el('UploadId', uploadId),
     ]),
     200,
-    checksumHeaders({ ...record, initiatedMs: 0 }),
+    { ...checksumHeaders({ ...record, initiatedMs: 0 }), ...sseResponseHeaders(record) },
   );
 }
 
@@ -163,7 +166,7 @@ async function uploadPart(ctx: ObjectContext): Promise<Response> {
       checksums,
       ...(declared ? { declared: declared.algorithm } : {}),
     });
-    const headers: Record<string, string> = { etag: `"${record.etag}"` };
+    const headers: Record<string, string> = { etag: `"${record.etag}"`, ...sseResponseHeaders(upload) };
     const shown = declared?.algorithm ?? upload.checksumAlgorithm;
     if (shown) headers[checksumHeaderName(shown)] = checksums[shown] as string;
     return emptyResponse(200, headers);
@@ -292,6 +295,8 @@ async function completeUpload(
         ...(record.cacheControl === undefined ? {} : { cacheControl: record.cacheControl }),
         ...(record.expires === undefined ? {} : { expires: record.expires }),
         ...(record.tags === undefined ? {} : { tags: record.tags }),
+        // The parts were encrypted as the upload asked (multipart-store beginPart).
+        ...(record.sse === undefined ? {} : { sse: record.sse }),
         size: summary.size,
         etag: summary.etag,
         lastModifiedMs: Date.now(),
@@ -312,7 +317,7 @@ async function completeUpload(
     declared ? el(checksumXmlName(summary.algorithm), summary.checksum) : undefined,
     declared ? el('ChecksumType', summary.checksumType) : undefined,
   ];
-  return xmlResponse(el('CompleteMultipartUploadResult', children));
+  return xmlResponse(el('CompleteMultipartUploadResult', children), 200, sseResponseHeaders(upload));
 }
 
 async function abortMultipartUpload(ctx: ObjectContext): Promise<Response> {

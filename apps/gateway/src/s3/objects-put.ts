@@ -17,6 +17,7 @@ import type { CommitCheck } from '../store/object-store.ts';
 import { expirationHeader } from './bucket-lifecycle.ts';
 import { checkCapacity } from './capacity.ts';
 import type { ObjectContext } from './context.ts';
+import { requestedSse, sseResponseHeaders } from './encryption.ts';
 import { objectVersion, readStandardHeaders } from './object-headers.ts';
 import { receivePayload } from './payload.ts';
 import { requireBucket } from './require-bucket.ts';
@@ -72,7 +73,8 @@ export function declaredLength(ctx: ObjectContext): number | undefined {
 async function putObject(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
   rejectUnsupportedWriteHeaders(ctx);
-  await requireBucket(ctx);
+  const record = await requireBucket(ctx);
+  const sse = requestedSse(ctx.headers, record);
   const fields = { ...readStandardHeaders(ctx.headers), ...requestedTags(ctx.headers) };
   const length = declaredLength(ctx);
   if (length !== undefined && length > MAX_PUT_OBJECT_BYTES) {
@@ -87,7 +89,7 @@ async function putObject(ctx: ObjectContext): Promise<Response> {
   // anything is written.
   const payload = receivePayload(ctx, MAX_PUT_OBJECT_BYTES);
 
-  const pending = await ctx.store.beginWrite(ctx.bucket, ctx.key);
+  const pending = await ctx.store.beginWrite(ctx.bucket, ctx.key, { sse });
   try {
     const written = await pending.write(payload.body, MAX_PUT_OBJECT_BYTES);
     const digests = payload.finish();
@@ -104,7 +106,7 @@ async function putObject(ctx: ObjectContext): Promise<Response> {
       },
       check,
     );
-    const headers: Record<string, string> = { etag: `"${head.etag}"` };
+    const headers: Record<string, string> = { etag: `"${head.etag}"`, ...sseResponseHeaders(head) };
     const expiration = expirationHeader(ctx.store.cachedBucket(ctx.bucket), ctx.key, head);
     if (expiration !== undefined) headers['x-amz-expiration'] = expiration;
     if (digests.declared) {

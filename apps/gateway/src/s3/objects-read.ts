@@ -28,6 +28,7 @@ function objectHeaders(ctx: ObjectContext, head: ObjectHead, whole: boolean): Re
     'accept-ranges': 'bytes',
   };
   if (head.partCount !== undefined) out['x-amz-mp-parts-count'] = String(head.partCount);
+  if (head.sse !== undefined) out['x-amz-server-side-encryption'] = head.sse;
   const expiration = expirationHeader(ctx.store.cachedBucket(ctx.bucket), ctx.key, head);
   if (expiration !== undefined) out['x-amz-expiration'] = expiration;
   renderStandardHeaders(head, ctx.target.query, out);

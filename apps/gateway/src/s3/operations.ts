@@ -9,6 +9,7 @@ import { bucketRoutes } from './buckets.ts';
 import type { Headers, S3Context } from './context.ts';
 import { copyRoutes } from './copy.ts';
 import { copyPartRoutes } from './copy-part.ts';
+import { bucketEncryptionRoutes } from './encryption.ts';
 import { listRoutes } from './list.ts';
 import { multipartRoutes } from './multipart.ts';
 import { listUploadsRoutes } from './multipart-list.ts';
@@ -41,6 +42,7 @@ export const S3_ROUTES: readonly S3Route[] = [
   ...bucketCorsRoutes,
   ...bucketLifecycleRoutes,
   ...publicAccessRoutes,
+  ...bucketEncryptionRoutes,
   ...objectAttributesRoutes,
   ...postObjectRoutes,
 ];

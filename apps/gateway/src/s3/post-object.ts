@@ -21,6 +21,7 @@ import { authorizeObjectAction } from './authorize.ts';
 import { checkCapacity } from './capacity.ts';
 import type { BucketContext } from './context.ts';
 import { digestOf, hashersFor, hashing } from './copy-source.ts';
+import { requestedSse } from './encryption.ts';
 import { formBoundary, type PostForm, readPostForm } from './form-data.ts';
 import { readStandardHeaders } from './object-headers.ts';
 import { MAX_PUT_OBJECT_BYTES, rejectUnsupportedWriteHeaders } from './objects-put.ts';
@@ -107,12 +108,12 @@ async function postObject(ctx: BucketContext): Promise<Response> {
   const tagging = fields.get('tagging');
   const tags = tagging === undefined ? [] : parseTagging(tagging);
   const standard = readStandardHeaders(headers);
-  await requireBucket(ctx);
+  const sse = requestedSse(headers, await requireBucket(ctx));
   checkCapacity(ctx, grant.minBytes ?? 0);
 
   const hashers = hashersFor(['MD5', 'CRC64NVME']);
   const maxBytes = Math.min(grant.maxBytes ?? MAX_PUT_OBJECT_BYTES, MAX_PUT_OBJECT_BYTES);
-  const pending = await ctx.store.beginWrite(ctx.bucket, key);
+  const pending = await ctx.store.beginWrite(ctx.bucket, key, { sse });
   let etag: string;
   try {
     const file = hashing(sizeChecked(form.file, grant.minBytes ?? 0, maxBytes), [...hashers.values()]);

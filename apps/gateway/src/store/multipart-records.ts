@@ -32,6 +32,8 @@ const uploadRecordSchema = z.object({
   checksumType: z.enum(['FULL_OBJECT', 'COMPOSITE']).optional(),
   /** Access key that created the upload (shown as Initiator/Owner). */
   owner: z.string(),
+  /** SSE-S3 asked at CreateMultipartUpload: every part is encrypted at rest (sse.ts). */
+  sse: z.literal('AES256').optional(),
 });
 export type UploadRecord = z.infer<typeof uploadRecordSchema>;
 

@@ -13,7 +13,6 @@
 // - Completion never copies: the new head lists the parts' data ids. The upload record is deleted
 //   under the key lock right after the head put (see multipart-recovery.ts for why).
 import type { Logger } from '../observability/logger.ts';
-import { writeChunks } from './chunk-writer.ts';
 import { encodeIntent, type Intent } from './intent.ts';
 import { KeyLock } from './key-lock.ts';
 import { intentKey, newId, partListKey } from './layout.ts';
@@ -178,7 +177,7 @@ export class UploadStore {
 
   /** Starts writing one part: an intent first, so a crash mid-write is reclaimed on restart. */
   async beginPart(bucket: string, key: string, uploadId: string, partNumber: number): Promise<PendingPart> {
-    await this.require(bucket, uploadId, key);
+    const upload = await this.require(bucket, uploadId, key);
     await this.#store.enterWriter(bucket);
     const dataId = newId();
     const intent: Intent = {
@@ -194,7 +193,17 @@ export class UploadStore {
       this.#store.leaveWriter(bucket);
       throw err;
     }
-    return new PendingPart(this.#store, this.#locks, { bucket, key, uploadId, partNumber, dataId, intent });
+    // Parts of an SSE-S3 upload are encrypted at rest, each under its own data id (sse.ts).
+    const sse = upload.sse !== undefined;
+    return new PendingPart(this.#store, this.#locks, {
+      bucket,
+      key,
+      uploadId,
+      partNumber,
+      dataId,
+      intent,
+      sse,
+    });
   }
 
   /** Aborts an upload: the record goes first (the commit point), then every part and its data. */
@@ -349,7 +358,14 @@ export class PendingPart {
   readonly dataId: string;
   readonly #store: ObjectStore;
   readonly #locks: UploadLocks;
-  readonly #target: { bucket: string; key: string; uploadId: string; partNumber: number; intent: Intent };
+  readonly #target: {
+    bucket: string;
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    intent: Intent;
+    sse: boolean;
+  };
   #bytes: number | undefined;
   #done = false;
 
@@ -363,6 +379,7 @@ export class PendingPart {
       partNumber: number;
       dataId: string;
       intent: Intent;
+      sse: boolean;
     },
   ) {
     this.#store = store;
@@ -372,7 +389,7 @@ export class PendingPart {
   }
 
   async write(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number> {
-    const written = await writeChunks(this.#store.engine, this.dataId, body, { maxBytes });
+    const written = await this.#store.writeData(this.dataId, body, maxBytes, this.#target.sse);
     this.#bytes = written.bytes;
     return written.bytes;
   }

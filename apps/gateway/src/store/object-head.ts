@@ -63,6 +63,8 @@ export const objectHeadSchema = z.object({
   partsRef: z.literal(true).optional(),
   /** Free-form extension fields owned by other modules (e.g. multipart part boundaries). */
   ext: z.record(z.string(), z.unknown()).optional(),
+  /** SSE-S3: the data (chunks or inline bytes) is encrypted at rest (sse.ts). */
+  sse: z.literal('AES256').optional(),
 });
 
 export type ObjectHead = z.infer<typeof objectHeadSchema> & {
@@ -259,6 +261,8 @@ export type BucketRecord = {
   publicAccessBlock?: PublicAccessBlock;
   /** The LifecycleConfiguration document as put (validated then; carried out by lifecycle-sweep.ts). */
   lifecycle?: string;
+  /** Default encryption (PutBucketEncryption): new objects without their own SSE header get it. */
+  encryption?: 'AES256';
 };
 
 const bucketRecordSchema = z.object({
@@ -288,6 +292,7 @@ const bucketRecordSchema = z.object({
     })
     .optional(),
   lifecycle: z.string().optional(),
+  encryption: z.literal('AES256').optional(),
 });
 
 export function encodeBucket(record: BucketRecord): Buffer {

@@ -15,6 +15,7 @@
 //   which would publish a head whose chunk was never written. Intent + chunk puts are pipelined
 //   (PendingWrite.#withIntent): a refused intent only fails the write.
 import assert from 'node:assert/strict';
+import { S3Error } from '@blobcache/s3-protocol';
 import type { Logger } from '../observability/logger.ts';
 import { ChunkPool } from './chunk-pool.ts';
 import { CHUNK_RECORD_SLACK_BYTES, type LentChunk, lendChunks, readChunks } from './chunk-reader.ts';
@@ -49,6 +50,7 @@ import {
   type ResolvedHead,
 } from './object-head.ts';
 import { OpenGate } from './open-gate.ts';
+import type { SseKeys } from './sse.ts';
 import { VersionRefs } from './version-refs.ts';
 
 /**
@@ -122,18 +124,22 @@ export class ObjectStore {
    * write no longer reads its bucket record from a segment (twice). Before loading: engine reads.
    */
   #buckets: Map<string, BucketRecord> | undefined;
+  /** SSE-S3 keys (sse.ts); undefined for a store that never encrypts (the read-through cache). */
+  readonly sse: SseKeys | undefined;
 
   constructor(
     engine: EnginePort,
     logger: Logger,
     maxInlineHeadBytes: number,
     /** headCacheBytes > 0 only for an engine that never evicts (durable, onFull: reject). */
-    opts: { headCacheBytes?: number } = {},
+    /** sse: the SSE-S3 keys; without them, encrypted writes are refused (a cache has none). */
+    opts: { headCacheBytes?: number; sse?: SseKeys } = {},
   ) {
     this.engine = engine;
     this.#logger = logger;
     this.#maxInlineHeadBytes = maxInlineHeadBytes;
     this.#headCache = (opts.headCacheBytes ?? 0) > 0 ? new HeadCache(opts.headCacheBytes ?? 0) : undefined;
+    this.sse = opts.sse;
   }
 
   // ---- buckets ----
@@ -293,16 +299,27 @@ export class ObjectStore {
       this.#refs.unpin(versionId);
       throw err;
     }
+    const sseKeys = resolved.sse === undefined ? undefined : this.#sseKeys();
+    // A pinned object's inline bytes are plaintext (callers send them as they are).
+    if (sseKeys && resolved.inline)
+      resolved = { ...resolved, inline: sseKeys.transformAt(versionId, 0, resolved.inline) };
     const inline = resolved.inline;
     let released = false;
+    const keys = inline ? undefined : sseKeys;
+    const lend = inline
+      ? (start: number, end: number) => lendInline(inline, start, end)
+      : (start: number, end: number) =>
+          lendChunks(this.engine, this.#chunkBuffers, resolved.parts, start, end);
     return {
       head: resolved,
-      read: inline
-        ? (start, end) => readInline(inline, start, end)
-        : (start, end) => readChunks(this.engine, resolved.parts, start, end),
-      lend: inline
-        ? (start, end) => lendInline(inline, start, end)
-        : (start, end) => lendChunks(this.engine, this.#chunkBuffers, resolved.parts, start, end),
+      read: keys
+        ? async function* (start, end) {
+            for await (const c of decrypting(keys, resolved, start, lend(start, end))) yield c.bytes;
+          }
+        : inline
+          ? (start, end) => readInline(inline, start, end)
+          : (start, end) => readChunks(this.engine, resolved.parts, start, end),
+      lend: keys ? (start, end) => decrypting(keys, resolved, start, lend(start, end)) : lend,
       release: () => {
         if (released) return;
         released = true;
@@ -317,11 +334,19 @@ export class ObjectStore {
    * Starts a new version. Its intent (so a crash mid-write is reclaimed on restart) is recorded by
    * PendingWrite before the first chunk, i.e. only once the body is too large to be stored inline.
    */
-  async beginWrite(bucket: string, key: string): Promise<PendingWrite> {
+  async beginWrite(bucket: string, key: string, opts: { sse?: boolean } = {}): Promise<PendingWrite> {
+    if (opts.sse) this.#sseKeys(); // refuse before anything is written
     await this.enterWriter(bucket);
     const versionId = newId();
     const intent: Intent = { bucket, key, dataIds: [versionId], replaces: [] };
-    return new PendingWrite(this, versionId, intent);
+    return new PendingWrite(this, versionId, intent, opts.sse === true);
+  }
+
+  /** The SSE-S3 keys, or NotImplemented for a store without them. */
+  #sseKeys(): SseKeys {
+    if (this.sse === undefined)
+      throw new S3Error('NotImplemented', 'server-side encryption is not available for this bucket');
+    return this.sse;
   }
 
   /** @internal used by PendingWrite: would a head with `bytes` of inline data fit the limit? */
@@ -336,8 +361,11 @@ export class ObjectStore {
     dataId: string,
     body: AsyncIterable<Uint8Array>,
     maxBytes: number,
+    sse = false,
   ): Promise<ChunkWriteResult> {
-    return writeChunks(this.engine, dataId, body, { maxBytes });
+    // Sizes are checked on the plaintext stream's length: CTR keeps every length as it is.
+    const data = sse ? this.#sseKeys().encrypt(dataId, body) : body;
+    return writeChunks(this.engine, dataId, data, { maxBytes });
   }
 
   /** @internal used by PendingWrite: the commit protocol. */
@@ -563,10 +591,14 @@ export class PendingWrite {
   #intentPut: Promise<void> | undefined;
   #done = false;
 
-  constructor(store: ObjectStore, versionId: string, intent: Intent) {
+  /** SSE-S3: the data is encrypted at rest, under the key of `versionId` (sse.ts). */
+  readonly #sse: boolean;
+
+  constructor(store: ObjectStore, versionId: string, intent: Intent, sse = false) {
     this.#store = store;
     this.versionId = versionId;
     this.#intent = intent;
+    this.#sse = sse;
   }
 
   /**
@@ -603,7 +635,12 @@ export class PendingWrite {
     }
     this.#issueIntent();
     this.#written = await this.#withIntent(
-      this.#store.writeData(this.versionId, prefixed([small.subarray(0, filled), overflow], it), maxBytes),
+      this.#store.writeData(
+        this.versionId,
+        prefixed([small.subarray(0, filled), overflow], it),
+        maxBytes,
+        this.#sse,
+      ),
     );
     return this.#written;
   }
@@ -627,10 +664,14 @@ export class PendingWrite {
     return result;
   }
 
-  async commit(fields: HeadFields, check?: CommitCheck): Promise<ObjectHead> {
+  async commit(given: HeadFields, check?: CommitCheck): Promise<ObjectHead> {
     assert(this.#written && !this.#done, 'commit after write, once');
-    assert.equal(fields.size, this.#written.bytes, 'head size matches written bytes');
+    assert.equal(given.size, this.#written.bytes, 'head size matches written bytes');
     this.#done = true;
+    // The head says whether its data is encrypted, and only this write knows: a caller's fields
+    // (a copy source's, say) never decide it.
+    const { sse: _theirs, ...plain } = given;
+    const fields: HeadFields = this.#sse ? { ...plain, sse: 'AES256' } : plain;
     try {
       let inline = this.#inline;
       if (inline && !this.#store.fitsInline(fields, this.versionId, inline.length)) {
@@ -644,11 +685,14 @@ export class PendingWrite {
               yield bytes;
             })(),
             bytes.length,
+            this.#sse,
           ),
         );
         this.#inline = undefined;
         inline = undefined;
       }
+      // Inline bytes are data of this version too: encrypted under its key, like its chunks.
+      if (inline && this.#sse) inline = this.#store.sse!.transformAt(this.versionId, 0, inline);
       return await this.#store.commit(
         this.versionId,
         this.#intent,
@@ -728,5 +772,36 @@ export class BucketGoneError extends Error {
   constructor(bucket: string) {
     super(`bucket ${bucket} does not exist`);
     this.bucket = bucket;
+  }
+}
+
+/**
+ * `chunks` (a chunked object's bytes from `start`, in order) decrypted: each chunk lies within one data
+ * part (chunk-reader never crosses parts), so its plaintext is the part's keystream at the chunk's
+ * offset in the part. The lent buffer goes back at once; the plaintext is the consumer's.
+ */
+async function* decrypting(
+  keys: SseKeys,
+  head: ResolvedHead,
+  start: number,
+  chunks: AsyncIterable<LentChunk>,
+): AsyncGenerator<LentChunk> {
+  const parts = head.parts;
+  let part = 0;
+  let partStart = 0;
+  let pos = start;
+  for await (const chunk of chunks) {
+    while (part < parts.length && pos >= partStart + parts[part]!.bytes) {
+      partStart += parts[part]!.bytes;
+      part++;
+    }
+    assert(
+      part < parts.length && pos + chunk.bytes.length <= partStart + parts[part]!.bytes,
+      'a chunk within one part',
+    );
+    const plain = keys.transformAt(parts[part]!.id, pos - partStart, chunk.bytes);
+    pos += chunk.bytes.length;
+    chunk.release();
+    yield { bytes: plain, release: () => {} };
   }
 }

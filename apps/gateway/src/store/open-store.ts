@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { EnginePort } from './engine-port.ts';
 import { ObjectStore } from './object-store.ts';
 import { recoverIntents } from './recovery.ts';
+import { SseKeys } from './sse.ts';
 
 /** Heads up to this size stay inline in the engine's key index (listing reads no segments). */
 export const MAX_INLINE_HEAD_BYTES = 8192;
@@ -54,8 +55,16 @@ export async function openStore(opts: OpenStoreOptions): Promise<ObjectStore> {
       ? {}
       : { progressLogIntervalMs: opts.progressLogIntervalMs }),
   });
+  let sse: SseKeys;
+  try {
+    sse = await SseKeys.open(opts.dataDir);
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
   const store = new ObjectStore(engine, opts.logger.child({ component: 'store' }), MAX_INLINE_HEAD_BYTES, {
     headCacheBytes: HEAD_CACHE_BYTES,
+    sse,
   });
   try {
     const report = await recoverIntents(store, engine, opts.logger, opts.progressLogIntervalMs);

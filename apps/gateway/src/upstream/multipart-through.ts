@@ -33,6 +33,7 @@ import {
   type XmlChild,
 } from '@blobcache/s3-protocol';
 import type { BucketContext, ObjectContext } from '../s3/context.ts';
+import { requestedSse } from '../s3/encryption.ts';
 import { readStandardHeaders } from '../s3/object-headers.ts';
 import { ownerElement } from '../s3/owner.ts';
 import { readVerifiedSmallBody, receivePayload } from '../s3/payload.ts';
@@ -68,7 +69,10 @@ function uploadIdOf(ctx: ObjectContext): string {
 /** Standard object headers of a new object, as SDK command fields. */
 function objectFields(ctx: ObjectContext) {
   const f = readStandardHeaders(ctx.headers);
+  // The upstream encrypts what it stores; KMS requests are refused here as for local buckets.
+  const sse = requestedSse(ctx.headers, undefined);
   return {
+    ...(sse ? { ServerSideEncryption: 'AES256' as const } : {}),
     ContentType: f.contentType,
     Metadata: upstreamMetadata(f.meta),
     ...(f.contentEncoding !== undefined ? { ContentEncoding: f.contentEncoding } : {}),
@@ -85,6 +89,7 @@ export async function createMultipartThrough(
   ub: string,
 ): Promise<Response> {
   validateObjectKey(ctx.key);
+  requestedSse(ctx.headers, undefined); // refuse KMS before anything goes upstream
   const out = await call(up, ctx.key, () =>
     up.client.send(
       new CreateMultipartUploadCommand({
@@ -321,6 +326,7 @@ export async function copyObjectThrough(
   ub: string,
 ): Promise<Response> {
   validateObjectKey(ctx.key);
+  requestedSse(ctx.headers, undefined); // refuse KMS before anything goes upstream
   const { source, srcBucket, srcKey, srcVersioned } = upstreamCopySource(up, ctx);
   const directive = parseCopyDirective(ctx.headers['x-amz-metadata-directive'], 'x-amz-metadata-directive');
   return fenced(up, ub, [ctx.key], async (w) => {

@@ -30,6 +30,7 @@ import {
   type XmlChild,
 } from '@blobcache/s3-protocol';
 import type { BucketContext, ObjectContext } from '../s3/context.ts';
+import { requestedSse } from '../s3/encryption.ts';
 import { readStandardHeaders } from '../s3/object-headers.ts';
 import { MAX_DELETE_BODY_BYTES } from '../s3/objects-delete.ts';
 import { MAX_PUT_OBJECT_BYTES } from '../s3/objects-put.ts';
@@ -193,6 +194,8 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
   const length = announcedLength(ctx);
   const ifNoneMatch = ctx.headers['if-none-match'];
   const ifMatch = ctx.headers['if-match'];
+  // The upstream encrypts what it stores; KMS requests are refused here as for local buckets.
+  const sse = requestedSse(ctx.headers, undefined);
   const payload = receivePayload(ctx, MAX_PUT_OBJECT_BYTES);
   return fenced(up, ub, [ctx.key], async (w) => {
     const input: PutObjectCommandInput = {
@@ -210,6 +213,7 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
       ...(ctx.headers['content-md5'] !== undefined ? { ContentMD5: ctx.headers['content-md5'] } : {}),
       ...(ifNoneMatch !== undefined ? { IfNoneMatch: ifNoneMatch } : {}),
       ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
+      ...(sse ? { ServerSideEncryption: 'AES256' as const } : {}),
     };
     // Objects over the cache's admission limit are relayed only, as on a read miss.
     const copy = up.admits(length) ? new WriteCopy(up, ub, ctx.key, length, payload.body) : undefined;
@@ -230,6 +234,8 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
     if (copy && (await copy.install({ etag, versionId: out.VersionId }, w.ticket(ctx.key)))) w.keep(ctx.key);
     const headers: Record<string, string> = { etag };
     if (out.VersionId !== undefined) headers['x-amz-version-id'] = out.VersionId;
+    if (out.ServerSideEncryption !== undefined)
+      headers['x-amz-server-side-encryption'] = out.ServerSideEncryption;
     if (digests.declared) {
       headers[`x-amz-checksum-${digests.checksum.algorithm.toLowerCase()}`] = digests.checksum.value;
       headers['x-amz-checksum-type'] = 'FULL_OBJECT';

@@ -356,4 +356,25 @@ describe('write-through PUT leaves a cached copy', { timeout: 60_000 }, () => {
     expect(sent?.headers['if-match']).toBe('"abc"');
     expect(sent?.headers['x-amz-if-match-size']).toBe('1');
   });
+
+  it('SSE-S3 writes ask the upstream to encrypt; KMS is refused before anything is sent', async () => {
+    const key = 'wt/encrypted';
+    const before = proxy.seen.length;
+    await client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x', ServerSideEncryption: 'AES256' }),
+    );
+    const sent = proxy.seen.slice(before).find((r) => r.method === 'PUT' && r.path === objectPath(key));
+    expect(sent?.headers['x-amz-server-side-encryption']).toBe('AES256');
+    const seen = proxy.seen.length;
+    const kms = await client
+      .send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: 'wt/kms', Body: 'x', ServerSideEncryption: 'aws:kms' }),
+      )
+      .then(
+        () => undefined,
+        (err: { name?: string }) => err.name,
+      );
+    expect(kms).toBe('NotImplemented');
+    expect(proxy.seen.length).toBe(seen);
+  });
 });
