@@ -20,6 +20,10 @@ import {
   GetBucketWebsiteCommand,
   GetObjectLockConfigurationCommand,
   GetPublicAccessBlockCommand,
+  PutBucketAccelerateConfigurationCommand,
+  PutBucketLoggingCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutBucketRequestPaymentCommand,
   PutBucketWebsiteCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -94,5 +98,56 @@ describe('bucket configuration reads', () => {
     );
     expect(website.name).toBe('NotImplemented');
     expect(website.$metadata.httpStatusCode).toBe(501);
+  });
+
+  it('accepts putting the value a fixed setting has; any other value is 501', async () => {
+    await s3.send(
+      new PutBucketAccelerateConfigurationCommand({
+        Bucket,
+        AccelerateConfiguration: { Status: 'Suspended' },
+      }),
+    );
+    await s3.send(
+      new PutBucketRequestPaymentCommand({ Bucket, RequestPaymentConfiguration: { Payer: 'BucketOwner' } }),
+    );
+    await s3.send(new PutBucketLoggingCommand({ Bucket, BucketLoggingStatus: {} }));
+    await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket, NotificationConfiguration: {} }));
+    const refused = [
+      () =>
+        s3.send(
+          new PutBucketAccelerateConfigurationCommand({
+            Bucket,
+            AccelerateConfiguration: { Status: 'Enabled' },
+          }),
+        ),
+      () =>
+        s3.send(
+          new PutBucketRequestPaymentCommand({ Bucket, RequestPaymentConfiguration: { Payer: 'Requester' } }),
+        ),
+      () =>
+        s3.send(
+          new PutBucketLoggingCommand({
+            Bucket,
+            BucketLoggingStatus: { LoggingEnabled: { TargetBucket: Bucket, TargetPrefix: 'logs/' } },
+          }),
+        ),
+      () =>
+        s3.send(
+          new PutBucketNotificationConfigurationCommand({
+            Bucket,
+            NotificationConfiguration: {
+              QueueConfigurations: [
+                { QueueArn: 'arn:aws:sqs:us-east-1:111122223333:q', Events: ['s3:ObjectCreated:*'] },
+              ],
+            },
+          }),
+        ),
+    ];
+    for (const call of refused) {
+      const err = await s3ErrorOf(call());
+      expect(err.name).toBe('NotImplemented');
+      expect(err.$metadata.httpStatusCode).toBe(501);
+    }
+    expect((await s3.send(new GetBucketRequestPaymentCommand({ Bucket }))).Payer).toBe('BucketOwner');
   });
 });
