@@ -91,6 +91,18 @@ describe('SSE-S3 (x-amz-server-side-encryption: AES256)', () => {
     expect((await bytesOf(s3, 'multi', across)).equals(whole.subarray(5 * MiB - 10, 5 * MiB + 10))).toBe(
       true,
     );
+    // Ranges at random offsets (any block alignment, chunk and part boundaries), seeded.
+    let seed = 12345;
+    const next = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let i = 0; i < 25; i++) {
+      const from = next(whole.length);
+      const to = Math.min(whole.length - 1, from + next(3 * MiB));
+      const got = await bytesOf(s3, 'multi', `bytes=${from}-${to}`);
+      expect(got.equals(whole.subarray(from, to + 1)), `bytes=${from}-${to}`).toBe(true);
+    }
     expect(await onDisk(gw.dataDir, parts[1]!.subarray(MiB, MiB + 64))).toBe(false);
 
     const toPlain = await s3.send(
