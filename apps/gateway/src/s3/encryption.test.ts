@@ -104,6 +104,9 @@ describe('SSE-S3 (x-amz-server-side-encryption: AES256)', () => {
       expect(got.equals(whole.subarray(from, to + 1)), `bytes=${from}-${to}`).toBe(true);
     }
     expect(await onDisk(gw.dataDir, parts[1]!.subarray(MiB, MiB + 64))).toBe(false);
+    const part2 = await s3.send(new GetObjectCommand({ Bucket, Key: 'multi', PartNumber: 2 }));
+    expect(part2.ServerSideEncryption).toBe('AES256');
+    expect(Buffer.from(await part2.Body!.transformToByteArray()).equals(parts[1]!)).toBe(true);
 
     const toPlain = await s3.send(
       new CopyObjectCommand({ Bucket, Key: 'multi-plain', CopySource: `${Bucket}/multi` }),
