@@ -1,7 +1,8 @@
 // The Hono app: health and the other `/_blobcache/` endpoints, then every other request is an S3
 // operation routed from the RAW request line (see s3/request-target.ts for why never `c.req.path`).
-// Order for an S3 request: parse target → authenticate (headers/query only) → match route →
-// handler. Every failure is rendered as S3 XML by `errorResponse`.
+// Order for an S3 request: parse target → authenticate (headers/query only; unsigned requests
+// are anonymous) → match route → authorize (the bucket policy: s3/authorize.ts) → handler. Every
+// failure is rendered as S3 XML by `errorResponse`.
 // The S3 core is `createS3Handler`, a plain function: server.ts calls it directly for every path
 // outside `/_blobcache/` (no Hono dispatch, no Request/Response conversion by the adapter) and
 // sends its Response with s3/write-response.ts. Measured reason: Hono + @hono/node-server alone
@@ -53,8 +54,8 @@ const POST_FORM_AUTH: AuthContext = Object.freeze({
 export type S3Handler = (req: IncomingMessage, res: ServerResponse) => Promise<Response>;
 
 /**
- * The S3 core as a plain function: parse target → authenticate → match route → handler, every
- * failure rendered as S3 XML. Needs the request state attached by server.ts.
+ * The S3 core as a plain function: parse target → authenticate → match route → authorize →
+ * handler, every failure rendered as S3 XML. Needs the request state attached by server.ts.
  */
 export function createS3Handler(deps: AppDeps): S3Handler {
   return async (req, res) => {
