@@ -256,6 +256,8 @@ async function completeMultipartUpload(ctx: ObjectContext): Promise<Response> {
         el('Key', ctx.key),
         el('ETag', `"${current.etag}"`),
       ]),
+      200,
+      sseResponseHeaders(current),
     );
   }
 }
