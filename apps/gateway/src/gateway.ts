@@ -13,6 +13,7 @@ import {
   type EngineStatsSource,
   registerEngineMetrics,
 } from './observability/engine-metrics.ts';
+import { registerLifecycleMetrics } from './observability/lifecycle-metrics.ts';
 import { announce, createLogger, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
 import { gatewayReadiness } from './observability/readiness.ts';
@@ -79,6 +80,7 @@ export async function startGateway(
     registerUpstreamCallMetrics(metrics.registry, upstream.liveness);
   }
   registerEngineMetrics(metrics, engines);
+  registerLifecycleMetrics(metrics.registry, lifecycle.totals);
   const readiness = (): Promise<Readiness> =>
     gatewayReadiness({ accepting: () => ready, engines, upstream: upstream?.liveness });
   const appDeps = {

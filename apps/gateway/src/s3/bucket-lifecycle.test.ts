@@ -117,5 +117,12 @@ describe('bucket lifecycle rules', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(await exists('kept/c')).toBe(true);
+    // The sweep counts its work once it completes (the deletes above happen during it).
+    const expiredTotal = async (): Promise<number> =>
+      Number(/^blobcache_lifecycle_expired_total (\d+)/m.exec((await suite.gw.metrics.scrape()).body)?.[1]);
+    while ((await expiredTotal()) < 2) {
+      if (Date.now() > deadline) throw new Error('blobcache_lifecycle_expired_total did not reach 2');
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 });

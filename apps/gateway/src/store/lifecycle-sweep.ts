@@ -22,6 +22,9 @@ import type { ObjectStore } from './object-store.ts';
 
 export type SweepReport = { buckets: number; expired: number; aborted: number };
 
+/** What the sweeper has done since start (served as metrics). */
+export type LifecycleTotals = { sweeps: number; failures: number; expired: number; aborted: number };
+
 /** Thrown by the delete's check when the object changed since the sweep judged it. */
 class ChangedMeanwhile extends Error {}
 
@@ -121,6 +124,7 @@ export class LifecycleSweeper {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  readonly totals: LifecycleTotals = { sweeps: 0, failures: 0, expired: 0, aborted: 0 };
 
   constructor(store: ObjectStore, logger: Logger, intervalMs: number) {
     this.#store = store;
@@ -155,9 +159,15 @@ export class LifecycleSweeper {
     if (this.#stopped || this.#running) return;
     this.#running = sweepLifecycle(this.#store, Date.now()).then(
       (report) => {
+        this.totals.sweeps++;
+        this.totals.expired += report.expired;
+        this.totals.aborted += report.aborted;
         if (report.expired > 0 || report.aborted > 0) this.#logger.info(report, 'lifecycle rules applied');
       },
-      (err: unknown) => this.#logger.error({ err }, 'lifecycle sweep failed'),
+      (err: unknown) => {
+        this.totals.failures++;
+        this.#logger.error({ err }, 'lifecycle sweep failed');
+      },
     );
     void this.#running.finally(() => {
       this.#running = undefined;
