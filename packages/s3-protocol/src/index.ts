@@ -199,6 +199,8 @@ export {
   unquoteEtag,
   type VersioningConfiguration,
 } from './request-bodies.ts';
+/** Storage classes: the immediately readable ones are recorded; archive classes answer 501. */
+export { IMMEDIATE_STORAGE_CLASSES, parseStorageClass } from './storage-class.ts';
 /** Byte-exact percent-decoding and SigV4 URI encoding. */
 export { percentDecodeBytes, percentDecodeUtf8, uriEncode, uriEncodeBytes } from './uri.ts';
 /** Response-document builder: `renderXmlDocument(el('Root', [el('Child', v), optEl('Opt', maybe)]))`. */

@@ -13,6 +13,7 @@ import {
   checksumXmlName,
   el,
   parseChecksumAlgorithm,
+  parseStorageClass,
   S3Error,
   toBase64,
   validateObjectKey,
@@ -60,6 +61,7 @@ async function copyObject(ctx: ObjectContext): Promise<Response> {
   validateObjectKey(ctx.key);
   // The destination's encryption comes from this request or its bucket, never from the source.
   const sse = requestedSse(ctx.headers, await requireBucket(ctx));
+  const storageClass = parseStorageClass(ctx.headers['x-amz-storage-class']);
   rejectUnsupportedWriteHeaders(ctx);
   const directive = metadataDirective(ctx);
   const requested = requestedChecksumAlgorithm(ctx);
@@ -99,6 +101,8 @@ async function copyObject(ctx: ObjectContext): Promise<Response> {
         {
           ...(replaced ?? sourceHeaders(head)),
           ...copiedTags(ctx.headers, head),
+          // The destination's class is this request's (STANDARD by default), never the source's.
+          ...(storageClass === undefined ? {} : { storageClass }),
           size: head.size,
           etag: digestOf(hashers, 'MD5').toString('hex'),
           lastModifiedMs: Date.now(),

@@ -103,7 +103,7 @@ function objectRow(
   const etag = `<ETag>&quot;${escapeXmlText(h.etag)}&quot;</ETag>`;
   const lastModified = rawTag('LastModified', new Date(h.lastModifiedMs).toISOString());
   if (version) {
-    return `<Version>${tag('Key', text(p, entry.key))}<VersionId>null</VersionId><IsLatest>true</IsLatest>${lastModified}${etag}${rawTag('Size', h.size)}${owner}<StorageClass>STANDARD</StorageClass></Version>`;
+    return `<Version>${tag('Key', text(p, entry.key))}<VersionId>null</VersionId><IsLatest>true</IsLatest>${lastModified}${etag}${rawTag('Size', h.size)}${owner}<StorageClass>${h.storageClass ?? 'STANDARD'}</StorageClass></Version>`;
   }
   let out = `<Contents>${tag('Key', text(p, entry.key))}${lastModified}${etag}`;
   let algorithms = 0;
@@ -112,7 +112,7 @@ function objectRow(
     algorithms++;
   }
   if (algorithms > 0) out += tag('ChecksumType', h.checksumType ?? 'FULL_OBJECT');
-  return `${out}${rawTag('Size', h.size)}${owner}<StorageClass>STANDARD</StorageClass></Contents>`;
+  return `${out}${rawTag('Size', h.size)}${owner}<StorageClass>${h.storageClass ?? 'STANDARD'}</StorageClass></Contents>`;
 }
 
 /** The object rows then the common prefixes of a page, as S3 orders them. */

@@ -128,7 +128,7 @@ async function listMultipartUploads(ctx: BucketContext): Promise<Response> {
           el('UploadId', u.uploadId),
           ownerElement(u.record.owner, 'Initiator'),
           ownerElement(u.record.owner),
-          el('StorageClass', 'STANDARD'),
+          el('StorageClass', u.record.storageClass ?? 'STANDARD'),
           el('Initiated', new Date(u.record.initiatedMs)),
           optEl('ChecksumAlgorithm', u.record.checksumAlgorithm),
           optEl(

@@ -74,6 +74,7 @@ function partHeaders(
   };
   if (head.partCount !== undefined) out['x-amz-mp-parts-count'] = String(head.partCount);
   if (head.sse !== undefined) out['x-amz-server-side-encryption'] = head.sse;
+  if (head.storageClass !== undefined) out['x-amz-storage-class'] = head.storageClass;
   if (range.end > range.start) out['content-range'] = `bytes ${range.start}-${range.end - 1}/${head.size}`;
   renderStandardHeaders(head, ctx.target.query, out);
   const checksum = head.partCount === undefined ? undefined : head.parts[n - 1]?.checksum;

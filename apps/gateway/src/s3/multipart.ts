@@ -19,6 +19,7 @@ import {
   parseChecksumType,
   parseCompleteMultipartUpload,
   parseMaxKeys,
+  parseStorageClass,
   S3Error,
   toBase64,
   validateObjectKey,
@@ -97,6 +98,8 @@ async function createMultipartUpload(ctx: ObjectContext): Promise<Response> {
   if (algorithm) record.checksumAlgorithm = algorithm;
   if (type) record.checksumType = type;
   if (sse) record.sse = 'AES256';
+  const storageClass = parseStorageClass(ctx.headers['x-amz-storage-class']);
+  if (storageClass !== undefined) record.storageClass = storageClass;
   const uploadId = await uploadsOf(ctx).create(ctx.bucket, record);
   return xmlResponse(
     el('InitiateMultipartUploadResult', [
@@ -299,6 +302,7 @@ async function completeUpload(
         ...(record.tags === undefined ? {} : { tags: record.tags }),
         // The parts were encrypted as the upload asked (multipart-store beginPart).
         ...(record.sse === undefined ? {} : { sse: record.sse }),
+        ...(record.storageClass === undefined ? {} : { storageClass: record.storageClass }),
         size: summary.size,
         etag: summary.etag,
         lastModifiedMs: Date.now(),
@@ -357,7 +361,7 @@ async function listParts(ctx: ObjectContext): Promise<Response> {
     el('UploadId', uploadId),
     ownerElement(upload.owner, 'Initiator'),
     ownerElement(upload.owner),
-    el('StorageClass', 'STANDARD'),
+    el('StorageClass', upload.storageClass ?? 'STANDARD'),
     el('PartNumberMarker', marker),
     el('NextPartNumberMarker', last ? last.partNumber : 0),
     el('MaxParts', maxParts),

@@ -92,7 +92,7 @@ async function getObjectAttributes(ctx: ObjectContext): Promise<Response> {
       wanted.has('ETag') ? el('ETag', head.etag) : undefined,
       wanted.has('Checksum') ? checksumElement(head) : undefined,
       wanted.has('ObjectParts') ? await objectPartsElement(ctx, head) : undefined,
-      wanted.has('StorageClass') ? el('StorageClass', 'STANDARD') : undefined,
+      wanted.has('StorageClass') ? el('StorageClass', head.storageClass ?? 'STANDARD') : undefined,
       wanted.has('ObjectSize') ? el('ObjectSize', head.size) : undefined,
     ]),
     200,

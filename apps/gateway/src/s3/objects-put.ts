@@ -9,6 +9,7 @@
 import {
   checkAclHeaders,
   evaluateWriteConditionals,
+  parseStorageClass,
   S3Error,
   validateObjectKey,
 } from '@blobcache/s3-protocol';
@@ -75,7 +76,12 @@ async function putObject(ctx: ObjectContext): Promise<Response> {
   rejectUnsupportedWriteHeaders(ctx);
   const record = await requireBucket(ctx);
   const sse = requestedSse(ctx.headers, record);
-  const fields = { ...readStandardHeaders(ctx.headers), ...requestedTags(ctx.headers) };
+  const storageClass = parseStorageClass(ctx.headers['x-amz-storage-class']);
+  const fields = {
+    ...readStandardHeaders(ctx.headers),
+    ...requestedTags(ctx.headers),
+    ...(storageClass === undefined ? {} : { storageClass }),
+  };
   const length = declaredLength(ctx);
   if (length !== undefined && length > MAX_PUT_OBJECT_BYTES) {
     throw new S3Error('EntityTooLarge', undefined, {

@@ -29,6 +29,7 @@ function objectHeaders(ctx: ObjectContext, head: ObjectHead, whole: boolean): Re
   };
   if (head.partCount !== undefined) out['x-amz-mp-parts-count'] = String(head.partCount);
   if (head.sse !== undefined) out['x-amz-server-side-encryption'] = head.sse;
+  if (head.storageClass !== undefined) out['x-amz-storage-class'] = head.storageClass;
   const expiration = expirationHeader(ctx.store.cachedBucket(ctx.bucket), ctx.key, head);
   if (expiration !== undefined) out['x-amz-expiration'] = expiration;
   renderStandardHeaders(head, ctx.target.query, out);

@@ -11,6 +11,7 @@ import {
   checkAclHeaders,
   el,
   type PostPolicyGrant,
+  parseStorageClass,
   parseTagging,
   S3Error,
   toBase64,
@@ -108,6 +109,7 @@ async function postObject(ctx: BucketContext): Promise<Response> {
   const tagging = fields.get('tagging');
   const tags = tagging === undefined ? [] : parseTagging(tagging);
   const standard = readStandardHeaders(headers);
+  const storageClass = parseStorageClass(headers['x-amz-storage-class']);
   const sse = requestedSse(headers, await requireBucket(ctx));
   checkCapacity(ctx, grant.minBytes ?? 0);
 
@@ -121,6 +123,7 @@ async function postObject(ctx: BucketContext): Promise<Response> {
     ctx.state.bytesIn = written.bytes;
     const head = await pending.commit({
       ...standard,
+      ...(storageClass === undefined ? {} : { storageClass }),
       ...(tags.length > 0 ? { tags } : {}),
       size: written.bytes,
       etag: digestOf(hashers, 'MD5').toString('hex'),

@@ -34,6 +34,11 @@ const uploadRecordSchema = z.object({
   owner: z.string(),
   /** SSE-S3 asked at CreateMultipartUpload: every part is encrypted at rest (sse.ts). */
   sse: z.literal('AES256').optional(),
+  /** x-amz-storage-class of CreateMultipartUpload, for the final object; absent = STANDARD. */
+  storageClass: z
+    .string()
+    .regex(/^[A-Z_]+$/)
+    .optional(),
 });
 export type UploadRecord = z.infer<typeof uploadRecordSchema>;
 

@@ -80,6 +80,11 @@ describe('object heads', () => {
     });
     const quoted = { ...base, etag: 'a"b' };
     expect(decodeListedHead(encodeHead(quoted)).etag).toBe('a"b');
+    // A storage class other than STANDARD is read from right after `checksums`, in both paths.
+    const infrequent = { ...base, storageClass: 'STANDARD_IA', meta: { a: '}' } };
+    expect(decodeListedHead(encodeHead(infrequent)).storageClass).toBe('STANDARD_IA');
+    expect(decodeListedHead(Buffer.from(JSON.stringify(infrequent))).storageClass).toBe('STANDARD_IA');
+    expect(decodeListedHead(encodeHead(base)).storageClass).toBeUndefined();
     for (const bad of [
       { ...base, size: -1 },
       { ...base, etag: '' },

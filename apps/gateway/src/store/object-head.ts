@@ -65,6 +65,11 @@ export const objectHeadSchema = z.object({
   ext: z.record(z.string(), z.unknown()).optional(),
   /** SSE-S3: the data (chunks or inline bytes) is encrypted at rest (sse.ts). */
   sse: z.literal('AES256').optional(),
+  /** The storage class the write asked for (s3-protocol parseStorageClass); absent = STANDARD. */
+  storageClass: z
+    .string()
+    .regex(/^[A-Z_]+$/)
+    .optional(),
 });
 
 export type ObjectHead = z.infer<typeof objectHeadSchema> & {
@@ -79,13 +84,15 @@ const NEWLINE = 0x0a;
 export function encodeHead(head: ObjectHead): Buffer {
   // The listing fields go first, in this order, so decodeListedHead can read them without parsing
   // the rest. Any order is still valid JSON for decodeHead; this one is just the fast one.
-  const { inline, size, lastModifiedMs, etag, checksumType, checksums, ...rest } = head;
+  const { inline, size, lastModifiedMs, etag, checksumType, checksums, storageClass, ...rest } = head;
   const fields = {
     size,
     lastModifiedMs,
     etag,
     ...(checksumType === undefined ? {} : { checksumType }),
     checksums,
+    // Right after `checksums`, where decodeListedHead looks for it.
+    ...(storageClass === undefined ? {} : { storageClass }),
     ...rest,
   };
   const json = Buffer.from(JSON.stringify(fields), 'utf8');
@@ -110,13 +117,18 @@ export function decodeHead(bytes: Uint8Array): ObjectHead {
 }
 
 /** The head fields a listing row shows; everything else in the record is left unread. */
-export type ListedHead = Pick<ObjectHead, 'size' | 'etag' | 'lastModifiedMs' | 'checksums' | 'checksumType'>;
+export type ListedHead = Pick<
+  ObjectHead,
+  'size' | 'etag' | 'lastModifiedMs' | 'checksums' | 'checksumType' | 'storageClass'
+>;
 
 // The start of a head written by encodeHead, up to the end of `checksums`. Every captured value
 // is plain ASCII without JSON escapes (hex ETags, base64 checksums), so the text is the value.
 const LISTED_PREFIX =
   /^\{"size":(\d{1,16}),"lastModifiedMs":(-?\d{1,16}),"etag":"([0-9A-Za-z-]+)",(?:"checksumType":"(FULL_OBJECT|COMPOSITE)",)?"checksums":\{((?:"(?:CRC32|CRC32C|CRC64NVME|SHA1|SHA256)":"[A-Za-z0-9+/=-]+",?)*)\}/;
 const LISTED_PREFIX_SCAN_BYTES = 512;
+/** What encodeHead writes after `checksums` for an object not in STANDARD. */
+const STORAGE_CLASS_FIELD = /^,"storageClass":"([A-Z_]{1,40})"/;
 const CLOSE_BRACE = 0x7d;
 
 /**
@@ -144,12 +156,14 @@ export function decodeListedHead(bytes: Uint8Array): ListedHead {
         }
       }
       const type = m[4] as ListedHead['checksumType'];
+      const cls = STORAGE_CLASS_FIELD.exec(buf.toString('latin1', end + 1, end + 64))?.[1];
       return {
         size,
         lastModifiedMs,
         etag: m[3]!,
         checksums,
         ...(type === undefined ? {} : { checksumType: type }),
+        ...(cls === undefined ? {} : { storageClass: cls }),
       };
     }
   }
