@@ -127,8 +127,18 @@ export type ListedHead = Pick<
 const LISTED_PREFIX =
   /^\{"size":(\d{1,16}),"lastModifiedMs":(-?\d{1,16}),"etag":"([0-9A-Za-z-]+)",(?:"checksumType":"(FULL_OBJECT|COMPOSITE)",)?"checksums":\{((?:"(?:CRC32|CRC32C|CRC64NVME|SHA1|SHA256)":"[A-Za-z0-9+/=-]+",?)*)\}/;
 const LISTED_PREFIX_SCAN_BYTES = 512;
-/** What encodeHead writes after `checksums` for an object not in STANDARD. */
-const STORAGE_CLASS_FIELD = /^,"storageClass":"([A-Z_]{1,40})"/;
+/** What encodeHead writes after `checksums` for an object not in STANDARD: then `<CLASS>"`. */
+const STORAGE_CLASS_FIELD = Buffer.from(',"storageClass":"', 'latin1');
+const QUOTE = 0x22;
+
+/** The class written right after `checksums` (which closes at `end`), if any. */
+function listedStorageClass(buf: Buffer, end: number): string | undefined {
+  const from = end + 1 + STORAGE_CLASS_FIELD.length;
+  if (from > buf.length) return undefined;
+  if (buf.compare(STORAGE_CLASS_FIELD, 0, STORAGE_CLASS_FIELD.length, end + 1, from) !== 0) return undefined;
+  const close = buf.indexOf(QUOTE, from);
+  return close > from && close - from <= 40 ? buf.toString('latin1', from, close) : undefined;
+}
 const CLOSE_BRACE = 0x7d;
 
 /**
@@ -156,7 +166,7 @@ export function decodeListedHead(bytes: Uint8Array): ListedHead {
         }
       }
       const type = m[4] as ListedHead['checksumType'];
-      const cls = STORAGE_CLASS_FIELD.exec(buf.toString('latin1', end + 1, end + 64))?.[1];
+      const cls = listedStorageClass(buf, end);
       return {
         size,
         lastModifiedMs,
