@@ -16,6 +16,7 @@ import {
   CreateMultipartUploadCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
+  type StorageClass,
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
@@ -28,6 +29,7 @@ import {
   parseCopySource,
   parseMaxCount,
   parsePartNumber,
+  parseStorageClass,
   S3Error,
   validateObjectKey,
   type XmlChild,
@@ -71,8 +73,10 @@ function objectFields(ctx: ObjectContext) {
   const f = readStandardHeaders(ctx.headers);
   // The upstream encrypts what it stores; KMS requests are refused here as for local buckets.
   const sse = requestedSse(ctx.headers, undefined);
+  const storageClass = parseStorageClass(ctx.headers['x-amz-storage-class']);
   return {
     ...(sse ? { ServerSideEncryption: 'AES256' as const } : {}),
+    ...(storageClass === undefined ? {} : { StorageClass: storageClass as StorageClass }),
     ContentType: f.contentType,
     Metadata: upstreamMetadata(f.meta),
     ...(f.contentEncoding !== undefined ? { ContentEncoding: f.contentEncoding } : {}),
@@ -89,7 +93,9 @@ export async function createMultipartThrough(
   ub: string,
 ): Promise<Response> {
   validateObjectKey(ctx.key);
-  requestedSse(ctx.headers, undefined); // refuse KMS before anything goes upstream
+  // Refuse KMS and archive classes before anything goes upstream.
+  requestedSse(ctx.headers, undefined);
+  parseStorageClass(ctx.headers['x-amz-storage-class']);
   const out = await call(up, ctx.key, () =>
     up.client.send(
       new CreateMultipartUploadCommand({
@@ -326,7 +332,9 @@ export async function copyObjectThrough(
   ub: string,
 ): Promise<Response> {
   validateObjectKey(ctx.key);
-  requestedSse(ctx.headers, undefined); // refuse KMS before anything goes upstream
+  // Refuse KMS and archive classes before anything goes upstream.
+  requestedSse(ctx.headers, undefined);
+  parseStorageClass(ctx.headers['x-amz-storage-class']);
   const { source, srcBucket, srcKey, srcVersioned } = upstreamCopySource(up, ctx);
   const directive = parseCopyDirective(ctx.headers['x-amz-metadata-directive'], 'x-amz-metadata-directive');
   return fenced(up, ub, [ctx.key], async (w) => {

@@ -19,12 +19,14 @@ import {
   PutObjectCommand,
   type PutObjectCommandInput,
   type PutObjectCommandOutput,
+  type StorageClass,
 } from '@aws-sdk/client-s3';
 import {
   el,
   encodeHeaderText,
   MAX_DELETE_KEYS,
   parseDeleteObjects,
+  parseStorageClass,
   S3Error,
   validateObjectKey,
   type XmlChild,
@@ -196,6 +198,7 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
   const ifMatch = ctx.headers['if-match'];
   // The upstream encrypts what it stores; KMS requests are refused here as for local buckets.
   const sse = requestedSse(ctx.headers, undefined);
+  const storageClass = parseStorageClass(ctx.headers['x-amz-storage-class']);
   const payload = receivePayload(ctx, MAX_PUT_OBJECT_BYTES);
   return fenced(up, ub, [ctx.key], async (w) => {
     const input: PutObjectCommandInput = {
@@ -214,6 +217,7 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
       ...(ifNoneMatch !== undefined ? { IfNoneMatch: ifNoneMatch } : {}),
       ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
       ...(sse ? { ServerSideEncryption: 'AES256' as const } : {}),
+      ...(storageClass === undefined ? {} : { StorageClass: storageClass as StorageClass }),
     };
     // Objects over the cache's admission limit are relayed only, as on a read miss.
     const copy = up.admits(length) ? new WriteCopy(up, ub, ctx.key, length, payload.body) : undefined;

@@ -377,4 +377,22 @@ describe('write-through PUT leaves a cached copy', { timeout: 60_000 }, () => {
     expect(kms).toBe('NotImplemented');
     expect(proxy.seen.length).toBe(seen);
   });
+
+  it('a storage class goes upstream with the write; an archive class is refused before anything is sent', async () => {
+    const before = proxy.seen.length;
+    await client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'wt/ia', Body: 'x', StorageClass: 'STANDARD_IA' }),
+    );
+    const sent = proxy.seen.slice(before).find((r) => r.method === 'PUT' && r.path === objectPath('wt/ia'));
+    expect(sent?.headers['x-amz-storage-class']).toBe('STANDARD_IA');
+    const seen = proxy.seen.length;
+    const glacier = await client
+      .send(new PutObjectCommand({ Bucket: BUCKET, Key: 'wt/g', Body: 'x', StorageClass: 'GLACIER' }))
+      .then(
+        () => undefined,
+        (err: { name?: string }) => err.name,
+      );
+    expect(glacier).toBe('NotImplemented');
+    expect(proxy.seen.length).toBe(seen);
+  });
 });
