@@ -114,13 +114,17 @@ export { decodeHeaderText, encodeHeaderText } from './header-text.ts';
 /** Bucket lifecycle rules: PutBucketLifecycleConfiguration bodies parsed as S3 does, and when actions fall due. */
 export {
   abortDueAtMs,
+  canTransition,
   expiresAtMs,
   type LifecycleFilter,
   type LifecycleRule,
+  type LifecycleTransition,
   lifecycleFilterMatches,
   MAX_LIFECYCLE_RULES,
+  MIN_TRANSITION_BYTES,
   nextMidnightUtc,
   parseLifecycleConfiguration,
+  transitionedClass,
 } from './lifecycle.ts';
 /** encoding-type=url listing values (S3/botocore compatible), and encoding-type / max-keys validation. */
 export { encodeListingValue, parseEncodingType, parseMaxKeys } from './listing.ts';

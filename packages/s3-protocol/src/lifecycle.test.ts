@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   abortDueAtMs,
+  canTransition,
   expiresAtMs,
   type LifecycleRule,
   lifecycleFilterMatches,
   nextMidnightUtc,
   parseLifecycleConfiguration,
+  transitionedClass,
 } from './lifecycle.ts';
 import { s3ErrorCode } from './testing/error-code.ts';
 
@@ -25,14 +27,21 @@ describe('parseLifecycleConfiguration', () => {
       ),
     );
     const expected: LifecycleRule[] = [
-      { id: 'logs', enabled: true, filter: { prefix: 'logs/', tags: [] }, expirationDays: 7 },
+      {
+        id: 'logs',
+        enabled: true,
+        filter: { prefix: 'logs/', tags: [] },
+        expirationDays: 7,
+        transitions: [],
+      },
       {
         enabled: false,
         filter: { prefix: 'tmp/', tags: [{ key: 'kind', value: 'scratch' }], sizeGreaterThan: 10 },
         expirationDateMs: Date.parse('2030-01-01T00:00:00Z'),
+        transitions: [],
       },
-      { enabled: true, filter: { prefix: '', tags: [] }, abortIncompleteDays: 3 },
-      { enabled: true, filter: { prefix: '', tags: [] } },
+      { enabled: true, filter: { prefix: '', tags: [] }, abortIncompleteDays: 3, transitions: [] },
+      { enabled: true, filter: { prefix: '', tags: [] }, transitions: [] },
     ];
     expect(rules).toEqual(expected);
   });
@@ -79,7 +88,12 @@ describe('parseLifecycleConfiguration', () => {
 describe('lifecycle arithmetic', () => {
   it('rounds due times up to midnight UTC, as S3 does', () => {
     const created = Date.parse('2026-01-01T10:00:00Z');
-    const rule: LifecycleRule = { enabled: true, filter: { prefix: '', tags: [] }, expirationDays: 1 };
+    const rule: LifecycleRule = {
+      enabled: true,
+      filter: { prefix: '', tags: [] },
+      expirationDays: 1,
+      transitions: [],
+    };
     expect(expiresAtMs(rule, created)).toBe(Date.parse('2026-01-03T00:00:00Z'));
     expect(nextMidnightUtc(Date.parse('2026-01-03T00:00:00Z'))).toBe(Date.parse('2026-01-03T00:00:00Z'));
     const dated = {
@@ -88,7 +102,9 @@ describe('lifecycle arithmetic', () => {
       expirationDateMs: Date.parse('2026-02-01T00:00:00Z'),
     };
     expect(expiresAtMs(dated, created)).toBe(Date.parse('2026-02-01T00:00:00Z'));
-    expect(expiresAtMs({ enabled: true, filter: { prefix: '', tags: [] } }, created)).toBeUndefined();
+    expect(
+      expiresAtMs({ enabled: true, filter: { prefix: '', tags: [] }, transitions: [] }, created),
+    ).toBeUndefined();
     expect(abortDueAtMs({ ...rule, abortIncompleteDays: 2 }, created)).toBe(
       Date.parse('2026-01-04T00:00:00Z'),
     );
@@ -111,5 +127,52 @@ describe('lifecycle arithmetic', () => {
     expect(lifecycleFilterMatches(filter, 'tmp/a', 100, tags)).toBe(false);
     expect(lifecycleFilterMatches(filter, 'tmp/a', 50, [{ key: 'kind', value: 'keep' }])).toBe(false);
     expect(lifecycleFilterMatches(filter, 'tmp/a', 50, undefined)).toBe(false);
+  });
+});
+
+describe('lifecycle transitions', () => {
+  it('reads transitions to immediately readable classes and refuses the rest as S3 and this gateway must', () => {
+    const [rule] = parseLifecycleConfiguration(
+      config(
+        '<Filter/><Status>Enabled</Status><Transition><Days>30</Days><StorageClass>STANDARD_IA</StorageClass></Transition><Transition><Date>2031-01-01T00:00:00Z</Date><StorageClass>GLACIER_IR</StorageClass></Transition>',
+      ),
+    );
+    expect(rule?.transitions).toEqual([
+      { days: 30, storageClass: 'STANDARD_IA' },
+      { dateMs: Date.parse('2031-01-01T00:00:00Z'), storageClass: 'GLACIER_IR' },
+    ]);
+    const transition = (inner: string) =>
+      codeOf(config(`<Filter/><Status>Enabled</Status><Transition>${inner}</Transition>`));
+    expect(transition('<Days>30</Days><StorageClass>DEEP_ARCHIVE</StorageClass>')).toBe('NotImplemented');
+    expect(transition('<Days>10</Days><StorageClass>STANDARD_IA</StorageClass>')).toBe('InvalidArgument');
+    expect(transition('<Days>10</Days><StorageClass>STANDARD</StorageClass>')).toBe('InvalidArgument');
+    expect(transition('<Days>10</Days><StorageClass>NEARLINE</StorageClass>')).toBe('InvalidStorageClass');
+    expect(transition('<StorageClass>GLACIER_IR</StorageClass>')).toBe('MalformedXML');
+  });
+
+  it('moves an object to the class of the latest transition due, skipping small objects', () => {
+    const rule: LifecycleRule = {
+      enabled: true,
+      filter: { prefix: '', tags: [] },
+      transitions: [
+        { days: 30, storageClass: 'STANDARD_IA' },
+        { days: 90, storageClass: 'GLACIER_IR' },
+      ],
+    };
+    const created = Date.parse('2026-01-01T10:00:00Z');
+    const big = 1024 * 1024;
+    expect(transitionedClass(rule, created, big, Date.parse('2026-01-31T23:00:00Z'))).toBeUndefined();
+    expect(transitionedClass(rule, created, big, Date.parse('2026-02-01T00:00:00Z'))).toBe('STANDARD_IA');
+    expect(transitionedClass(rule, created, big, Date.parse('2026-06-01T00:00:00Z'))).toBe('GLACIER_IR');
+    expect(transitionedClass(rule, created, 1000, Date.parse('2026-06-01T00:00:00Z'))).toBeUndefined();
+    const sized = { ...rule, filter: { ...rule.filter, sizeGreaterThan: 0 } };
+    expect(transitionedClass(sized, created, 1000, Date.parse('2026-06-01T00:00:00Z'))).toBe('GLACIER_IR');
+  });
+
+  it('only ever moves down the waterfall', () => {
+    expect(canTransition(undefined, 'STANDARD_IA')).toBe(true);
+    expect(canTransition('STANDARD_IA', 'GLACIER_IR')).toBe(true);
+    expect(canTransition('GLACIER_IR', 'STANDARD_IA')).toBe(false);
+    expect(canTransition('ONEZONE_IA', 'ONEZONE_IA')).toBe(false);
   });
 });

@@ -8,6 +8,7 @@ const HELP: Readonly<Record<keyof LifecycleTotals, string>> = {
   failures: 'Lifecycle sweeps that failed (logged; the next one retries).',
   expired: 'Objects deleted because a lifecycle Expiration rule fell due.',
   aborted: 'Multipart uploads aborted by an AbortIncompleteMultipartUpload rule.',
+  transitioned: 'Objects moved to another storage class by a lifecycle Transition rule.',
 };
 
 export function registerLifecycleMetrics(registry: Registry, totals: LifecycleTotals): void {

@@ -48,7 +48,7 @@ describe('bucket lifecycle rules', () => {
     expect(none.name).toBe('NoSuchLifecycleConfiguration');
   });
 
-  it('refuses transitions (one storage class) with 501 and invalid rules with 400', async () => {
+  it('refuses transitions to archive classes with 501 and invalid rules with 400', async () => {
     const transition = await s3ErrorOf(
       putRules([
         {

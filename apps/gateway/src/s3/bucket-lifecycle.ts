@@ -1,6 +1,6 @@
 // Bucket lifecycle configuration: Put/Get/DeleteBucketLifecycle(Configuration). The document is
-// validated when it is put (s3-protocol parseLifecycleConfiguration: transitions answer 501, the
-// gateway has one storage class), kept as put, and carried out by the lifecycle sweeper
+// validated when it is put (s3-protocol parseLifecycleConfiguration: transitions to archive
+// classes answer 501), kept as put, and carried out by the lifecycle sweeper
 // (store/lifecycle-sweep.ts), which is nudged so that a rule already due acts at once.
 import {
   expiresAtMs,

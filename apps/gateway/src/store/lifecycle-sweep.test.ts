@@ -72,7 +72,7 @@ describe('sweepLifecycle', () => {
         '<Filter/><Status>Disabled</Status><Expiration><Days>1</Days></Expiration>',
       ),
     }));
-    expect(await sweepLifecycle(store, now)).toEqual({ buckets: 1, expired: 2, aborted: 0 });
+    expect(await sweepLifecycle(store, now)).toEqual({ buckets: 1, expired: 2, aborted: 0, transitioned: 0 });
     expect(await keys()).toEqual(['logs/new', 'logs/big', 'keep/old', 'tmp/untagged']);
     // Not before its midnight; then logs/new goes too, and nothing else changes.
     expect((await sweepLifecycle(store, Date.parse('2026-06-15T23:59:59Z'))).expired).toBe(0);
@@ -96,6 +96,37 @@ describe('sweepLifecycle', () => {
     expect((await sweepLifecycle(store, Date.parse('2026-06-01T00:00:00Z'))).expired).toBe(0);
     store.deleteObject = original;
     expect((await store.getHead('bkt', 'logs/old'))?.size).toBe('rewritten'.length);
+  });
+
+  it('moves objects down the storage class waterfall as transitions fall due, in place', async () => {
+    const big = 'x'.repeat(200 * 1024);
+    const created = Date.parse('2026-01-01T10:00:00Z');
+    await put('logs/big', big, created);
+    await put('logs/small', 'x', created); // under 128 KiB: S3 leaves it where it is
+    await put('keep/old', big, created); // outside the prefix
+    await store.updateBucket('bkt', (r) => ({
+      ...r,
+      lifecycle: lifecycle(
+        '<Filter><Prefix>logs/</Prefix></Filter><Status>Enabled</Status><Transition><Days>30</Days><StorageClass>STANDARD_IA</StorageClass></Transition><Transition><Days>90</Days><StorageClass>GLACIER_IR</StorageClass></Transition>',
+      ),
+    }));
+    const classOf = async (k: string) => (await store.getHead('bkt', k))?.storageClass;
+    const before = await store.getHead('bkt', 'logs/big');
+    expect((await sweepLifecycle(store, Date.parse('2026-01-31T00:00:00Z'))).transitioned).toBe(0);
+    expect((await sweepLifecycle(store, Date.parse('2026-02-01T00:00:00Z'))).transitioned).toBe(1);
+    expect(await classOf('logs/big')).toBe('STANDARD_IA');
+    expect((await sweepLifecycle(store, Date.parse('2026-02-02T00:00:00Z'))).transitioned).toBe(0);
+    expect((await sweepLifecycle(store, Date.parse('2026-04-02T00:00:00Z'))).transitioned).toBe(1);
+    const after = await store.getHead('bkt', 'logs/big');
+    expect(after?.storageClass).toBe('GLACIER_IR');
+    // Same version: ETag, Last-Modified and version id are the object's own.
+    expect([after?.versionId, after?.etag, after?.lastModifiedMs]).toEqual([
+      before?.versionId,
+      before?.etag,
+      before?.lastModifiedMs,
+    ]);
+    expect(await classOf('logs/small')).toBeUndefined();
+    expect(await classOf('keep/old')).toBeUndefined();
   });
 
   it('aborts incomplete multipart uploads under the prefix once due', async () => {

@@ -9,21 +9,29 @@
 //   objects) per sweep, paged by walkListing), so the interval bounds the work per unit of time.
 import {
   abortDueAtMs,
+  canTransition,
   expiresAtMs,
   type LifecycleRule,
   lifecycleFilterMatches,
   parseLifecycleConfiguration,
+  transitionedClass,
 } from '@blobcache/s3-protocol';
 import type { Logger } from '../observability/logger.ts';
 import { walkListing } from './list-walk.ts';
 import { NoSuchUploadError, UploadStore } from './multipart-store.ts';
-import type { BucketRecord } from './object-head.ts';
+import type { BucketRecord, ListedHead } from './object-head.ts';
 import type { ObjectStore } from './object-store.ts';
 
-export type SweepReport = { buckets: number; expired: number; aborted: number };
+export type SweepReport = { buckets: number; expired: number; aborted: number; transitioned: number };
 
 /** What the sweeper has done since start (served as metrics). */
-export type LifecycleTotals = { sweeps: number; failures: number; expired: number; aborted: number };
+export type LifecycleTotals = {
+  sweeps: number;
+  failures: number;
+  expired: number;
+  aborted: number;
+  transitioned: number;
+};
 
 /** Thrown by the delete's check when the object changed since the sweep judged it. */
 class ChangedMeanwhile extends Error {}
@@ -42,6 +50,22 @@ export function lifecycleRulesOf(record: BucketRecord): LifecycleRule[] {
   return rules;
 }
 
+/** The objects under the rule's prefix that `wanted` picks and the rule's filter selects. */
+async function* selected(
+  store: ObjectStore,
+  bucket: string,
+  rule: LifecycleRule,
+  wanted: (seen: ListedHead) => boolean,
+): AsyncGenerator<{ key: string; seen: ListedHead }> {
+  for await (const entry of walkListing(store.engine, bucket, { prefix: rule.filter.prefix })) {
+    if (entry.kind !== 'object' || !wanted(entry.head)) continue;
+    // Tags live in the full head; read it only when the rule filters on them.
+    const tags = rule.filter.tags.length > 0 ? (await store.getHead(bucket, entry.key))?.tags : undefined;
+    if (lifecycleFilterMatches(rule.filter, entry.key, entry.head.size, tags))
+      yield { key: entry.key, seen: entry.head };
+  }
+}
+
 async function expireObjects(
   store: ObjectStore,
   bucket: string,
@@ -49,16 +73,10 @@ async function expireObjects(
   nowMs: number,
 ): Promise<number> {
   let expired = 0;
-  for await (const entry of walkListing(store.engine, bucket, { prefix: rule.filter.prefix })) {
-    if (entry.kind !== 'object') continue;
-    const seen = entry.head;
-    const due = expiresAtMs(rule, seen.lastModifiedMs);
-    if (due === undefined || due > nowMs) continue;
-    // Tags live in the full head; read it only when the rule filters on them.
-    const tags = rule.filter.tags.length > 0 ? (await store.getHead(bucket, entry.key))?.tags : undefined;
-    if (!lifecycleFilterMatches(rule.filter, entry.key, seen.size, tags)) continue;
+  const due = (seen: ListedHead): boolean => (expiresAtMs(rule, seen.lastModifiedMs) ?? Infinity) <= nowMs;
+  for await (const { key, seen } of selected(store, bucket, rule, due)) {
     try {
-      const deleted = await store.deleteObject(bucket, entry.key, (current) => {
+      const deleted = await store.deleteObject(bucket, key, (current) => {
         if (current?.etag !== seen.etag || current.lastModifiedMs !== seen.lastModifiedMs)
           throw new ChangedMeanwhile();
       });
@@ -68,6 +86,37 @@ async function expireObjects(
     }
   }
   return expired;
+}
+
+/**
+ * Moves the objects a rule selects to the class of its latest due transition (down S3's waterfall
+ * only). The head is rewritten in place, and only if it is still the version judged here.
+ */
+async function transitionObjects(
+  store: ObjectStore,
+  bucket: string,
+  rule: LifecycleRule,
+  nowMs: number,
+): Promise<number> {
+  let moved = 0;
+  const targetOf = (seen: ListedHead): string | undefined =>
+    transitionedClass(rule, seen.lastModifiedMs, seen.size, nowMs);
+  const due = (seen: ListedHead): boolean => {
+    const target = targetOf(seen);
+    return target !== undefined && canTransition(seen.storageClass, target);
+  };
+  for await (const { key, seen } of selected(store, bucket, rule, due)) {
+    const target = targetOf(seen)!;
+    const changed = await store.rewriteHead(bucket, key, (current) =>
+      current.etag === seen.etag &&
+      current.lastModifiedMs === seen.lastModifiedMs &&
+      canTransition(current.storageClass, target)
+        ? { ...current, storageClass: target }
+        : undefined,
+    );
+    if (changed) moved++;
+  }
+  return moved;
 }
 
 async function abortUploads(
@@ -96,7 +145,7 @@ async function abortUploads(
 
 /** One pass over every bucket with lifecycle rules, as of `nowMs`. */
 export async function sweepLifecycle(store: ObjectStore, nowMs: number): Promise<SweepReport> {
-  const report: SweepReport = { buckets: 0, expired: 0, aborted: 0 };
+  const report: SweepReport = { buckets: 0, expired: 0, aborted: 0, transitioned: 0 };
   const uploads = UploadStore.of(store);
   for (const { name, record } of await store.listBuckets()) {
     const rules = lifecycleRulesOf(record);
@@ -107,6 +156,8 @@ export async function sweepLifecycle(store: ObjectStore, nowMs: number): Promise
         report.expired += await expireObjects(store, name, rule, nowMs);
       if (rule.abortIncompleteDays !== undefined)
         report.aborted += await abortUploads(uploads, name, rule, nowMs);
+      if (rule.transitions.length > 0)
+        report.transitioned += await transitionObjects(store, name, rule, nowMs);
     }
   }
   return report;
@@ -124,7 +175,7 @@ export class LifecycleSweeper {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
-  readonly totals: LifecycleTotals = { sweeps: 0, failures: 0, expired: 0, aborted: 0 };
+  readonly totals: LifecycleTotals = { sweeps: 0, failures: 0, expired: 0, aborted: 0, transitioned: 0 };
 
   constructor(store: ObjectStore, logger: Logger, intervalMs: number) {
     this.#store = store;
@@ -162,7 +213,9 @@ export class LifecycleSweeper {
         this.totals.sweeps++;
         this.totals.expired += report.expired;
         this.totals.aborted += report.aborted;
-        if (report.expired > 0 || report.aborted > 0) this.#logger.info(report, 'lifecycle rules applied');
+        this.totals.transitioned += report.transitioned;
+        if (report.expired > 0 || report.aborted > 0 || report.transitioned > 0)
+          this.#logger.info(report, 'lifecycle rules applied');
       },
       (err: unknown) => {
         this.totals.failures++;

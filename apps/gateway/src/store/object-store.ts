@@ -422,12 +422,28 @@ export class ObjectStore {
    * limit by the tags' size (at most 10 tags): that limit decides inline data at write time only.
    */
   replaceTags(bucket: string, key: string, tags: ObjectHead['tags']): Promise<boolean> {
+    return this.rewriteHead(bucket, key, ({ tags: _replaced, ...rest }) =>
+      tags && tags.length > 0 ? { ...rest, tags } : rest,
+    );
+  }
+
+  /**
+   * Rewrites the current version's head in place (same version, data, ETag and Last-Modified:
+   * tags, a lifecycle storage class transition) under the key lock; `change` may return
+   * undefined to leave it as it is. False when there is no object or nothing changed.
+   */
+  rewriteHead(
+    bucket: string,
+    key: string,
+    change: (head: ObjectHead) => ObjectHead | undefined,
+  ): Promise<boolean> {
     const lockKey = headKey(bucket, key).toString('latin1');
     return this.#locks.run(lockKey, async () => {
       const current = await this.getHead(bucket, key);
-      if (!current) return false;
-      const { tags: _replaced, ...rest } = current;
-      const encoded = encodeHead(tags && tags.length > 0 ? { ...rest, tags } : rest);
+      const next = current && change(current);
+      if (!next) return false;
+      assert(next.versionId === current.versionId, 'an in-place rewrite keeps the version');
+      const encoded = encodeHead(next);
       this.#headCache?.changing(lockKey);
       await this.engine.put(headKey(bucket, key), encoded);
       this.#headCache?.changed(lockKey, decodeHead(encoded), encoded.length);
