@@ -369,6 +369,73 @@ describe.concurrent('aws-cli against the gateway', () => {
     await aws.run(['s3api', 'put-bucket-policy', ...bucket, '--policy', publicPolicy]);
   });
 
+  it('cp --sse AES256 (multipart) and --storage-class, bucket encryption, and a lifecycle rule that expires at once', async () => {
+    await aws.run(['s3', 'mb', 's3://cli-sse']);
+    const file = join(work, 'sse.bin');
+    await writeRandomFile(file, 10 * MiB); // over aws-cli's 8 MiB multipart threshold
+    await aws.run(['s3', 'cp', file, 's3://cli-sse/secret.bin', '--sse', 'AES256']);
+    const head = JSON.parse(
+      await aws.run(['s3api', 'head-object', '--bucket', 'cli-sse', '--key', 'secret.bin']),
+    );
+    expect(head.ServerSideEncryption).toBe('AES256');
+    const back = join(work, 'sse-back.bin');
+    await aws.run(['s3', 'cp', 's3://cli-sse/secret.bin', back]);
+    expect(await md5File(back)).toBe(await md5File(file));
+
+    await aws.run(['s3', 'cp', file, 's3://cli-sse/tmp/ia.bin', '--storage-class', 'STANDARD_IA']);
+    const ia = JSON.parse(
+      await aws.run(['s3api', 'head-object', '--bucket', 'cli-sse', '--key', 'tmp/ia.bin']),
+    );
+    expect(ia.StorageClass).toBe('STANDARD_IA');
+
+    await aws.run([
+      's3api',
+      'put-bucket-encryption',
+      '--bucket',
+      'cli-sse',
+      '--server-side-encryption-configuration',
+      JSON.stringify({ Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] }),
+    ]);
+    const note = join(work, 'note.txt');
+    await writeFile(note, 'defaulted');
+    await aws.run(['s3', 'cp', note, 's3://cli-sse/note.txt']);
+    const noted = JSON.parse(
+      await aws.run(['s3api', 'head-object', '--bucket', 'cli-sse', '--key', 'note.txt']),
+    );
+    expect(noted.ServerSideEncryption).toBe('AES256');
+
+    await aws.run([
+      's3api',
+      'put-bucket-lifecycle-configuration',
+      '--bucket',
+      'cli-sse',
+      '--lifecycle-configuration',
+      JSON.stringify({
+        Rules: [
+          {
+            ID: 'tmp',
+            Status: 'Enabled',
+            Filter: { Prefix: 'tmp/' },
+            Expiration: { Date: '2020-01-01T00:00:00Z' },
+          },
+        ],
+      }),
+    ]);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const listed = JSON.parse(
+        (await aws.run(['s3api', 'list-objects-v2', '--bucket', 'cli-sse', '--prefix', 'tmp/'])) || '{}',
+      );
+      if ((listed.KeyCount ?? 0) === 0) break;
+      if (Date.now() > deadline) throw new Error('tmp/ia.bin was not expired');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const rules = JSON.parse(
+      await aws.run(['s3api', 'get-bucket-lifecycle-configuration', '--bucket', 'cli-sse']),
+    );
+    expect(rules.Rules[0].ID).toBe('tmp');
+  });
+
   it('s3api multipart: create-multipart-upload, upload-part, list-parts, complete-multipart-upload', async () => {
     await aws.run(['s3api', 'create-bucket', '--bucket', 'cli-mpu']);
     const part1 = join(work, 'part1');
