@@ -46,7 +46,7 @@ describe('parseLifecycleConfiguration', () => {
     expect(rules).toEqual(expected);
   });
 
-  it('refuses what S3 refuses, and transitions (one storage class) with 501', () => {
+  it('refuses what S3 refuses, and transitions to archive classes with 501', () => {
     const ok = '<Filter/><Status>Enabled</Status>';
     expect(
       codeOf(config(`${ok}<Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition>`)),
