@@ -96,7 +96,7 @@ export function createS3Handler(deps: AppDeps): S3Handler {
       // what an unsigned request may do and what a signed one may not (s3/authorize.ts).
       if (auth !== POST_FORM_AUTH) {
         const mapped = deps.upstream?.maps(target.bucket) === true;
-        const perObject = await authorize(deps.store, ctx, route.operation, mapped);
+        const perObject = authorize(deps.store, ctx, route.operation, mapped);
         if (perObject) ctx.authorizeObject = perObject;
       }
       // Mapped buckets are read-through caches: their operations go through the upstream layer.

@@ -25,9 +25,12 @@ export async function writeAll(
   }
 }
 
-/** Creates (or truncates) `path` with `data`, fdatasync'ed. Its directory entry is NOT synced. */
-export async function writeFileSynced(path: string, data: Uint8Array): Promise<void> {
-  const fh = await open(path, 'w');
+/**
+ * Creates (or truncates) `path` with `data`, fdatasync'ed. Its directory entry is NOT synced.
+ * `mode` applies when the file is created (e.g. 0o600 for a key).
+ */
+export async function writeFileSynced(path: string, data: Uint8Array, mode?: number): Promise<void> {
+  const fh = await open(path, 'w', mode);
   try {
     await writeAll(fh, data, 0);
     await fh.datasync();
@@ -36,9 +39,14 @@ export async function writeFileSynced(path: string, data: Uint8Array): Promise<v
   }
 }
 
-export async function writeFileAtomic(path: string, dir: string, data: Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  dir: string,
+  data: Uint8Array,
+  mode?: number,
+): Promise<void> {
   const tmp = `${path}.tmp`;
-  await writeFileSynced(tmp, data);
+  await writeFileSynced(tmp, data, mode);
   await rename(tmp, path);
   await syncDir(dir);
 }

@@ -16,6 +16,8 @@ export {
   ValueTooLargeError,
   WriteFailedError,
 } from './errors.ts';
+/** A file written whole and durably (tmp + fdatasync + rename + directory fsync), for callers' own small files. */
+export { writeFileAtomic } from './fsutil.ts';
 export type { KeyEntry } from './listing.ts';
 export { DirectoryLockedError } from './lock.ts';
 export type { ProgressOptions, ProgressSummary } from './progress.ts';

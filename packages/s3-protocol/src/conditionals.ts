@@ -6,6 +6,7 @@
 import { parseHttpDate } from './dates.ts';
 import { S3Error } from './errors.ts';
 import { etagsMatch, parseEtagList, quoteEtag } from './etag.ts';
+import type { DeleteObjectEntry } from './request-bodies.ts';
 
 /** The current state of the object the condition is about. */
 export interface ObjectVersion {
@@ -128,6 +129,50 @@ export interface DeletedVersion extends ObjectVersion {
   size: number;
 }
 
+/** A conditional delete's values, checked for form (parseDeleteConditions). */
+export interface DeleteConditions {
+  ifMatch?: string;
+  lastModified?: Date;
+  size?: number;
+}
+
+/**
+ * The conditional delete headers (`If-Match`, `x-amz-if-match-last-modified-time`,
+ * `x-amz-if-match-size`), their values checked: InvalidArgument (400) for a malformed one.
+ */
+export function parseDeleteConditions(headers: Headers): DeleteConditions {
+  const out: DeleteConditions = {};
+  const ifMatch = headers['if-match'];
+  if (ifMatch !== undefined) out.ifMatch = ifMatch;
+  const lastModified = headers['x-amz-if-match-last-modified-time'];
+  if (lastModified !== undefined) {
+    const when = parseHttpDate(lastModified) ?? parseIsoDate(lastModified);
+    if (when === undefined)
+      throw new S3Error('InvalidArgument', 'x-amz-if-match-last-modified-time is not a date', {
+        extra: { ArgumentName: 'x-amz-if-match-last-modified-time', ArgumentValue: lastModified },
+      });
+    out.lastModified = when;
+  }
+  const size = headers['x-amz-if-match-size'];
+  if (size !== undefined) {
+    if (!/^\d{1,16}$/.test(size.trim()))
+      throw new S3Error('InvalidArgument', 'x-amz-if-match-size is not a size', {
+        extra: { ArgumentName: 'x-amz-if-match-size', ArgumentValue: size },
+      });
+    out.size = Number(size.trim());
+  }
+  return out;
+}
+
+/** A DeleteObjects entry's ETag / LastModifiedTime / Size as the headers a DeleteObject sends. */
+export function deleteEntryConditions(entry: DeleteObjectEntry): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (entry.etag !== undefined) out['if-match'] = entry.etag;
+  if (entry.lastModifiedTime !== undefined) out['x-amz-if-match-last-modified-time'] = entry.lastModifiedTime;
+  if (entry.size !== undefined) out['x-amz-if-match-size'] = entry.size;
+  return out;
+}
+
 /**
  * DeleteObject's conditions (and a DeleteObjects entry's, passed as the same header names):
  * `If-Match` (a missing object is NoSuchKey, as for a conditional write), and
@@ -139,29 +184,14 @@ export function evaluateDeleteConditionals(
   current: DeletedVersion | undefined,
   key?: string,
 ): void {
-  const ifMatch = headers['if-match'];
-  if (ifMatch !== undefined) {
-    if (!current) throw new S3Error('NoSuchKey', undefined, key === undefined ? {} : { extra: { Key: key } });
-    if (!listMatches(ifMatch, current.etag)) throw precondition('If-Match');
-  }
-  const lastModified = headers['x-amz-if-match-last-modified-time'];
-  if (lastModified !== undefined) {
-    const when = parseHttpDate(lastModified) ?? parseIsoDate(lastModified);
-    if (when === undefined)
-      throw new S3Error('InvalidArgument', 'x-amz-if-match-last-modified-time is not a date', {
-        extra: { ArgumentName: 'x-amz-if-match-last-modified-time', ArgumentValue: lastModified },
-      });
-    if (current && seconds(current.lastModified) !== seconds(when))
-      throw precondition('x-amz-if-match-last-modified-time');
-  }
-  const size = headers['x-amz-if-match-size'];
-  if (size !== undefined) {
-    if (!/^\d{1,16}$/.test(size.trim()))
-      throw new S3Error('InvalidArgument', 'x-amz-if-match-size is not a size', {
-        extra: { ArgumentName: 'x-amz-if-match-size', ArgumentValue: size },
-      });
-    if (current && current.size !== Number(size.trim())) throw precondition('x-amz-if-match-size');
-  }
+  if (headers['if-match'] !== undefined && !current)
+    throw new S3Error('NoSuchKey', undefined, key === undefined ? {} : { extra: { Key: key } });
+  const c = parseDeleteConditions(headers);
+  if (!current) return;
+  if (c.ifMatch !== undefined && !listMatches(c.ifMatch, current.etag)) throw precondition('If-Match');
+  if (c.lastModified !== undefined && seconds(current.lastModified) !== seconds(c.lastModified))
+    throw precondition('x-amz-if-match-last-modified-time');
+  if (c.size !== undefined && current.size !== c.size) throw precondition('x-amz-if-match-size');
 }
 
 /** An ISO 8601 timestamp (the form DeleteObjects bodies and some SDKs send), or undefined. */

@@ -66,12 +66,15 @@ export {
 } from './checksums/headers.ts';
 /** Conditional headers: reads (412/304), copy-source (412), writes (If-None-Match: *, If-Match). */
 export {
+  type DeleteConditions,
   type DeletedVersion,
+  deleteEntryConditions,
   evaluateCopySourceConditionals,
   evaluateDeleteConditionals,
   evaluateReadConditionals,
   evaluateWriteConditionals,
   type ObjectVersion,
+  parseDeleteConditions,
 } from './conditionals.ts';
 /** CopyObject / UploadPartCopy headers: x-amz-copy-source, -range, metadata/tagging directives. */
 export { type CopySource, parseCopyDirective, parseCopySource, parseCopySourceRange } from './copy.ts';

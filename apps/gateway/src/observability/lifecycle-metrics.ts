@@ -1,7 +1,7 @@
 // The lifecycle sweeper's totals as counters (store/lifecycle-sweep.ts), read at scrape time.
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { LifecycleTotals } from '../store/lifecycle-sweep.ts';
-import { METRIC_PREFIX } from './metrics.ts';
+import { METRIC_PREFIX, registerCountersOf } from './metrics.ts';
 
 const HELP: Readonly<Record<keyof LifecycleTotals, string>> = {
   sweeps: 'Lifecycle sweeps completed.',
@@ -12,15 +12,5 @@ const HELP: Readonly<Record<keyof LifecycleTotals, string>> = {
 };
 
 export function registerLifecycleMetrics(registry: Registry, totals: LifecycleTotals): void {
-  for (const [name, help] of Object.entries(HELP) as Array<[keyof LifecycleTotals, string]>) {
-    new Counter({
-      name: `${METRIC_PREFIX}lifecycle_${name}_total`,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(totals[name]);
-      },
-    });
-  }
+  registerCountersOf(registry, HELP, totals, (name) => `${METRIC_PREFIX}lifecycle_${name}_total`);
 }

@@ -166,3 +166,26 @@ function processRegistry(): Registry {
   }
   return processMetrics;
 }
+
+/**
+ * One prom-client Counter per name in `help`, set from `values` at scrape time: `values` stays the
+ * only place they are counted (the read-through cache's counters, the lifecycle sweeper's totals).
+ */
+export function registerCountersOf<K extends string>(
+  registry: Registry,
+  help: Readonly<Record<K, string>>,
+  values: Readonly<Record<K, number>>,
+  metricName: (name: K) => string,
+): void {
+  for (const name of Object.keys(help) as K[]) {
+    new Counter({
+      name: metricName(name),
+      help: help[name],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(values[name]);
+      },
+    });
+  }
+}

@@ -189,12 +189,12 @@ function check(
  * Authorizes `operation` for the request; throws AccessDenied. Returns a per-object checker when
  * the operation names more objects in its body (DeleteObjects), undefined otherwise.
  */
-export async function authorize(
+export function authorize(
   store: ObjectStore,
   r: AuthorizationRequest,
   operation: string,
   mapped: boolean,
-): Promise<ObjectAuthorizer | undefined> {
+): ObjectAuthorizer | undefined {
   const anonymous = r.auth.method === 'anonymous';
   const bucket = r.target.bucket;
   const action = OPERATION_ACTIONS[operation];
@@ -204,7 +204,8 @@ export async function authorize(
     return undefined;
   }
   if (!anonymous && OWNER_ALWAYS.has(operation)) return undefined;
-  const policy = policyFor(bucket, await store.getBucket(bucket), anonymous);
+  // Synchronous: every bucket record is in memory while the gateway serves (no await per request).
+  const policy = policyFor(bucket, store.cachedBucket(bucket), anonymous);
   if (policy === undefined) {
     if (anonymous) throw denied();
     return undefined;
@@ -215,7 +216,7 @@ export async function authorize(
     return (act, key) => check(policy, anonymous, act, s3Arn(bucket, key), context);
   }
   check(policy, anonymous, action, s3Arn(bucket, r.target.key), context);
-  if (COPY_OPERATIONS.has(operation)) await authorizeCopySource(store, r, anonymous, context);
+  if (COPY_OPERATIONS.has(operation)) authorizeCopySource(store, r, anonymous, context);
   return undefined;
 }
 
@@ -223,14 +224,14 @@ export async function authorize(
  * One object action decided once the request's body named the object (POST Object: the form
  * holds the key, and an unsigned form is the anonymous public's). Throws AccessDenied.
  */
-export async function authorizeObjectAction(
+export function authorizeObjectAction(
   store: ObjectStore,
   r: AuthorizationRequest & { bucket: string },
   operation: string,
   key: string,
   anonymous: boolean,
-): Promise<void> {
-  const policy = policyFor(r.bucket, await store.getBucket(r.bucket), anonymous);
+): void {
+  const policy = policyFor(r.bucket, store.cachedBucket(r.bucket), anonymous);
   if (policy === undefined) {
     if (anonymous) throw denied();
     return;
@@ -241,12 +242,12 @@ export async function authorizeObjectAction(
 }
 
 /** The copy source is read: s3:GetObject on it, under its own bucket's policy. */
-async function authorizeCopySource(
+function authorizeCopySource(
   store: ObjectStore,
   r: AuthorizationRequest,
   anonymous: boolean,
   context: Map<string, string>,
-): Promise<void> {
+): void {
   const header = r.headers['x-amz-copy-source'];
   if (header === undefined) return;
   let source: { bucket: string; key: string };
@@ -255,7 +256,7 @@ async function authorizeCopySource(
   } catch {
     return; // malformed: the handler refuses it before reading anything
   }
-  const policy = policyFor(source.bucket, await store.getBucket(source.bucket), anonymous);
+  const policy = policyFor(source.bucket, store.cachedBucket(source.bucket), anonymous);
   if (policy !== undefined)
     check(policy, anonymous, 's3:GetObject', s3Arn(source.bucket, source.key), context);
   else if (anonymous) throw denied();

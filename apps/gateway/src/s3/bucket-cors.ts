@@ -19,7 +19,7 @@ import type { ObjectStore } from '../store/object-store.ts';
 import type { BucketContext } from './context.ts';
 import { MAX_CONFIG_BODY_BYTES, readVerifiedSmallBody } from './payload.ts';
 import { parseRequestTarget } from './request-target.ts';
-import { requireBucket } from './require-bucket.ts';
+import { clearBucketSetting, requireBucket, setBucketSettings } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -50,14 +50,12 @@ async function putBucketCors(ctx: BucketContext): Promise<Response> {
   await requireBucket(ctx);
   const body = await readVerifiedSmallBody(ctx, MAX_CONFIG_BODY_BYTES, { requireIntegrityHeader: true });
   const cors = parseCorsConfiguration(body);
-  if (!(await ctx.store.updateBucket(ctx.bucket, (record) => ({ ...record, cors }))))
-    throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });
+  await setBucketSettings(ctx, { cors });
   return emptyResponse(200);
 }
 
 async function deleteBucketCors(ctx: BucketContext): Promise<Response> {
-  await requireBucket(ctx);
-  await ctx.store.updateBucket(ctx.bucket, ({ cors: _removed, ...record }) => record);
+  await clearBucketSetting(ctx, 'cors');
   return emptyResponse(204);
 }
 

@@ -13,7 +13,7 @@ import { lifecycleRulesOf } from '../store/lifecycle-sweep.ts';
 import type { BucketRecord, ObjectHead } from '../store/object-head.ts';
 import type { BucketContext } from './context.ts';
 import { MAX_CONFIG_BODY_BYTES, readVerifiedSmallBody } from './payload.ts';
-import { requireBucket } from './require-bucket.ts';
+import { clearBucketSetting, requireBucket, setBucketSettings } from './require-bucket.ts';
 import { emptyResponse, xmlTextResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -51,15 +51,13 @@ async function putLifecycle(ctx: BucketContext): Promise<Response> {
   const body = await readVerifiedSmallBody(ctx, MAX_CONFIG_BODY_BYTES, { requireIntegrityHeader: true });
   parseLifecycleConfiguration(body);
   const lifecycle = body.toString('utf8');
-  if (!(await ctx.store.updateBucket(ctx.bucket, (record) => ({ ...record, lifecycle }))))
-    throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });
+  await setBucketSettings(ctx, { lifecycle });
   ctx.lifecycle?.nudge();
   return emptyResponse(200);
 }
 
 async function deleteLifecycle(ctx: BucketContext): Promise<Response> {
-  await requireBucket(ctx);
-  await ctx.store.updateBucket(ctx.bucket, ({ lifecycle: _removed, ...record }) => record);
+  await clearBucketSetting(ctx, 'lifecycle');
   return emptyResponse(204);
 }
 

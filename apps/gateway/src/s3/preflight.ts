@@ -35,7 +35,7 @@ export async function preflight(
       // The bucket policy's verdict, before the body is sent (the handler runs it again).
       const operation = operationAsked(method, target, headers);
       if (operation !== undefined)
-        await authorize(deps.store, { method, target, headers, auth, req }, operation, mapped);
+        authorize(deps.store, { method, target, headers, auth, req }, operation, mapped);
     }
     if (
       !mapped &&

@@ -17,7 +17,7 @@ import {
 } from '@blobcache/s3-protocol';
 import type { BucketContext } from './context.ts';
 import { MAX_CONFIG_BODY_BYTES, readVerifiedSmallBody } from './payload.ts';
-import { requireBucket } from './require-bucket.ts';
+import { clearBucketSetting, requireBucket, setBucketSettings } from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -34,14 +34,12 @@ async function putPublicAccessBlock(ctx: BucketContext): Promise<Response> {
   await requireBucket(ctx);
   const body = await readVerifiedSmallBody(ctx, MAX_CONFIG_BODY_BYTES, { requireIntegrityHeader: true });
   const publicAccessBlock = parsePublicAccessBlock(body);
-  if (!(await ctx.store.updateBucket(ctx.bucket, (record) => ({ ...record, publicAccessBlock }))))
-    throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });
+  await setBucketSettings(ctx, { publicAccessBlock });
   return emptyResponse(200);
 }
 
 async function deletePublicAccessBlock(ctx: BucketContext): Promise<Response> {
-  await requireBucket(ctx);
-  await ctx.store.updateBucket(ctx.bucket, ({ publicAccessBlock: _removed, ...record }) => record);
+  await clearBucketSetting(ctx, 'publicAccessBlock');
   return emptyResponse(204);
 }
 

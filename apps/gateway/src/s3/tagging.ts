@@ -16,7 +16,13 @@ import type { ObjectHead } from '../store/object-head.ts';
 import type { BucketContext, ObjectContext } from './context.ts';
 import { checkVersionId } from './object-body.ts';
 import { MAX_CONFIG_BODY_BYTES, readVerifiedSmallBody } from './payload.ts';
-import { noSuchKey, requireBucket, requireHead } from './require-bucket.ts';
+import {
+  clearBucketSetting,
+  noSuchKey,
+  requireBucket,
+  requireHead,
+  setBucketSettings,
+} from './require-bucket.ts';
 import { emptyResponse, xmlResponse } from './responses.ts';
 import type { S3Route } from './route.ts';
 
@@ -100,14 +106,12 @@ async function putBucketTagging(ctx: BucketContext): Promise<Response> {
   await requireBucket(ctx);
   const body = await readVerifiedSmallBody(ctx, MAX_CONFIG_BODY_BYTES, { requireIntegrityHeader: true });
   const tags = parseTagging(body, { maxTags: MAX_BUCKET_TAGS });
-  if (!(await ctx.store.updateBucket(ctx.bucket, (record) => ({ ...record, tags }))))
-    throw new S3Error('NoSuchBucket', undefined, { extra: { BucketName: ctx.bucket } });
+  await setBucketSettings(ctx, { tags });
   return emptyResponse(204, {});
 }
 
 async function deleteBucketTagging(ctx: BucketContext): Promise<Response> {
-  await requireBucket(ctx);
-  await ctx.store.updateBucket(ctx.bucket, ({ tags: _removed, ...record }) => record);
+  await clearBucketSetting(ctx, 'tags');
   return emptyResponse(204, {});
 }
 

@@ -151,17 +151,19 @@ export class ObjectStore {
   }
 
   /**
-   * The bucket record when every record is in memory (after loadBuckets, i.e. always once the
-   * gateway serves), without a promise: for per-request decisions made before routing (CORS).
+   * The bucket record, without a promise: every record is in memory once loadBuckets ran (always
+   * before the gateway serves). For per-request decisions: CORS, bucket policies, expiration.
    */
   cachedBucket(name: string): BucketRecord | undefined {
-    return this.#buckets?.get(name);
+    // Hazard: answering "no such bucket" before the records are loaded would skip its policy.
+    assert(this.#buckets !== undefined, 'bucket records are loaded before the store serves');
+    return this.#buckets.get(name);
   }
 
   /** Loads every bucket record into memory; from then on getBucket reads no engine value. */
   async loadBuckets(): Promise<void> {
     const all = new Map<string, BucketRecord>();
-    for (const b of await this.listBuckets()) all.set(b.name, b.record);
+    for (const b of await this.#scanBuckets()) all.set(b.name, b.record);
     this.#buckets = all;
   }
 
@@ -191,7 +193,15 @@ export class ObjectStore {
     });
   }
 
+  /** Every bucket in name order: from memory once loaded (ListBuckets, lifecycle sweeps). */
   async listBuckets(): Promise<Array<{ name: string; record: BucketRecord }>> {
+    if (!this.#buckets) return this.#scanBuckets();
+    // Bucket names are ASCII: string order is the engine's byte order.
+    const names = [...this.#buckets.keys()].sort();
+    return names.map((name) => ({ name, record: this.#buckets!.get(name)! }));
+  }
+
+  async #scanBuckets(): Promise<Array<{ name: string; record: BucketRecord }>> {
     const out: Array<{ name: string; record: BucketRecord }> = [];
     for await (const e of this.engine.keys({ prefix: BUCKET_PREFIX, withValues: true })) {
       const name = e.key.subarray(BUCKET_PREFIX.length).toString('utf8');

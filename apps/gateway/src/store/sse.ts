@@ -11,9 +11,9 @@
 // - Integrity stays the engine's job (every chunk is CRC-checked before it is decrypted), and the
 //   ETag and checksums are of the plaintext, as on S3.
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '@blobcache/engine';
 
 export const SSE_KEY_FILE = 'sse-s3.key';
 const MASTER_KEY_BYTES = 32;
@@ -76,20 +76,6 @@ export class SseKeys {
 
 async function createKeyFile(path: string): Promise<Buffer> {
   const key = randomBytes(MASTER_KEY_BYTES);
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-  try {
-    await fh.writeFile(key);
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeFileAtomic(path, dirname(path), key, 0o600);
   return key;
 }

@@ -1,6 +1,7 @@
 // The read-through cache's counters, exposed as Prometheus counters at scrape time.
 // Invariant: counters only ever increase (Prometheus `counter` semantics).
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { registerCountersOf } from '../observability/metrics.ts';
 
 export const COUNTER_HELP = {
   hits: 'GET/HEAD answered from a fresh cached copy without asking upstream',
@@ -53,15 +54,5 @@ export function cacheCounterMetricName(name: CounterName): string {
  * CacheCounters stays the only place they are counted.
  */
 export function registerCacheCounters(registry: Registry, counters: CacheCounters): void {
-  for (const [name, help] of Object.entries(COUNTER_HELP) as Array<[CounterName, string]>) {
-    new Counter({
-      name: cacheCounterMetricName(name),
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(counters.values[name]);
-      },
-    });
-  }
+  registerCountersOf(registry, COUNTER_HELP, counters.values, cacheCounterMetricName);
 }

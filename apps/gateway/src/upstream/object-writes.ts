@@ -22,9 +22,11 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import {
+  deleteEntryConditions,
   el,
   encodeHeaderText,
   MAX_DELETE_KEYS,
+  parseDeleteConditions,
   parseDeleteObjects,
   parseStorageClass,
   S3Error,
@@ -248,26 +250,6 @@ export async function putObjectThrough(up: UpstreamCache, ctx: ObjectContext, ub
   });
 }
 
-/** A conditional delete's values, checked before they go upstream (the upstream judges its object). */
-type DeleteConditions = { etag?: string; lastModified?: Date; size?: number };
-
-function deleteConditions(ifMatch?: string, lastModified?: string, size?: string): DeleteConditions {
-  const out: DeleteConditions = {};
-  if (ifMatch !== undefined) out.etag = ifMatch;
-  if (lastModified !== undefined) {
-    const when = new Date(lastModified);
-    if (Number.isNaN(when.getTime()))
-      throw new S3Error('InvalidArgument', 'x-amz-if-match-last-modified-time is not a date');
-    out.lastModified = when;
-  }
-  if (size !== undefined) {
-    if (!/^\d{1,16}$/.test(size.trim()))
-      throw new S3Error('InvalidArgument', 'x-amz-if-match-size is not a size');
-    out.size = Number(size.trim());
-  }
-  return out;
-}
-
 export async function deleteObjectThrough(
   up: UpstreamCache,
   ctx: ObjectContext,
@@ -275,11 +257,8 @@ export async function deleteObjectThrough(
 ): Promise<Response> {
   validateObjectKey(ctx.key);
   const versionId = ctx.target.query.get('versionId');
-  const c = deleteConditions(
-    ctx.headers['if-match'],
-    ctx.headers['x-amz-if-match-last-modified-time'],
-    ctx.headers['x-amz-if-match-size'],
-  );
+  // Checked here (malformed values refused before anything is sent); the upstream judges its object.
+  const c = parseDeleteConditions(ctx.headers);
   return fenced(up, ub, [ctx.key], async () => {
     up.counters.inc('upstreamRequests');
     try {
@@ -288,7 +267,7 @@ export async function deleteObjectThrough(
           Bucket: ub,
           Key: ctx.key,
           ...(versionId ? { VersionId: versionId } : {}),
-          ...(c.etag !== undefined ? { IfMatch: c.etag } : {}),
+          ...(c.ifMatch !== undefined ? { IfMatch: c.ifMatch } : {}),
           ...(c.lastModified !== undefined ? { IfMatchLastModifiedTime: c.lastModified } : {}),
           ...(c.size !== undefined ? { IfMatchSize: c.size } : {}),
         }),
@@ -316,11 +295,11 @@ export async function deleteObjectsThrough(
   // Conditions go upstream with the entries (the upstream judges its own objects); malformed
   // ones are refused here, before anything is sent.
   const objects = request.objects.map((o) => {
-    const c = deleteConditions(o.etag, o.lastModifiedTime, o.size);
+    const c = parseDeleteConditions(deleteEntryConditions(o));
     return {
       Key: o.key,
       ...(o.versionId !== undefined ? { VersionId: o.versionId } : {}),
-      ...(c.etag !== undefined ? { ETag: c.etag } : {}),
+      ...(c.ifMatch !== undefined ? { ETag: c.ifMatch } : {}),
       ...(c.lastModified !== undefined ? { LastModifiedTime: c.lastModified } : {}),
       ...(c.size !== undefined ? { Size: c.size } : {}),
     };
